@@ -1,0 +1,208 @@
+#!/usr/bin/env bash
+# Records the bundled captures: real TLS servers and clients (OpenSSL, GnuTLS) talking on
+# loopback, recorded by tcpdump (pcap) or dumpcap (pcapng). Nothing here writes a packet by hand.
+#
+# Needs root (port 443, capture on lo) and: openssl, gnutls-bin (gnutls-serv, gnutls-cli),
+# tcpdump, dumpcap (wireshark-common / tshark), iproute2 (ss).
+#   apt-get install openssl gnutls-bin tcpdump tshark iproute2
+#
+# Usage: captures/generate.sh [scenario ...]     (default: all)
+# Re-running replaces the files; keys and certificates are made anew each run, so the bytes
+# (and certificate dates) change, and tests must read facts from the files, not remember them.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+work=$(mktemp -d /tmp/tlsdiag-captures.XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+for tool in openssl gnutls-serv gnutls-cli tcpdump dumpcap ss; do
+  command -v "$tool" >/dev/null || { echo "generate.sh: $tool is missing (see the header)" >&2; exit 1; }
+done
+[ "$(id -u)" -eq 0 ] || { echo "generate.sh: run as root (port 443, capture on lo)" >&2; exit 1; }
+
+# --- keys and certificates: a CA, an intermediate and a leaf for server.test; a self-signed one.
+pki() {
+  cd "$work"
+  local days=365
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days $days \
+    -subj "/O=tlsdiag test/CN=tlsdiag Test Root CA" \
+    -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -keyout int.key -out int.csr \
+    -subj "/O=tlsdiag test/CN=tlsdiag Test Intermediate CA" 2>/dev/null
+  printf 'basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n' > int.ext
+  openssl x509 -req -in int.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out int.pem \
+    -days $days -extfile int.ext 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -keyout leaf.key -out leaf.csr \
+    -subj "/O=tlsdiag test/CN=server.test" 2>/dev/null
+  printf 'subjectAltName=DNS:server.test,DNS:www.server.test\nextendedKeyUsage=serverAuth\n' > leaf.ext
+  openssl x509 -req -in leaf.csr -CA int.pem -CAkey int.key -CAcreateserial -out leaf.pem \
+    -days $days -extfile leaf.ext 2>/dev/null
+  cat leaf.pem int.pem > chain.pem
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout self.key -out self.pem \
+    -days $days -subj "/CN=self-signed.test" -addext subjectAltName=DNS:self-signed.test 2>/dev/null
+  # A CA that signed nothing here: a client trusting only it rejects every server.
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout other.key -out other.pem -days $days \
+    -subj "/CN=Some Other CA" 2>/dev/null
+  cd - >/dev/null
+}
+
+# --- capture plumbing
+capture_pid=""
+start_capture() { # file filter [tool] [interface]
+  local file=$1 filter=$2 tool=${3:-tcpdump} iface=${4:-lo}
+  rm -f "$file"
+  if [ "$tool" = dumpcap ]; then
+    dumpcap -q -i "$iface" -f "$filter" -w "$file" 2>/dev/null &
+  else
+    # Immediate mode: without it packets sit in the kernel's buffer and are lost at exit.
+    tcpdump -q -i "$iface" --immediate-mode -U -s 0 -w "$file" "$filter" 2>/dev/null &
+  fi
+  capture_pid=$!
+  pids+=("$capture_pid")
+  for _ in $(seq 50); do [ -s "$file" ] && break; sleep 0.1; done
+  sleep 0.5
+}
+stop_capture() {
+  sleep 0.5
+  kill -INT "$capture_pid" 2>/dev/null || true
+  wait "$capture_pid" 2>/dev/null || true
+}
+
+server_pid=""
+start_server() { # port command...
+  local port=$1; shift
+  "$@" >"$work/server.log" 2>&1 &
+  server_pid=$!
+  pids+=("$server_pid")
+  for _ in $(seq 50); do ss -ltn "sport = :$port" | grep -q LISTEN && return; sleep 0.1; done
+  echo "server on port $port did not start: $*" >&2; cat "$work/server.log" >&2; exit 1
+}
+stop_server() { kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; }
+
+s_server() { # port extra-args...
+  local port=$1; shift
+  start_server "$port" openssl s_server -accept "$port" -naccept 100 -quiet "$@"
+}
+# s_client that sends one line and reads until the server closes or 2 s pass.
+s_client() { # port extra-args...
+  local port=$1; shift
+  (echo "hello from s_client"; sleep 0.3) | timeout 3 openssl s_client -connect "127.0.0.1:$port" -quiet "$@" \
+    >/dev/null 2>&1 || true
+}
+
+say() { printf '%-28s %s\n' "$1" "$2"; }
+
+# --- scenarios
+tls13_sni_alpn() {
+  local f="$here/tls13-sni-alpn.pcap"
+  start_capture "$f" "tcp port 443"
+  s_server 443 -tls1_3 -cert "$work/leaf.pem" -key "$work/leaf.key" -cert_chain "$work/int.pem" -alpn h2
+  s_client 443 -tls1_3 -servername server.test -alpn h2,http/1.1 -CAfile "$work/ca.pem"
+  stop_server; stop_capture
+  say "$(basename "$f")" "TLS 1.3 success, SNI server.test, ALPN h2 (OpenSSL both sides)"
+}
+
+tls12_ecdhe_chain() {
+  local f="$here/tls12-ecdhe-chain.pcap"
+  start_capture "$f" "tcp port 443"
+  s_server 443 -tls1_2 -cipher ECDHE-RSA-AES128-GCM-SHA256 -cert "$work/leaf.pem" -key "$work/leaf.key" \
+    -cert_chain "$work/int.pem"
+  s_client 443 -tls1_2 -servername server.test -CAfile "$work/ca.pem" -verify_return_error
+  stop_server; stop_capture
+  say "$(basename "$f")" "TLS 1.2 ECDHE-RSA-AES128-GCM success, leaf + intermediate in clear"
+}
+
+protocol_version() {
+  local f="$here/protocol-version.pcap"
+  start_capture "$f" "tcp port 443"
+  s_server 443 -tls1_2 -cert "$work/leaf.pem" -key "$work/leaf.key"
+  s_client 443 -tls1_3 -servername server.test
+  stop_server; stop_capture
+  say "$(basename "$f")" "server speaks only TLS 1.2, client only 1.3: protocol_version (70)"
+}
+
+no_shared_cipher() {
+  local f="$here/no-shared-cipher.pcap"
+  start_capture "$f" "tcp port 443"
+  s_server 443 -tls1_2 -cipher AES256-SHA -cert "$work/leaf.pem" -key "$work/leaf.key"
+  s_client 443 -tls1_2 -cipher ECDHE-RSA-AES128-GCM-SHA256 -servername server.test
+  stop_server; stop_capture
+  say "$(basename "$f")" "TLS 1.2, no cipher suite in common: handshake_failure (40) from the server"
+}
+
+unknown_ca() {
+  local f="$here/unknown-ca.pcap"
+  start_capture "$f" "tcp port 443"
+  s_server 443 -tls1_2 -cert "$work/self.pem" -key "$work/self.key"
+  s_client 443 -tls1_2 -servername self-signed.test -CAfile "$work/other.pem" -verify_return_error
+  stop_server; stop_capture
+  say "$(basename "$f")" "TLS 1.2, verifying client rejects a self-signed certificate: unknown_ca (48)"
+}
+
+refused() {
+  local f="$here/refused.pcap"
+  start_capture "$f" "tcp port 443"
+  timeout 3 openssl s_client -connect 127.0.0.1:443 </dev/null >/dev/null 2>&1 || true
+  stop_capture
+  say "$(basename "$f")" "nothing listens on 443: SYN answered by RST"
+}
+
+gnutls_any() {
+  local f="$here/gnutls-tls13-any.pcap"
+  # -i any: tcpdump writes LINUX_SLL2.
+  start_capture "$f" "tcp port 443" tcpdump any
+  start_server 443 gnutls-serv --port 443 --x509certfile "$work/chain.pem" --x509keyfile "$work/leaf.key"
+  (echo "GET / HTTP/1.0"; echo; sleep 0.5) | timeout 5 gnutls-cli --port 443 --sni-hostname server.test \
+    --x509cafile "$work/ca.pem" --verify-hostname server.test 127.0.0.1 >/dev/null 2>&1 || true
+  stop_server; stop_capture
+  say "$(basename "$f")" "GnuTLS server and client, TLS 1.3, recorded with tcpdump -i any (SLL2)"
+}
+
+tls12_pcapng() {
+  local f="$here/tls12-dumpcap.pcapng"
+  start_capture "$f" "tcp port 8443" dumpcap
+  start_server 8443 gnutls-serv --port 8443 --x509certfile "$work/chain.pem" --x509keyfile "$work/leaf.key"
+  (echo "GET / HTTP/1.0"; echo; sleep 0.5) | timeout 5 gnutls-cli --port 8443 --sni-hostname server.test \
+    --x509cafile "$work/ca.pem" --verify-hostname server.test --priority 'NORMAL:-VERS-TLS1.3' 127.0.0.1 >/dev/null 2>&1 || true
+  stop_server; stop_capture
+  say "$(basename "$f")" "GnuTLS TLS 1.2 success on port 8443, recorded by dumpcap (pcapng)"
+}
+
+interleaved() {
+  local f="$here/interleaved.pcap"
+  start_capture "$f" "tcp port 443 or tcp port 4433"
+  s_server 443 -cert "$work/leaf.pem" -key "$work/leaf.key" -cert_chain "$work/int.pem"
+  local main=$server_pid
+  s_server 4433 -tls1_2 -cert "$work/self.pem" -key "$work/self.key"
+  local c=()
+  s_client 443 -servername server.test & c+=($!)
+  s_client 443 -servername www.server.test -tls1_2 & c+=($!)
+  s_client 4433 -servername self-signed.test -tls1_3 & c+=($!)
+  s_client 443 -servername server.test -tls1_3 & c+=($!)
+  s_client 4433 -servername self-signed.test -tls1_2 & c+=($!)
+  wait "${c[@]}"
+  stop_server; server_pid=$main; stop_server; stop_capture
+  say "$(basename "$f")" "five concurrent connections, two servers, one protocol_version failure"
+}
+
+resumed_tls12() {
+  local f="$here/resumed-tls12.pcap"
+  start_capture "$f" "tcp port 443"
+  s_server 443 -tls1_2 -cert "$work/leaf.pem" -key "$work/leaf.key"
+  s_client 443 -tls1_2 -servername server.test -sess_out "$work/sess.pem" -no_ticket
+  s_client 443 -tls1_2 -servername server.test -sess_in "$work/sess.pem" -no_ticket
+  stop_server; stop_capture
+  say "$(basename "$f")" "TLS 1.2 full handshake, then a resumed one (session id)"
+}
+
+all=(tls13_sni_alpn tls12_ecdhe_chain protocol_version no_shared_cipher unknown_ca refused
+  gnutls_any tls12_pcapng interleaved resumed_tls12)
+pki
+for s in "${@:-${all[@]}}"; do
+  "$s"
+done

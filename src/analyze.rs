@@ -1,0 +1,313 @@
+//! The pipeline: packets in, connection records out. Each packet goes through net decoding,
+//! the flow table, reassembly, TLS decoding and the connection record, in that order.
+//!
+//! File and live input both feed `Analyzer::packet`, so they share every rule. Once a
+//! connection's handshake has settled its payload is no longer buffered or parsed: later
+//! packets only update counters and close events.
+
+use crate::capture::{CaptureError, FileStats, LinkType, Packet, read_capture};
+use crate::connection::{Connection, Outcome};
+use crate::diagnose;
+use crate::flow::{FlowTable, Limits, PerSide, Placement, Reassembler, RoleEvidence, Side};
+use crate::net::{self, Segment, Skip};
+use crate::tls::{self, Decoder, Located};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// TLS's registered ports (IANA) and the usual alternatives, on which connections that never
+/// carried TLS are reported too.
+pub const DEFAULT_TLS_PORTS: &[u16] = &[
+    443, 465, 563, 636, 853, 989, 990, 991, 992, 993, 994, 995, 5061, 6443, 8443,
+];
+
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Ports on which non-TLS connections (refused, timed out, plain HTTP) are reported.
+    pub tls_ports: Vec<u16>,
+    pub limits: Limits,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            tls_ports: DEFAULT_TLS_PORTS.to_vec(),
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// What the capture held besides connections: every packet is accounted for.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct PacketCounters {
+    pub packets: u64,
+    pub bytes: u64,
+    pub tcp_packets: u64,
+    pub tcp_conversations: u64,
+    /// Packets that are not IP (ARP, LLDP ...) or not TCP (UDP, ICMP ...).
+    pub skipped: u64,
+    /// Headers that did not parse, or that the snaplen cut before the TCP header ended.
+    pub malformed: u64,
+    /// IP fragments, counted and not reassembled.
+    pub ip_fragments: u64,
+    /// Packets whose payload the snaplen cut.
+    pub truncated: u64,
+    /// Packets on link types tlsdiag does not decode, by link type name.
+    pub unknown_link_types: BTreeMap<String, u64>,
+}
+
+/// Per-connection state: the record, and the two directions' reassembly and decoding.
+struct State {
+    conn: Connection,
+    streams: PerSide<Reassembler>,
+    decoders: PerSide<Decoder>,
+    settled: bool,
+}
+
+pub struct Analyzer {
+    options: Options,
+    table: FlowTable<State>,
+    done: Vec<Connection>,
+    counters: PacketCounters,
+    /// Scratch space for decoded events, reused across packets.
+    events: Vec<Located>,
+}
+
+impl Analyzer {
+    pub fn new(options: Options) -> Self {
+        let table = FlowTable::new(options.tls_ports.clone());
+        Analyzer {
+            options,
+            table,
+            done: Vec::new(),
+            counters: PacketCounters::default(),
+            events: Vec::new(),
+        }
+    }
+
+    pub fn packet(&mut self, packet: &Packet<'_>) {
+        self.counters.packets += 1;
+        self.counters.bytes += packet.data.len() as u64;
+        match net::decode(packet) {
+            Ok(seg) => self.segment(packet, &seg),
+            Err(skip) => self.count_skip(skip),
+        }
+    }
+
+    fn count_skip(&mut self, skip: Skip) {
+        let c = &mut self.counters;
+        match skip {
+            Skip::UnknownLinkType(LinkType(n)) => {
+                *c.unknown_link_types.entry(LinkType(n).name()).or_default() += 1;
+            }
+            Skip::NotIp | Skip::NotTcp => c.skipped += 1,
+            Skip::IpFragment => c.ip_fragments += 1,
+            Skip::Malformed => c.malformed += 1,
+        }
+    }
+
+    fn segment(&mut self, packet: &Packet<'_>, seg: &Segment<'_>) {
+        self.counters.tcp_packets += 1;
+        if seg.missing > 0 {
+            self.counters.truncated += 1;
+        }
+        let limits = self.options.limits;
+        let lookup = self.table.lookup(seg, || State {
+            conn: Connection::default(),
+            streams: PerSide {
+                client: Reassembler::new(limits),
+                server: Reassembler::new(limits),
+            },
+            decoders: PerSide {
+                client: Decoder::new(false),
+                server: Decoder::new(true),
+            },
+            settled: false,
+        });
+        if let Some(old) = lookup.replaced {
+            self.done.push(finish(old.state));
+        }
+        let flow = lookup.flow;
+        if lookup.is_new {
+            self.counters.tcp_conversations += 1;
+            flow.state.conn = Connection::new(flow.tcp_stream, packet.frame, packet.ts);
+            if flow.roles == RoleEvidence::Port && hello_from_server(seg) {
+                flow.swap_roles(RoleEvidence::ClientHello);
+            }
+            if flow.roles == RoleEvidence::Port && tls::record::starts_hello(seg.payload, false) {
+                flow.roles = RoleEvidence::ClientHello;
+            }
+            flow.state
+                .conn
+                .set_roles(flow.client, flow.server, flow.roles);
+        }
+        let side = flow.side_of(seg);
+        let state = &mut flow.state;
+        let (frame, ts) = (packet.frame, packet.ts);
+        state
+            .conn
+            .packet(side, frame, ts, seg.ttl, seg.payload.len(), seg.missing);
+        tcp_control(state, side, seg, frame, ts);
+        if state.settled {
+            return;
+        }
+        let data_seq = if seg.flags.syn {
+            seg.seq.wrapping_add(1)
+        } else {
+            seg.seq
+        };
+        let placement = state
+            .streams
+            .get_mut(side)
+            .segment(data_seq, seg.payload, frame, ts);
+        count_placement(&mut state.conn, placement);
+        if seg.missing > 0 && matches!(placement, Placement::InOrder | Placement::Overlap) {
+            // The snaplen cut the rest of this segment: the stream resumes after the hole.
+            let gap = state
+                .streams
+                .get_mut(side)
+                .skip(u64::from(seg.missing), frame, ts);
+            state.conn.gap(side, &gap);
+            state.decoders.get_mut(side).lose_sync();
+        }
+        if seg.flags.ack
+            && let Some(gap) = state
+                .streams
+                .get_mut(side.peer())
+                .peer_ack(seg.ack, frame, ts)
+        {
+            state.conn.gap(side.peer(), &gap);
+            state.decoders.get_mut(side.peer()).lose_sync();
+        }
+        for s in [side, side.peer()] {
+            decode_side(state, s, &mut self.events);
+        }
+        if state.conn.settled() {
+            state.settled = true;
+            state.streams.client.stop();
+            state.streams.server.stop();
+        }
+    }
+
+    /// Ends the analysis: every connection still open is judged as the capture left it.
+    pub fn finish(mut self) -> Analysis {
+        let flows = self.table.drain();
+        self.done.extend(flows.into_iter().map(|f| finish(f.state)));
+        let tls_ports = &self.options.tls_ports;
+        let mut connections: Vec<Connection> = self
+            .done
+            .into_iter()
+            .filter(|c| c.facts.saw_tls || c.server.is_some_and(|s| tls_ports.contains(&s.port)))
+            .collect();
+        connections.sort_by_key(|c| c.tcp_stream);
+        Analysis {
+            connections,
+            counters: self.counters,
+        }
+    }
+}
+
+/// Reads a whole capture from `input` and analyses it. On damage, the connections read
+/// before it are still judged and returned beside the error.
+pub fn analyze_capture<R: std::io::Read + Send>(
+    input: R,
+    options: &Options,
+) -> (Analysis, FileStats, Result<(), CaptureError>) {
+    let mut analyzer = Analyzer::new(options.clone());
+    let (stats, result) = read_capture(input, |packet| analyzer.packet(packet));
+    (analyzer.finish(), stats, result)
+}
+
+/// The result of analysing one capture.
+pub struct Analysis {
+    pub connections: Vec<Connection>,
+    pub counters: PacketCounters,
+}
+
+impl Analysis {
+    pub fn count(&self, outcome: Outcome) -> usize {
+        self.connections
+            .iter()
+            .filter(|c| c.verdict.outcome == outcome)
+            .count()
+    }
+}
+
+/// A ServerHello in the first payload of a flow whose roles were guessed from ports.
+fn hello_from_server(seg: &Segment<'_>) -> bool {
+    tls::record::starts_hello(seg.payload, true)
+}
+
+fn tcp_control(
+    state: &mut State,
+    side: Side,
+    seg: &Segment<'_>,
+    frame: u64,
+    ts: crate::capture::Timestamp,
+) {
+    let conn = &mut state.conn;
+    if seg.flags.syn {
+        conn.syn(side, frame, ts, seg.flags.ack);
+        state.streams.get_mut(side).set_initial_seq(seg.seq);
+    }
+    if seg.flags.rst {
+        conn.rst(side, frame, ts, seg.ttl);
+    }
+    if seg.flags.fin {
+        conn.fin(side, frame, ts);
+        let data_seq = if seg.flags.syn {
+            seg.seq.wrapping_add(1)
+        } else {
+            seg.seq
+        };
+        let fin_seq = data_seq.wrapping_add(seg.payload.len() as u32 + seg.missing);
+        state.streams.get_mut(side).fin(fin_seq);
+    }
+}
+
+fn count_placement(conn: &mut Connection, placement: Placement) {
+    use Placement as P;
+    match placement {
+        P::Retransmission => conn.tcp.retransmissions += 1,
+        P::OutOfOrder => conn.tcp.out_of_order += 1,
+        P::Dropped => conn.tcp.dropped_segments += 1,
+        P::InOrder | P::Overlap => {}
+    }
+}
+
+/// Runs the decoder of `side` over its newly reassembled bytes and records the events.
+fn decode_side(state: &mut State, side: Side, events: &mut Vec<Located>) {
+    let stream = state.streams.get_mut(side);
+    if stream.data().is_empty() {
+        return;
+    }
+    events.clear();
+    let used = state
+        .decoders
+        .get_mut(side)
+        .feed(stream.data(), |at| stream.origin_of(at), events);
+    stream.consume(used);
+    for located in events.drain(..) {
+        state.conn.tls_event(side, located);
+    }
+    if state.conn.speaks_tls13() {
+        state.decoders.get_mut(side.peer()).set_tls13();
+    }
+}
+
+/// Flushes what the capture left behind and judges the connection.
+fn finish(mut state: State) -> Connection {
+    if !state.settled {
+        for side in [Side::Client, Side::Server] {
+            let (frame, ts) = (state.conn.last_frame, state.conn.facts.last_ts);
+            if let Some(gap) = state.streams.get_mut(side).flush(frame, ts) {
+                state.conn.gap(side, &gap);
+                state.decoders.get_mut(side).lose_sync();
+            }
+            let mut events = Vec::new();
+            decode_side(&mut state, side, &mut events);
+        }
+    }
+    state.conn.close_tls13_pending();
+    state.conn.verdict = diagnose::verdict(&state.conn);
+    state.conn
+}

@@ -1,0 +1,338 @@
+//! Capture files (pcap in either byte order and timestamp precision, and pcapng), read as a
+//! stream with pcap-parser.
+//!
+//! The reader keeps one buffer that grows only as far as the largest block needs (up to
+//! `MAX_BLOCK`), so memory does not grow with the file. Damage stops the read with an error
+//! naming the byte offset; everything read before it has already been handed on.
+
+use super::{LinkType, Packet, Timestamp};
+use pcap_parser::pcapng::Block;
+use pcap_parser::traits::{PcapNGPacketBlock, PcapReaderIterator};
+use pcap_parser::{PcapBlockOwned, PcapError, create_reader};
+use std::fmt;
+use std::io::Read;
+
+/// The first buffer size: large reads are what make a file stream at disk speed.
+const INITIAL_BUFFER: usize = 1 << 20;
+/// The largest block we agree to buffer; real packets are at most 256 KiB.
+const MAX_BLOCK: usize = 16 << 20;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CaptureFormat {
+    Pcap,
+    Pcapng,
+}
+
+/// What reading one file gave, besides its packets.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FileStats {
+    pub format: Option<CaptureFormat>,
+    pub packets: u64,
+    /// Bytes captured (the packets' captured lengths).
+    pub bytes: u64,
+    /// pcapng blocks that carry no packets and that we do not use (statistics, names ...).
+    pub skipped_blocks: u64,
+    /// Packet blocks naming an interface that was never described.
+    pub orphan_packets: u64,
+}
+
+#[derive(Debug)]
+pub enum CaptureError {
+    Io(std::io::Error),
+    /// Neither a pcap nor a pcapng header at the start.
+    NotACapture,
+    Empty,
+    /// The file ends inside a record or block.
+    Truncated {
+        offset: u64,
+    },
+    /// A block or record that pcap-parser rejects.
+    Malformed {
+        offset: u64,
+        detail: String,
+    },
+    /// A block claims a size beyond `MAX_BLOCK`.
+    BlockTooLarge {
+        offset: u64,
+    },
+}
+
+impl fmt::Display for CaptureError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CaptureError::Io(e) => write!(f, "read error: {e}"),
+            CaptureError::NotACapture => f.write_str("not a pcap or pcapng file"),
+            CaptureError::Empty => f.write_str("the file is empty"),
+            CaptureError::Truncated { offset } => {
+                write!(
+                    f,
+                    "the file is truncated: it ends inside the record at byte offset {offset}"
+                )
+            }
+            CaptureError::Malformed { offset, detail } => {
+                write!(f, "damaged record at byte offset {offset}: {detail}")
+            }
+            CaptureError::BlockTooLarge { offset } => write!(
+                f,
+                "damaged record at byte offset {offset}: it claims more than {} MiB",
+                MAX_BLOCK >> 20
+            ),
+        }
+    }
+}
+
+impl std::error::Error for CaptureError {}
+
+/// A pcapng interface: what its packets' link type and clock are.
+#[derive(Clone, Copy, Debug)]
+struct Interface {
+    link: LinkType,
+    /// Timestamp units per second.
+    resolution: u64,
+    offset_secs: i64,
+}
+
+/// Reads every packet of `input` and hands each to `on_packet`, in file order.
+///
+/// On damage the packets before it have been delivered; the error says where.
+pub fn read_capture<R, F>(input: R, mut on_packet: F) -> (FileStats, Result<(), CaptureError>)
+where
+    R: Read + Send,
+    F: FnMut(&Packet<'_>),
+{
+    let mut stats = FileStats::default();
+    let mut reader = match create_reader(INITIAL_BUFFER, input) {
+        Ok(r) => r,
+        Err(PcapError::Eof) => return (stats, Err(CaptureError::Empty)),
+        Err(PcapError::ReadError) => {
+            return (
+                stats,
+                Err(CaptureError::Io(std::io::Error::other("read failed"))),
+            );
+        }
+        Err(PcapError::Incomplete(_)) => {
+            return (stats, Err(CaptureError::Truncated { offset: 0 }));
+        }
+        Err(_) => return (stats, Err(CaptureError::NotACapture)),
+    };
+    let mut state = ReaderState::default();
+    let result = loop {
+        let offset = reader.consumed() as u64;
+        match reader.next() {
+            Ok((len, block)) => {
+                state.handle_block(block, &mut stats, &mut on_packet);
+                reader.consume(len);
+            }
+            Err(PcapError::Eof) => break Ok(()),
+            Err(PcapError::Incomplete(_)) | Err(PcapError::BufferTooSmall) => {
+                if let Err(e) = refill_or_grow(reader.as_mut(), offset) {
+                    break Err(e);
+                }
+            }
+            Err(PcapError::UnexpectedEof) => break Err(CaptureError::Truncated { offset }),
+            Err(PcapError::ReadError) => {
+                break Err(CaptureError::Io(std::io::Error::other("read failed")));
+            }
+            Err(e) => {
+                break Err(CaptureError::Malformed {
+                    offset,
+                    detail: describe(&e),
+                });
+            }
+        }
+    };
+    (stats, result)
+}
+
+fn describe<I>(e: &PcapError<I>) -> String {
+    match e {
+        PcapError::NomError(_, kind) | PcapError::OwnedNomError(_, kind) => {
+            format!("invalid block ({kind:?})")
+        }
+        PcapError::HeaderNotRecognized => "unrecognised header".to_string(),
+        _ => "invalid block".to_string(),
+    }
+}
+
+/// Reads more input; when the buffer is full and still holds no whole block, doubles it.
+fn refill_or_grow(
+    reader: &mut (dyn PcapReaderIterator + Send),
+    offset: u64,
+) -> Result<(), CaptureError> {
+    let before = reader.data().len();
+    reader
+        .refill()
+        .map_err(|_| CaptureError::Io(std::io::Error::other("read failed")))?;
+    if reader.data().len() > before {
+        return Ok(());
+    }
+    if reader.reader_exhausted() {
+        // Nothing left at all is a clean end (a file with a header and no packets).
+        return if before == 0 {
+            Ok(())
+        } else {
+            Err(CaptureError::Truncated { offset })
+        };
+    }
+    // No room left: the block is larger than the buffer.
+    let capacity = before.max(INITIAL_BUFFER);
+    if capacity >= MAX_BLOCK || !reader.grow(capacity * 2) {
+        return Err(CaptureError::BlockTooLarge { offset });
+    }
+    Ok(())
+}
+
+#[derive(Default)]
+struct ReaderState {
+    frame: u64,
+    /// pcap: the file's link type and whether timestamps are in nanoseconds.
+    legacy: Option<(LinkType, bool)>,
+    /// pcapng: the interfaces of the current section.
+    interfaces: Vec<Interface>,
+}
+
+impl ReaderState {
+    fn handle_block<F>(
+        &mut self,
+        block: PcapBlockOwned<'_>,
+        stats: &mut FileStats,
+        on_packet: &mut F,
+    ) where
+        F: FnMut(&Packet<'_>),
+    {
+        match block {
+            PcapBlockOwned::LegacyHeader(h) => {
+                stats.format = Some(CaptureFormat::Pcap);
+                let link = LinkType(h.network.0 as u32);
+                self.legacy = Some((link, h.is_nanosecond_precision()));
+            }
+            PcapBlockOwned::Legacy(b) => {
+                let Some((link, nanos)) = self.legacy else {
+                    stats.orphan_packets += 1;
+                    return;
+                };
+                let frac = if nanos {
+                    b.ts_usec
+                } else {
+                    b.ts_usec.saturating_mul(1000)
+                };
+                let data = b.data.get(..b.caplen as usize).unwrap_or(b.data);
+                let ts = Timestamp::new(i64::from(b.ts_sec), frac);
+                self.deliver(link, ts, data, b.origlen, stats, on_packet);
+            }
+            PcapBlockOwned::NG(Block::SectionHeader(_)) => {
+                stats.format = Some(CaptureFormat::Pcapng);
+                self.interfaces.clear();
+            }
+            PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
+                self.interfaces.push(Interface {
+                    link: LinkType(idb.linktype.0 as u32),
+                    // An invalid resolution is treated as the default, microseconds.
+                    resolution: idb.ts_resolution().unwrap_or(1_000_000).max(1),
+                    offset_secs: idb.ts_offset(),
+                });
+            }
+            PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
+                let Some(iface) = self.interfaces.get(epb.if_id as usize).copied() else {
+                    self.frame += 1;
+                    stats.orphan_packets += 1;
+                    return;
+                };
+                let raw = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
+                let ts = pcapng_timestamp(raw, iface);
+                self.deliver(
+                    iface.link,
+                    ts,
+                    epb.packet_data(),
+                    epb.origlen,
+                    stats,
+                    on_packet,
+                );
+            }
+            PcapBlockOwned::NG(Block::SimplePacket(spb)) => {
+                let Some(iface) = self.interfaces.first().copied() else {
+                    self.frame += 1;
+                    stats.orphan_packets += 1;
+                    return;
+                };
+                // A simple packet block has no timestamp.
+                self.deliver(
+                    iface.link,
+                    Timestamp::default(),
+                    spb.packet_data(),
+                    spb.origlen,
+                    stats,
+                    on_packet,
+                );
+            }
+            PcapBlockOwned::NG(_) => stats.skipped_blocks += 1,
+        }
+    }
+
+    fn deliver<F>(
+        &mut self,
+        link: LinkType,
+        ts: Timestamp,
+        data: &[u8],
+        orig_len: u32,
+        stats: &mut FileStats,
+        on_packet: &mut F,
+    ) where
+        F: FnMut(&Packet<'_>),
+    {
+        self.frame += 1;
+        stats.packets += 1;
+        stats.bytes += data.len() as u64;
+        on_packet(&Packet {
+            frame: self.frame,
+            ts,
+            link,
+            data,
+            orig_len,
+        });
+    }
+}
+
+/// Converts a pcapng timestamp in the interface's units, with checked arithmetic throughout:
+/// the resolution and offset come from the file.
+fn pcapng_timestamp(raw: u64, iface: Interface) -> Timestamp {
+    let secs = raw / iface.resolution;
+    let frac = raw % iface.resolution;
+    let nanos = (u128::from(frac) * 1_000_000_000 / u128::from(iface.resolution)) as u32;
+    let secs = i64::try_from(secs)
+        .unwrap_or(i64::MAX)
+        .saturating_add(iface.offset_secs);
+    Timestamp::new(secs, nanos)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn iface(resolution: u64, offset_secs: i64) -> Interface {
+        Interface {
+            link: LinkType::ETHERNET,
+            resolution,
+            offset_secs,
+        }
+    }
+
+    #[test]
+    fn pcapng_timestamps_in_micro_and_nanoseconds() {
+        let t = pcapng_timestamp(1_700_000_000_123_456, iface(1_000_000, 0));
+        assert_eq!((t.secs, t.nanos), (1_700_000_000, 123_456_000));
+        let t = pcapng_timestamp(1_700_000_000_123_456_789, iface(1_000_000_000, 0));
+        assert_eq!((t.secs, t.nanos), (1_700_000_000, 123_456_789));
+        let t = pcapng_timestamp(u64::MAX, iface(1, i64::MAX));
+        assert_eq!(t.secs, i64::MAX);
+    }
+
+    #[test]
+    fn empty_and_garbage_inputs_are_errors() {
+        let (_, r) = read_capture(&b""[..], |_| {});
+        assert!(matches!(r, Err(CaptureError::Empty)));
+        let (_, r) = read_capture(&b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"[..], |_| {});
+        assert!(matches!(r, Err(CaptureError::NotACapture)));
+    }
+}

@@ -1,0 +1,114 @@
+//! Where packets come from: one `Packet` per captured frame, whatever the source.
+//!
+//! File and live input hand the same `Packet` to the same pipeline, so a fix downstream
+//! serves both. A packet borrows its bytes from the reader's buffer: nothing is copied.
+
+mod file;
+
+pub use file::{CaptureError, CaptureFormat, FileStats, read_capture};
+
+use std::fmt;
+
+/// A capture timestamp: seconds since the Unix epoch and nanoseconds within the second.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp {
+    pub secs: i64,
+    pub nanos: u32,
+}
+
+impl Timestamp {
+    pub fn new(secs: i64, nanos: u32) -> Self {
+        // Normalise so that comparisons and differences stay meaningful on odd inputs.
+        let extra = i64::from(nanos / 1_000_000_000);
+        Timestamp {
+            secs: secs.saturating_add(extra),
+            nanos: nanos % 1_000_000_000,
+        }
+    }
+
+    /// Microseconds since the epoch; saturates instead of overflowing on absurd dates.
+    pub fn as_micros(self) -> i64 {
+        self.secs
+            .saturating_mul(1_000_000)
+            .saturating_add(i64::from(self.nanos / 1_000))
+    }
+
+    /// Seconds elapsed from `earlier` to `self` (negative when the clock went backwards).
+    pub fn seconds_since(self, earlier: Timestamp) -> f64 {
+        let secs = self.secs.saturating_sub(earlier.secs) as f64;
+        secs + (f64::from(self.nanos) - f64::from(earlier.nanos)) / 1e9
+    }
+
+    /// RFC 3339 in UTC with microseconds, as the JSON contract promises.
+    pub fn rfc3339(self) -> String {
+        let micros = self.nanos / 1_000;
+        match time::OffsetDateTime::from_unix_timestamp(self.secs) {
+            Ok(t) => format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+                t.year(),
+                u8::from(t.month()),
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second(),
+                micros
+            ),
+            Err(_) => format!("{}.{:06}", self.secs, micros),
+        }
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.rfc3339())
+    }
+}
+
+/// A link-layer type as the pcap LINKTYPE_ registry numbers it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LinkType(pub u32);
+
+impl LinkType {
+    pub const NULL: LinkType = LinkType(0);
+    pub const ETHERNET: LinkType = LinkType(1);
+    pub const RAW: LinkType = LinkType(101);
+    pub const LOOP: LinkType = LinkType(108);
+    pub const LINUX_SLL: LinkType = LinkType(113);
+    pub const IPV4: LinkType = LinkType(228);
+    pub const IPV6: LinkType = LinkType(229);
+    pub const LINUX_SLL2: LinkType = LinkType(276);
+    /// OpenBSD's DLT_RAW number, which some files carry as their link type.
+    pub const RAW_OPENBSD: LinkType = LinkType(14);
+
+    pub fn name(self) -> String {
+        let known = match self {
+            LinkType::NULL => "NULL",
+            LinkType::ETHERNET => "ETHERNET",
+            LinkType::RAW | LinkType::RAW_OPENBSD => "RAW",
+            LinkType::LOOP => "LOOP",
+            LinkType::LINUX_SLL => "LINUX_SLL",
+            LinkType::IPV4 => "IPV4",
+            LinkType::IPV6 => "IPV6",
+            LinkType::LINUX_SLL2 => "LINUX_SLL2",
+            LinkType(105) => "IEEE802_11",
+            LinkType(127) => "IEEE802_11_RADIOTAP",
+            LinkType(147..=162) => "USER",
+            LinkType(220) => "USB_LINUX_MMAPPED",
+            _ => return format!("LINKTYPE_{}", self.0),
+        };
+        known.to_string()
+    }
+}
+
+/// One captured frame.
+#[derive(Clone, Copy, Debug)]
+pub struct Packet<'a> {
+    /// 1-based, counting every packet record of the file, as Wireshark numbers frames.
+    pub frame: u64,
+    pub ts: Timestamp,
+    pub link: LinkType,
+    /// The captured bytes (at most the snapshot length).
+    pub data: &'a [u8],
+    /// The length of the packet on the wire; larger than `data.len()` when the snaplen cut it.
+    pub orig_len: u32,
+}

@@ -1,0 +1,763 @@
+//! The record of one connection: what the wire showed, in order, as facts a person or a
+//! script can read (serialised with serde; the field names are a documented contract).
+//!
+//! Facts are added as events arrive from the TCP and TLS stages; the judgement of what they
+//! mean (outcome, stage, who ended it, why) is `diagnose`'s, and is stored here once made.
+
+use crate::capture::Timestamp;
+use crate::flow::{Endpoint, PerSide, RoleEvidence, Side};
+use crate::tls::certificate::CertificateInfo;
+use crate::tls::handshake::kind;
+use crate::tls::names;
+use crate::tls::{ClientHello, Event, Located, Message, ServerHello};
+use serde::Serialize;
+
+/// The most events a timeline keeps; later ones are counted in `timeline_dropped`.
+pub const MAX_TIMELINE: usize = 256;
+
+/// How far the handshake got, in the order the messages come.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    #[default]
+    TcpConnect,
+    ClientHello,
+    ServerHello,
+    ServerCertificate,
+    ServerKeyExchange,
+    ClientCertificate,
+    ClientKeyExchange,
+    Finished,
+    /// TLS 1.3 after ServerHello: the rest of the handshake is encrypted.
+    EncryptedHandshake,
+    Established,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Established,
+    Failed,
+    #[default]
+    Incomplete,
+    NotTls,
+}
+
+/// Who gave up.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndedBy {
+    Client,
+    Server,
+    Network,
+    #[default]
+    Unknown,
+}
+
+impl From<Side> for EndedBy {
+    fn from(side: Side) -> Self {
+        match side {
+            Side::Client => EndedBy::Client,
+            Side::Server => EndedBy::Server,
+        }
+    }
+}
+
+/// The first judgement of a connection, made by `diagnose`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Verdict {
+    pub outcome: Outcome,
+    pub stage: Stage,
+    pub ended_by: EndedBy,
+    /// The decisive frame.
+    pub frame: u64,
+    pub reason: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    Syn,
+    SynAck,
+    Fin,
+    Rst,
+    ClientHello,
+    ServerHello,
+    HelloRetryRequest,
+    Certificate,
+    ServerKeyExchange,
+    CertificateRequest,
+    ServerHelloDone,
+    ClientKeyExchange,
+    CertificateVerify,
+    NewSessionTicket,
+    Finished,
+    HandshakeMessage,
+    ChangeCipherSpec,
+    Alert,
+    EncryptedHandshake,
+    EncryptedAlert,
+    ApplicationData,
+    Heartbeat,
+    Plaintext,
+    TlsStart,
+    Malformed,
+    Gap,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TimelineEvent {
+    pub frame: u64,
+    /// Seconds since the connection's first packet.
+    pub time: f64,
+    pub from: Side,
+    pub event: EventKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Alert {
+    pub frame: u64,
+    pub time: f64,
+    pub from: Side,
+    /// "warning" or "fatal"; absent when the alert was encrypted.
+    pub level: Option<String>,
+    pub description: Option<String>,
+    pub code: Option<u8>,
+    pub encrypted: bool,
+}
+
+/// Encrypted records of one direction (handshake, alerts and application data alike).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct RecordStats {
+    pub first_frame: Option<u64>,
+    pub count: u64,
+    pub bytes: u64,
+    /// The sizes of the first few, which is what inferences about encrypted alerts rest on.
+    pub first_sizes: Vec<usize>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ResumptionOffer {
+    pub session_id: bool,
+    pub session_ticket: bool,
+    pub psk: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct HelloRetry {
+    pub frame: u64,
+    /// The group the server asked the client to use.
+    pub group: Option<String>,
+    pub cipher: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct GapInfo {
+    pub frame: u64,
+    pub from: Side,
+    /// Stream offset of the first missing byte in that direction.
+    pub offset: u64,
+    pub bytes: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct TcpFacts {
+    pub packets: PerSide<u64>,
+    pub payload_bytes: PerSide<u64>,
+    pub syn_count: u64,
+    pub retransmissions: u64,
+    pub out_of_order: u64,
+    /// Payload bytes the snaplen cut from the capture.
+    pub truncated_bytes: u64,
+    /// Segments dropped because a buffering limit was reached.
+    pub dropped_segments: u64,
+    /// TTL (or hop limit) of the first packet from each side: an RST with another TTL than its
+    /// side's first packet may come from a middlebox.
+    pub first_ttl: PerSide<Option<u8>>,
+}
+
+/// One connection, as reported.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Connection {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    pub tcp_stream: u64,
+    pub client: Option<Endpoint>,
+    pub server: Option<Endpoint>,
+    pub roles_from: Option<RoleEvidence>,
+    pub first_frame: u64,
+    pub last_frame: u64,
+    pub start: String,
+    pub duration_ms: f64,
+
+    pub sni: Option<String>,
+    pub client_versions: Vec<String>,
+    pub cipher_suites: Vec<String>,
+    pub alpn_offered: Vec<String>,
+    pub groups: Vec<String>,
+    pub key_share_groups: Vec<String>,
+    pub signature_algorithms: Vec<String>,
+    pub client_extensions: Vec<String>,
+    pub resumption_offered: ResumptionOffer,
+    pub client_hello_size: Option<usize>,
+
+    pub version: Option<String>,
+    pub cipher: Option<String>,
+    pub alpn: Option<String>,
+    pub group: Option<String>,
+    pub resumed: Option<bool>,
+    pub server_extensions: Vec<String>,
+    pub hello_retry: Option<HelloRetry>,
+
+    pub certificates: Vec<CertificateInfo>,
+    pub client_certificates: Vec<CertificateInfo>,
+    pub certificates_undecoded: usize,
+    pub certificate_requested: bool,
+
+    pub alerts: Vec<Alert>,
+    pub encrypted_records: PerSide<RecordStats>,
+    /// The first bytes of each side's non-TLS data, printable (STARTTLS, HTTP, banners).
+    pub plaintext: PerSide<Option<String>>,
+    pub gaps: Vec<GapInfo>,
+    pub malformed: Vec<String>,
+    pub tcp: TcpFacts,
+    pub timeline: Vec<TimelineEvent>,
+    pub timeline_dropped: u64,
+
+    #[serde(flatten)]
+    pub verdict: Verdict,
+
+    #[serde(skip)]
+    pub facts: Facts,
+}
+
+/// What the verdict rules read: raw values and the frames of key events.
+#[derive(Clone, Debug, Default)]
+pub struct Facts {
+    pub start_ts: Timestamp,
+    pub last_ts: Timestamp,
+    pub client_hello: Option<(u64, Box<ClientHello>)>,
+    pub server_hello: Option<(u64, Box<ServerHello>)>,
+    pub syn: Option<u64>,
+    pub syn_ack: Option<u64>,
+    /// First FIN and first RST of each side.
+    pub fin: PerSide<Option<u64>>,
+    pub rst: PerSide<Option<(u64, u8)>>,
+    pub ccs: PerSide<Option<u64>>,
+    /// First encrypted handshake record after ChangeCipherSpec (TLS 1.2 and older): Finished.
+    pub finished: PerSide<Option<u64>>,
+    /// TLS 1.3: the client's first encrypted record after ServerHello, and its size.
+    pub tls13_client_first: Option<(u64, usize)>,
+    /// TLS 1.3: the first record of each side after the client's first one.
+    pub tls13_after_client_first: PerSide<Option<(u64, usize)>>,
+    pub stage: Stage,
+    pub established_at: Option<u64>,
+    pub first_gap: Option<(u64, Side)>,
+    pub saw_tls: bool,
+    pub plaintext_first: Option<(u64, Side)>,
+}
+
+impl Connection {
+    pub fn new(tcp_stream: u64, first_frame: u64, ts: Timestamp) -> Self {
+        Connection {
+            tcp_stream,
+            first_frame,
+            last_frame: first_frame,
+            start: ts.rfc3339(),
+            facts: Facts {
+                start_ts: ts,
+                last_ts: ts,
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
+
+    pub fn set_roles(&mut self, client: Endpoint, server: Endpoint, evidence: RoleEvidence) {
+        self.client = Some(client);
+        self.server = Some(server);
+        self.roles_from = Some(evidence);
+    }
+
+    fn time_of(&self, ts: Timestamp) -> f64 {
+        (ts.seconds_since(self.facts.start_ts) * 1e6).round() / 1e6
+    }
+
+    /// Counts one packet of `side`.
+    pub fn packet(
+        &mut self,
+        side: Side,
+        frame: u64,
+        ts: Timestamp,
+        ttl: u8,
+        payload: usize,
+        missing: u32,
+    ) {
+        self.last_frame = frame;
+        if ts > self.facts.last_ts {
+            self.facts.last_ts = ts;
+        }
+        self.duration_ms =
+            (self.facts.last_ts.seconds_since(self.facts.start_ts) * 1e6).round() / 1e3;
+        *self.tcp.packets.get_mut(side) += 1;
+        *self.tcp.payload_bytes.get_mut(side) += payload as u64;
+        self.tcp.truncated_bytes += u64::from(missing);
+        self.tcp.first_ttl.get_mut(side).get_or_insert(ttl);
+    }
+
+    pub fn note(
+        &mut self,
+        side: Side,
+        frame: u64,
+        ts: Timestamp,
+        event: EventKind,
+        detail: Option<String>,
+    ) {
+        if self.timeline.len() >= MAX_TIMELINE {
+            self.timeline_dropped += 1;
+            return;
+        }
+        let time = self.time_of(ts);
+        self.timeline.push(TimelineEvent {
+            frame,
+            time,
+            from: side,
+            event,
+            detail,
+        });
+    }
+
+    pub fn syn(&mut self, side: Side, frame: u64, ts: Timestamp, ack: bool) {
+        self.tcp.syn_count += 1;
+        let (slot, kind) = if ack {
+            (&mut self.facts.syn_ack, EventKind::SynAck)
+        } else {
+            (&mut self.facts.syn, EventKind::Syn)
+        };
+        let retransmitted = slot.is_some();
+        slot.get_or_insert(frame);
+        let detail = retransmitted.then(|| "retransmission".to_string());
+        self.note(side, frame, ts, kind, detail);
+    }
+
+    pub fn fin(&mut self, side: Side, frame: u64, ts: Timestamp) {
+        if self.facts.fin.get(side).is_none() {
+            *self.facts.fin.get_mut(side) = Some(frame);
+            self.note(side, frame, ts, EventKind::Fin, None);
+        }
+    }
+
+    pub fn rst(&mut self, side: Side, frame: u64, ts: Timestamp, ttl: u8) {
+        if self.facts.rst.get(side).is_none() {
+            *self.facts.rst.get_mut(side) = Some((frame, ttl));
+            self.note(side, frame, ts, EventKind::Rst, Some(format!("ttl {ttl}")));
+        }
+    }
+
+    pub fn gap(&mut self, side: Side, gap: &crate::flow::Gap) {
+        self.gaps.push(GapInfo {
+            frame: gap.frame,
+            from: side,
+            offset: gap.offset,
+            bytes: gap.len,
+        });
+        self.facts.first_gap.get_or_insert((gap.frame, side));
+        let detail = format!("{} bytes missing at stream offset {}", gap.len, gap.offset);
+        self.note(side, gap.frame, gap.ts, EventKind::Gap, Some(detail));
+    }
+
+    /// Whether the handshake's fate is known, so that payload need no longer be buffered.
+    pub fn settled(&self) -> bool {
+        let f = &self.facts;
+        f.established_at.is_some()
+            || self
+                .alerts
+                .iter()
+                .any(|a| a.level.as_deref() != Some("warning"))
+            || f.rst.client.is_some()
+            || f.rst.server.is_some()
+    }
+
+    /// Takes one decoded TLS event of `side`.
+    pub fn tls_event(&mut self, side: Side, located: Located) {
+        let Located { event, frame, ts } = located;
+        match event {
+            Event::Handshake(message) => {
+                self.facts.saw_tls = true;
+                self.handshake_message(side, frame, ts, message);
+            }
+            Event::ChangeCipherSpec => {
+                self.facts.saw_tls = true;
+                self.facts.ccs.get_mut(side).get_or_insert(frame);
+                if !self.speaks_tls13() {
+                    self.advance(Stage::Finished);
+                }
+                self.note(side, frame, ts, EventKind::ChangeCipherSpec, None);
+            }
+            Event::Alert { level, description } => {
+                self.facts.saw_tls = true;
+                self.alerts.push(Alert {
+                    frame,
+                    time: self.time_of(ts),
+                    from: side,
+                    level: Some(names::alert_level_name(level)),
+                    description: Some(names::alert_description_name(description)),
+                    code: Some(description),
+                    encrypted: false,
+                });
+                let detail = format!(
+                    "{} {} ({description})",
+                    names::alert_level_name(level),
+                    names::alert_description_name(description)
+                );
+                self.note(side, frame, ts, EventKind::Alert, Some(detail));
+            }
+            Event::Encrypted {
+                content_type,
+                length,
+            } => {
+                self.facts.saw_tls = true;
+                self.encrypted(side, frame, ts, content_type, length);
+            }
+            Event::Heartbeat => self.note(side, frame, ts, EventKind::Heartbeat, None),
+            Event::Plaintext { first_bytes } => {
+                self.facts.plaintext_first.get_or_insert((frame, side));
+                let shown = printable(&first_bytes);
+                self.note(side, frame, ts, EventKind::Plaintext, Some(shown.clone()));
+                *self.plaintext.get_mut(side) = Some(shown);
+            }
+            Event::TlsAfterPlaintext { prefix_len } => {
+                let detail = format!("TLS starts after {prefix_len} bytes of plaintext");
+                self.note(side, frame, ts, EventKind::TlsStart, Some(detail));
+            }
+            Event::Malformed { detail } => {
+                self.note(side, frame, ts, EventKind::Malformed, Some(detail.clone()));
+                self.malformed.push(format!("frame {frame}: {detail}"));
+            }
+        }
+    }
+
+    pub fn is_tls13(&self) -> bool {
+        self.facts
+            .server_hello
+            .as_ref()
+            .is_some_and(|(_, sh)| !sh.hello_retry && sh.version() == 0x0304)
+    }
+
+    /// TLS 1.3 was negotiated or asked for (a HelloRetryRequest is TLS 1.3 only): a
+    /// ChangeCipherSpec is then a compatibility no-op, not the start of encryption.
+    pub fn speaks_tls13(&self) -> bool {
+        self.is_tls13() || self.hello_retry.is_some()
+    }
+
+    fn advance(&mut self, stage: Stage) {
+        if stage > self.facts.stage {
+            self.facts.stage = stage;
+        }
+    }
+
+    fn handshake_message(&mut self, side: Side, frame: u64, ts: Timestamp, message: Message) {
+        let (kind, detail) = match message {
+            Message::ClientHello(ch) => {
+                self.advance(Stage::ClientHello);
+                let detail = ch.sni.as_ref().map(|s| format!("SNI {s}"));
+                if self.facts.client_hello.is_none() {
+                    self.client_hello_facts(&ch);
+                    self.facts.client_hello = Some((frame, ch));
+                }
+                (EventKind::ClientHello, detail)
+            }
+            Message::ServerHello(sh) => self.server_hello(frame, sh),
+            Message::Certificate { chain, undecoded } => {
+                self.certificates_undecoded += undecoded;
+                let detail = chain.first().map(|c| c.subject.clone());
+                match side {
+                    Side::Server => {
+                        self.advance(Stage::ServerCertificate);
+                        self.certificates = chain;
+                    }
+                    Side::Client => {
+                        self.advance(Stage::ClientCertificate);
+                        let empty = chain.is_empty() && undecoded == 0;
+                        self.client_certificates = chain;
+                        if empty {
+                            self.note(
+                                side,
+                                frame,
+                                ts,
+                                EventKind::Certificate,
+                                Some("empty".into()),
+                            );
+                            return;
+                        }
+                    }
+                }
+                (EventKind::Certificate, detail)
+            }
+            Message::Other { kind } => self.other_message(kind),
+        };
+        self.note(side, frame, ts, kind, detail);
+    }
+
+    fn other_message(&mut self, kind: u8) -> (EventKind, Option<String>) {
+        match kind {
+            kind::SERVER_KEY_EXCHANGE => {
+                self.advance(Stage::ServerKeyExchange);
+                (EventKind::ServerKeyExchange, None)
+            }
+            kind::CERTIFICATE_REQUEST => {
+                self.advance(Stage::ServerKeyExchange);
+                self.certificate_requested = true;
+                (EventKind::CertificateRequest, None)
+            }
+            kind::SERVER_HELLO_DONE => {
+                self.advance(Stage::ServerKeyExchange);
+                (EventKind::ServerHelloDone, None)
+            }
+            kind::CLIENT_KEY_EXCHANGE => {
+                self.advance(Stage::ClientKeyExchange);
+                (EventKind::ClientKeyExchange, None)
+            }
+            kind::CERTIFICATE_VERIFY => (EventKind::CertificateVerify, None),
+            kind::NEW_SESSION_TICKET => (EventKind::NewSessionTicket, None),
+            kind::FINISHED => (EventKind::Finished, None),
+            other => (
+                EventKind::HandshakeMessage,
+                Some(names::handshake_type_name(other)),
+            ),
+        }
+    }
+
+    fn client_hello_facts(&mut self, ch: &ClientHello) {
+        self.sni = ch.sni.clone();
+        self.client_versions = if ch.supported_versions.is_empty() {
+            vec![names::version_name(ch.legacy_version)]
+        } else {
+            ch.supported_versions
+                .iter()
+                .map(|&v| names::version_name(v))
+                .collect()
+        };
+        self.cipher_suites = ch
+            .cipher_suites
+            .iter()
+            .map(|&c| names::cipher_suite_name(c))
+            .collect();
+        self.alpn_offered = ch.alpn.clone();
+        self.groups = ch.groups.iter().map(|&g| names::group_name(g)).collect();
+        self.key_share_groups = ch
+            .key_share_groups
+            .iter()
+            .map(|&g| names::group_name(g))
+            .collect();
+        self.signature_algorithms = ch
+            .signature_algorithms
+            .iter()
+            .map(|&s| names::signature_scheme_name(s))
+            .collect();
+        self.client_extensions = ch
+            .extensions
+            .iter()
+            .map(|&e| names::extension_name(e))
+            .collect();
+        self.resumption_offered = ResumptionOffer {
+            session_id: !ch.session_id.is_empty(),
+            session_ticket: ch.session_ticket,
+            psk: ch.psk,
+        };
+        self.client_hello_size = Some(ch.length);
+    }
+
+    fn server_hello(&mut self, frame: u64, sh: Box<ServerHello>) -> (EventKind, Option<String>) {
+        if sh.hello_retry {
+            self.advance(Stage::ServerHello);
+            let group = sh.group.map(names::group_name);
+            self.hello_retry = Some(HelloRetry {
+                frame,
+                group: group.clone(),
+                cipher: names::cipher_suite_name(sh.cipher),
+            });
+            return (
+                EventKind::HelloRetryRequest,
+                group.map(|g| format!("asks for {g}")),
+            );
+        }
+        self.advance(Stage::ServerHello);
+        let version = names::version_name(sh.version());
+        let cipher = names::cipher_suite_name(sh.cipher);
+        let detail = format!("{version} {cipher}");
+        self.version = Some(version);
+        self.cipher = Some(cipher);
+        self.alpn = sh.alpn.clone();
+        self.group = sh.group.map(names::group_name);
+        self.server_extensions = sh
+            .extensions
+            .iter()
+            .map(|&e| names::extension_name(e))
+            .collect();
+        let client_sid = self
+            .facts
+            .client_hello
+            .as_ref()
+            .map(|(_, ch)| ch.session_id.as_slice());
+        self.resumed = Some(if sh.version() == 0x0304 {
+            sh.psk_selected
+        } else {
+            !sh.session_id.is_empty() && client_sid == Some(sh.session_id.as_slice())
+        });
+        if self.facts.server_hello.is_none()
+            || self
+                .facts
+                .server_hello
+                .as_ref()
+                .is_some_and(|(_, s)| s.hello_retry)
+        {
+            self.facts.server_hello = Some((frame, sh));
+        }
+        if self.is_tls13() {
+            self.advance(Stage::EncryptedHandshake);
+        }
+        (EventKind::ServerHello, Some(detail))
+    }
+
+    fn encrypted(
+        &mut self,
+        side: Side,
+        frame: u64,
+        ts: Timestamp,
+        content_type: u8,
+        length: usize,
+    ) {
+        let stats = self.encrypted_records.get_mut(side);
+        let first_of_side = stats.count == 0;
+        stats.first_frame.get_or_insert(frame);
+        stats.count += 1;
+        stats.bytes += length as u64;
+        if stats.first_sizes.len() < 8 {
+            stats.first_sizes.push(length);
+        }
+        let kind = if self.is_tls13() {
+            self.tls13_record(side, frame, length)
+        } else {
+            self.tls12_record(side, frame, content_type)
+        };
+        match kind {
+            EventKind::EncryptedAlert => {
+                self.alerts.push(Alert {
+                    frame,
+                    time: self.time_of(ts),
+                    from: side,
+                    level: None,
+                    description: None,
+                    code: None,
+                    encrypted: true,
+                });
+            }
+            // After the handshake only the first application record per side is worth a line.
+            EventKind::ApplicationData if !first_of_side && self.facts.established_at.is_some() => {
+                return;
+            }
+            _ => {}
+        }
+        let detail = Some(format!("{length} bytes"));
+        self.note(side, frame, ts, kind, detail);
+    }
+
+    fn tls12_record(&mut self, side: Side, frame: u64, content_type: u8) -> EventKind {
+        use crate::tls::record::{ALERT, HANDSHAKE};
+        match content_type {
+            HANDSHAKE if self.facts.ccs.get(side).is_some() => {
+                if self.facts.finished.get(side).is_none() {
+                    *self.facts.finished.get_mut(side) = Some(frame);
+                    let f = &self.facts.finished;
+                    if let (Some(c), Some(s)) = (f.client, f.server) {
+                        self.facts.established_at = Some(c.max(s));
+                        self.advance(Stage::Established);
+                    }
+                }
+                EventKind::EncryptedHandshake
+            }
+            HANDSHAKE => EventKind::EncryptedHandshake,
+            ALERT => EventKind::EncryptedAlert,
+            _ => EventKind::ApplicationData,
+        }
+    }
+
+    /// The size of an encrypted TLS 1.3 alert record: two bytes of alert, the inner content
+    /// type and the AEAD tag (RFC 8446 5.2). No handshake message is that small but an empty
+    /// EncryptedExtensions, which is one byte longer.
+    fn tls13_alert_record_len(&self) -> usize {
+        let cipher = self.facts.server_hello.as_ref().map(|(_, sh)| sh.cipher);
+        let tag = cipher
+            .and_then(names::cipher_facts)
+            .and_then(|f| f.aead_tag_len)
+            .unwrap_or(16);
+        2 + 1 + usize::from(tag)
+    }
+
+    /// TLS 1.3 hides the rest of the handshake; record sizes and order tell what they can.
+    fn tls13_record(&mut self, side: Side, frame: u64, length: usize) -> EventKind {
+        let alert_len = self.tls13_alert_record_len();
+        let alert = length == alert_len;
+        let kind = if alert {
+            EventKind::EncryptedAlert
+        } else {
+            EventKind::EncryptedHandshake
+        };
+        let f = &mut self.facts;
+        if f.established_at.is_some() {
+            return if alert {
+                EventKind::EncryptedAlert
+            } else {
+                EventKind::ApplicationData
+            };
+        }
+        match (side, f.tls13_client_first) {
+            (Side::Server, None) => kind,
+            (Side::Client, None) => {
+                f.tls13_client_first = Some((frame, length));
+                kind
+            }
+            (_, Some((client_frame, client_len))) => {
+                f.tls13_after_client_first
+                    .get_mut(side)
+                    .get_or_insert((frame, length));
+                // The client's Finished stands unless the server's next word is an alert.
+                let server_objected = side == Side::Server && alert;
+                if client_len != alert_len && !server_objected {
+                    f.established_at = Some(client_frame);
+                    self.advance(Stage::Established);
+                    return EventKind::ApplicationData;
+                }
+                if alert {
+                    EventKind::EncryptedAlert
+                } else {
+                    EventKind::ApplicationData
+                }
+            }
+        }
+    }
+
+    /// At the end of the capture: a TLS 1.3 client Finished that nothing contradicted stands.
+    pub fn close_tls13_pending(&mut self) {
+        let alert_len = self.tls13_alert_record_len();
+        if self.facts.established_at.is_none()
+            && let Some((frame, len)) = self.facts.tls13_client_first
+            && len != alert_len
+        {
+            self.facts.established_at = Some(frame);
+            self.advance(Stage::Established);
+        }
+    }
+}
+
+/// Bytes as text a terminal can show: printable ASCII kept, the rest escaped.
+pub fn printable(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .flat_map(|&b| std::ascii::escape_default(b))
+        .map(char::from)
+        .collect()
+}

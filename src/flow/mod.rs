@@ -1,0 +1,231 @@
+//! The connection table: which TCP conversation a segment belongs to, numbered as Wireshark
+//! numbers `tcp.stream`, and the per-direction reassembly of each.
+//!
+//! Every TCP conversation gets a stream number, TLS or not, so that `tcp.stream eq N` in
+//! Wireshark finds the same connection. The table is generic over what the caller keeps per
+//! connection, so this stage knows nothing of TLS.
+
+pub mod reassembly;
+
+use crate::net::Segment;
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+pub use reassembly::{Gap, Limits, Placement, Reassembler};
+
+/// One end of a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+pub struct Endpoint {
+    pub ip: IpAddr,
+    pub port: u16,
+}
+
+/// The unordered pair of endpoints; `lo` sorts first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct FlowKey {
+    lo: Endpoint,
+    hi: Endpoint,
+}
+
+/// Which way a segment travels relative to the connection's client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    Client,
+    Server,
+}
+
+impl Side {
+    pub fn peer(self) -> Side {
+        match self {
+            Side::Client => Side::Server,
+            Side::Server => Side::Client,
+        }
+    }
+}
+
+/// One value for each side of a connection.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct PerSide<T> {
+    pub client: T,
+    pub server: T,
+}
+
+impl<T> PerSide<T> {
+    pub fn get(&self, side: Side) -> &T {
+        match side {
+            Side::Client => &self.client,
+            Side::Server => &self.server,
+        }
+    }
+
+    pub fn get_mut(&mut self, side: Side) -> &mut T {
+        match side {
+            Side::Client => &mut self.client,
+            Side::Server => &mut self.server,
+        }
+    }
+}
+
+/// How the client was told apart from the server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoleEvidence {
+    /// The client sent the SYN (or received the SYN-ACK).
+    Syn,
+    /// The client sent the ClientHello.
+    ClientHello,
+    /// Neither was seen: the side on the well-known or lower port is taken as the server.
+    Port,
+}
+
+/// A conversation's entry: its stream number and the caller's state.
+#[derive(Debug)]
+pub struct Flow<T> {
+    pub tcp_stream: u64,
+    pub client: Endpoint,
+    pub server: Endpoint,
+    pub roles: RoleEvidence,
+    /// First sequence number seen from each endpoint (`lo`, `hi`): Wireshark's base_seq, whose
+    /// change on a SYN means the ports were reused by a new connection.
+    base_seq: [Option<u32>; 2],
+    pub state: T,
+}
+
+impl<T> Flow<T> {
+    fn base_seq(&self, from_lo: usize) -> Option<u32> {
+        self.base_seq.get(from_lo).copied().flatten()
+    }
+
+    /// The side that sent `seg`.
+    pub fn side_of(&self, seg: &Segment<'_>) -> Side {
+        if seg.src == self.client.ip && seg.src_port == self.client.port {
+            Side::Client
+        } else {
+            Side::Server
+        }
+    }
+
+    /// Turns the roles around, when a later fact (a ClientHello) proves the guess wrong.
+    pub fn swap_roles(&mut self, evidence: RoleEvidence) {
+        std::mem::swap(&mut self.client, &mut self.server);
+        self.roles = evidence;
+    }
+}
+
+/// What a lookup found.
+pub struct Lookup<'t, T> {
+    pub flow: &'t mut Flow<T>,
+    /// A previous connection on the same 4-tuple that this segment's SYN ended.
+    pub replaced: Option<Flow<T>>,
+    pub is_new: bool,
+}
+
+/// All conversations of one capture, in the order they appeared.
+#[derive(Debug)]
+pub struct FlowTable<T> {
+    flows: HashMap<FlowKey, Flow<T>>,
+    next_stream: u64,
+    /// Ports treated as server ports when no SYN or ClientHello tells the roles.
+    server_ports: Vec<u16>,
+}
+
+impl<T> FlowTable<T> {
+    pub fn new(server_ports: Vec<u16>) -> Self {
+        FlowTable {
+            flows: HashMap::new(),
+            next_stream: 0,
+            server_ports,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.flows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.flows.is_empty()
+    }
+
+    /// Finds (or creates, with `init`) the conversation of `seg`.
+    pub fn lookup(&mut self, seg: &Segment<'_>, init: impl FnOnce() -> T) -> Lookup<'_, T> {
+        let src = Endpoint {
+            ip: seg.src,
+            port: seg.src_port,
+        };
+        let dst = Endpoint {
+            ip: seg.dst,
+            port: seg.dst_port,
+        };
+        let (key, from_lo) = if src <= dst {
+            (FlowKey { lo: src, hi: dst }, 0)
+        } else {
+            (FlowKey { lo: dst, hi: src }, 1)
+        };
+        let pure_syn = seg.flags.syn && !seg.flags.ack;
+        let reused = self
+            .flows
+            .get(&key)
+            .is_some_and(|f| pure_syn && f.base_seq(from_lo).is_some_and(|base| base != seg.seq));
+        let replaced = if reused {
+            self.flows.remove(&key)
+        } else {
+            None
+        };
+        let is_new = !self.flows.contains_key(&key);
+        let next_stream = &mut self.next_stream;
+        let server_ports = &self.server_ports;
+        let flow = self.flows.entry(key).or_insert_with(|| {
+            let (client, server, roles) = initial_roles(seg, src, dst, server_ports);
+            let stream = *next_stream;
+            *next_stream += 1;
+            Flow {
+                tcp_stream: stream,
+                client,
+                server,
+                roles,
+                base_seq: [None, None],
+                state: init(),
+            }
+        });
+        let [lo, hi] = &mut flow.base_seq;
+        if from_lo == 0 { lo } else { hi }.get_or_insert(seg.seq);
+        Lookup {
+            flow,
+            replaced,
+            is_new,
+        }
+    }
+
+    /// Removes and returns every conversation, in stream order.
+    pub fn drain(&mut self) -> Vec<Flow<T>> {
+        let mut all: Vec<Flow<T>> = self.flows.drain().map(|(_, f)| f).collect();
+        all.sort_by_key(|f| f.tcp_stream);
+        all
+    }
+}
+
+/// The client is the SYN sender; a SYN-ACK's receiver; otherwise the side not on a server port
+/// (or on the higher port), to be corrected later by a ClientHello.
+fn initial_roles(
+    seg: &Segment<'_>,
+    src: Endpoint,
+    dst: Endpoint,
+    server_ports: &[u16],
+) -> (Endpoint, Endpoint, RoleEvidence) {
+    if seg.flags.syn {
+        return if seg.flags.ack {
+            (dst, src, RoleEvidence::Syn)
+        } else {
+            (src, dst, RoleEvidence::Syn)
+        };
+    }
+    let src_is_server = server_ports.contains(&src.port) && !server_ports.contains(&dst.port)
+        || (server_ports.contains(&src.port) == server_ports.contains(&dst.port)
+            && src.port < dst.port);
+    if src_is_server {
+        (dst, src, RoleEvidence::Port)
+    } else {
+        (src, dst, RoleEvidence::Port)
+    }
+}

@@ -1,0 +1,28 @@
+//! tlsdiag: a packet-level TLS handshake analyzer.
+//!
+//! The modules follow the data: `capture` (where packets come from), `net` (link, IP and TCP
+//! headers), `flow` (the connection table and reassembly), `tls` (records and handshake
+//! messages), `connection` (the record of one connection), `diagnose` (the verdict), `report`
+//! (every byte of output). Data flows one way; no module imports from a stage after it.
+#![forbid(unsafe_code)]
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
+
+pub mod analyze;
+pub mod bytes;
+pub mod capture;
+pub mod connection;
+pub mod diagnose;
+pub mod flow;
+pub mod net;
+pub mod report;
+pub mod tls;
+
+pub use analyze::{Analysis, Analyzer, Options};

@@ -1,0 +1,262 @@
+//! Link, IP and TCP decoding of one packet, through etherparse.
+//!
+//! The result is a plain `Segment` (or the reason the packet was skipped), so later stages never
+//! see etherparse types. Decoding is lax on purpose: a packet that the snaplen cut still yields
+//! its headers and the payload bytes that were captured, with the missing length counted.
+
+use crate::capture::{LinkType, Packet};
+use etherparse::{EtherType, LaxNetSlice, LaxSlicedPacket, LinuxSllProtocolType, TransportSlice};
+use std::net::IpAddr;
+
+/// One TCP segment, in the terms reassembly and diagnosis need.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Segment<'a> {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub src_port: u16,
+    pub dst_port: u16,
+    /// IPv4 TTL or IPv6 hop limit: a different value on an RST hints at an injecting middlebox.
+    pub ttl: u8,
+    pub seq: u32,
+    pub ack: u32,
+    pub flags: TcpFlags,
+    pub window: u16,
+    /// The payload bytes that were captured.
+    pub payload: &'a [u8],
+    /// Payload bytes that were on the wire but not captured (snaplen).
+    pub missing: u32,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TcpFlags {
+    pub syn: bool,
+    pub ack: bool,
+    pub fin: bool,
+    pub rst: bool,
+}
+
+/// Why a packet gave no TCP segment; each is counted in the summary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Skip {
+    UnknownLinkType(LinkType),
+    /// ARP, LLDP and other non-IP frames.
+    NotIp,
+    /// UDP, ICMP and other transports.
+    NotTcp,
+    /// A fragment of an IP packet; fragments are counted, not reassembled (handshakes rarely
+    /// fragment because TCP sizes its segments to the path MTU).
+    IpFragment,
+    /// Headers that do not parse, or that the snaplen cut before the TCP header ended.
+    Malformed,
+}
+
+/// Decodes one captured packet down to its TCP segment.
+pub fn decode<'a>(packet: &Packet<'a>) -> Result<Segment<'a>, Skip> {
+    let sliced = slice_link(packet.link, packet.data)?;
+    let missing = packet.orig_len.saturating_sub(packet.data.len() as u32);
+    segment_of(&sliced, missing)
+}
+
+fn slice_link(link: LinkType, data: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> {
+    match link {
+        LinkType::ETHERNET => LaxSlicedPacket::from_ethernet(data).map_err(|_| Skip::Malformed),
+        LinkType::RAW | LinkType::RAW_OPENBSD | LinkType::IPV4 | LinkType::IPV6 => {
+            LaxSlicedPacket::from_ip(data).map_err(|_| Skip::Malformed)
+        }
+        LinkType::NULL | LinkType::LOOP => {
+            let (family, rest) = split_at_checked(data, 4)?;
+            Ok(LaxSlicedPacket::from_ether_type(
+                bsd_family_ether_type(link, family)?,
+                rest,
+            ))
+        }
+        LinkType::LINUX_SLL => {
+            let header =
+                etherparse::LinuxSllHeaderSlice::from_slice(data).map_err(|_| Skip::Malformed)?;
+            let LinuxSllProtocolType::EtherType(ether_type) = header.protocol_type() else {
+                return Err(Skip::NotIp);
+            };
+            let (_, rest) = split_at_checked(data, header.slice().len())?;
+            Ok(LaxSlicedPacket::from_ether_type(ether_type, rest))
+        }
+        LinkType::LINUX_SLL2 => {
+            // SLL2 (what `tcpdump -i any` writes) is not in etherparse: a 20-byte header whose
+            // first two bytes are the EtherType of the payload.
+            let (header, rest) = split_at_checked(data, SLL2_HEADER_LEN)?;
+            let ether_type = crate::bytes::be_u16(header, 0).ok_or(Skip::Malformed)?;
+            Ok(LaxSlicedPacket::from_ether_type(
+                EtherType(ether_type),
+                rest,
+            ))
+        }
+        other => Err(Skip::UnknownLinkType(other)),
+    }
+}
+
+const SLL2_HEADER_LEN: usize = 20;
+
+fn split_at_checked(data: &[u8], at: usize) -> Result<(&[u8], &[u8]), Skip> {
+    data.split_at_checked(at).ok_or(Skip::Malformed)
+}
+
+/// DLT_NULL stores the address family in host byte order, DLT_LOOP in network order; the
+/// IPv6 family number differs between BSDs (24, 28, 30), as libpcap documents.
+fn bsd_family_ether_type(link: LinkType, family: &[u8]) -> Result<EtherType, Skip> {
+    let bytes: [u8; 4] = family.try_into().map_err(|_| Skip::Malformed)?;
+    let value = if link == LinkType::LOOP {
+        u32::from_be_bytes(bytes)
+    } else {
+        // The writer's byte order is unknown; the family is small, so the non-zero end tells.
+        let le = u32::from_le_bytes(bytes);
+        if le <= 0xffff {
+            le
+        } else {
+            u32::from_be_bytes(bytes)
+        }
+    };
+    match value {
+        2 => Ok(EtherType::IPV4),
+        24 | 28 | 30 => Ok(EtherType::IPV6),
+        _ => Err(Skip::NotIp),
+    }
+}
+
+fn segment_of<'a>(sliced: &LaxSlicedPacket<'a>, missing: u32) -> Result<Segment<'a>, Skip> {
+    let (src, dst, ttl, fragmented) = match &sliced.net {
+        Some(LaxNetSlice::Ipv4(ip)) => {
+            let h = ip.header();
+            (
+                IpAddr::V4(h.source_addr()),
+                IpAddr::V4(h.destination_addr()),
+                h.ttl(),
+                ip.is_payload_fragmented(),
+            )
+        }
+        Some(LaxNetSlice::Ipv6(ip)) => {
+            let h = ip.header();
+            (
+                IpAddr::V6(h.source_addr()),
+                IpAddr::V6(h.destination_addr()),
+                h.hop_limit(),
+                ip.is_payload_fragmented(),
+            )
+        }
+        Some(LaxNetSlice::Arp(_)) | None => {
+            return Err(if sliced.stop_err.is_some() {
+                Skip::Malformed
+            } else {
+                Skip::NotIp
+            });
+        }
+    };
+    if fragmented {
+        return Err(Skip::IpFragment);
+    }
+    let tcp = match &sliced.transport {
+        Some(TransportSlice::Tcp(tcp)) => tcp,
+        Some(_) => return Err(Skip::NotTcp),
+        None => {
+            let is_tcp = sliced
+                .ip_payload()
+                .is_some_and(|p| p.ip_number == etherparse::IpNumber::TCP);
+            return Err(if is_tcp || sliced.stop_err.is_some() {
+                Skip::Malformed
+            } else {
+                Skip::NotTcp
+            });
+        }
+    };
+    Ok(Segment {
+        src,
+        dst,
+        src_port: tcp.source_port(),
+        dst_port: tcp.destination_port(),
+        ttl,
+        seq: tcp.sequence_number(),
+        ack: tcp.acknowledgment_number(),
+        flags: TcpFlags {
+            syn: tcp.syn(),
+            ack: tcp.ack(),
+            fin: tcp.fin(),
+            rst: tcp.rst(),
+        },
+        window: tcp.window_size(),
+        payload: tcp.payload(),
+        missing,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::{Timestamp, read_capture};
+
+    /// The first frame of a real loopback capture: Ethernet, IPv4, the client's SYN to 443.
+    fn first_frame() -> Vec<u8> {
+        let file: &[u8] = include_bytes!("../../captures/tls13-sni-alpn.pcap");
+        let mut first = None;
+        let (_, result) = read_capture(file, |p| {
+            if first.is_none() {
+                first = Some(p.data.to_vec());
+            }
+        });
+        assert!(result.is_ok());
+        first.expect("a packet")
+    }
+
+    fn packet(link: LinkType, data: &[u8]) -> Packet<'_> {
+        Packet {
+            frame: 1,
+            ts: Timestamp::default(),
+            link,
+            data,
+            orig_len: data.len() as u32,
+        }
+    }
+
+    #[test]
+    fn ethernet_syn() {
+        let bytes = first_frame();
+        let seg = decode(&packet(LinkType::ETHERNET, &bytes)).expect("tcp");
+        assert_eq!(seg.dst_port, 443);
+        assert!(seg.flags.syn && !seg.flags.ack);
+        assert_eq!(seg.ttl, 64);
+        assert!(seg.payload.is_empty());
+    }
+
+    #[test]
+    fn raw_ip_and_null_and_sll2_wrap_the_same_ip_packet() {
+        let eth = first_frame();
+        let ip = eth.get(14..).expect("ip").to_vec();
+        let raw = decode(&packet(LinkType::RAW, &ip)).expect("raw");
+        let mut null = vec![2, 0, 0, 0];
+        null.extend_from_slice(&ip);
+        assert_eq!(decode(&packet(LinkType::NULL, &null)), Ok(raw));
+        let mut sll2 = vec![0x08, 0x00];
+        sll2.extend_from_slice(&[0; 18]);
+        sll2.extend_from_slice(&ip);
+        assert_eq!(decode(&packet(LinkType::LINUX_SLL2, &sll2)), Ok(raw));
+    }
+
+    #[test]
+    fn every_truncation_is_a_skip_or_a_segment_never_a_panic() {
+        let eth = first_frame();
+        let links = [
+            LinkType::ETHERNET,
+            LinkType::RAW,
+            LinkType::NULL,
+            LinkType::LINUX_SLL2,
+            LinkType::LINUX_SLL,
+        ];
+        for len in 0..eth.len() {
+            let cut = eth.get(..len).expect("prefix");
+            for link in links {
+                let _ = decode(&packet(link, cut));
+            }
+        }
+        assert_eq!(
+            decode(&packet(LinkType(147), &eth)),
+            Err(Skip::UnknownLinkType(LinkType(147)))
+        );
+    }
+}

@@ -1,0 +1,273 @@
+//! The human report: per connection the verdict first, the facts, then the timeline as a
+//! ladder (client on the left, server on the right) with the decisive frame marked.
+
+use super::Summary;
+use super::summary::outcome_name;
+use crate::connection::{Connection, EventKind, Outcome, TimelineEvent};
+use crate::flow::Side;
+use std::io::{self, Write};
+
+/// Whether to colour the output (a terminal without NO_COLOR set).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Style {
+    pub color: bool,
+}
+
+impl Style {
+    fn paint(self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+
+    fn outcome(self, outcome: Outcome) -> String {
+        let (code, word) = match outcome {
+            Outcome::Established => ("1;32", "ESTABLISHED"),
+            Outcome::Failed => ("1;31", "FAILED"),
+            Outcome::Incomplete => ("1;33", "INCOMPLETE"),
+            Outcome::NotTls => ("1;35", "NOT TLS"),
+        };
+        self.paint(code, word)
+    }
+}
+
+/// Width of the client's column in the ladder.
+const LANE: usize = 44;
+
+pub fn write_text_connection(out: &mut impl Write, c: &Connection, style: Style) -> io::Result<()> {
+    let endpoint = |e: Option<crate::flow::Endpoint>| match e {
+        Some(e) if e.ip.is_ipv6() => format!("[{}]:{}", e.ip, e.port),
+        Some(e) => format!("{}:{}", e.ip, e.port),
+        None => "?".to_string(),
+    };
+    let sni = c
+        .sni
+        .as_deref()
+        .map(|s| format!("  SNI {s}"))
+        .unwrap_or_default();
+    let file = c
+        .file
+        .as_deref()
+        .map(|f| format!("  [{f}]"))
+        .unwrap_or_default();
+    writeln!(
+        out,
+        "{}  {} → {}{sni}{file}",
+        style.paint("1", &format!("tcp.stream {}", c.tcp_stream)),
+        endpoint(c.client),
+        endpoint(c.server),
+    )?;
+    let v = &c.verdict;
+    writeln!(
+        out,
+        "  {}  stage {} · ended by {} · frame {}",
+        style.outcome(v.outcome),
+        json_word(&v.stage),
+        json_word(&v.ended_by),
+        v.frame
+    )?;
+    writeln!(out, "  {}", v.reason)?;
+    write_facts(out, c)?;
+    write_ladder(out, c, style)?;
+    writeln!(out)
+}
+
+/// The serde name of a unit enum value, so the text uses the same words as the JSON.
+fn json_word<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+fn write_facts(out: &mut impl Write, c: &Connection) -> io::Result<()> {
+    if !c.cipher_suites.is_empty() {
+        let mut parts = vec![format!("offers {}", c.client_versions.join(", "))];
+        parts.push(format!("{} cipher suites", c.cipher_suites.len()));
+        if !c.alpn_offered.is_empty() {
+            parts.push(format!("ALPN {}", c.alpn_offered.join(", ")));
+        }
+        if !c.key_share_groups.is_empty() {
+            parts.push(format!("key shares {}", c.key_share_groups.join(", ")));
+        }
+        writeln!(out, "  client   {}", parts.join(" · "))?;
+    }
+    if let Some(version) = &c.version {
+        let mut parts = vec![version.clone()];
+        parts.extend(c.cipher.clone());
+        parts.extend(c.group.clone());
+        parts.extend(c.alpn.as_ref().map(|a| format!("ALPN {a}")));
+        if c.resumed == Some(true) {
+            parts.push("resumed".into());
+        }
+        writeln!(out, "  server   {}", parts.join(" · "))?;
+    }
+    if let Some(hrr) = &c.hello_retry {
+        let group = hrr.group.as_deref().unwrap_or("?");
+        writeln!(
+            out,
+            "  retry    HelloRetryRequest at frame {} asks for {group}",
+            hrr.frame
+        )?;
+    }
+    for (i, cert) in c.certificates.iter().enumerate() {
+        let label = if i == 0 { "cert" } else { "" };
+        let key = match cert.key_bits {
+            Some(bits) => format!("{} {bits}", cert.key_type),
+            None => cert.key_type.clone(),
+        };
+        writeln!(
+            out,
+            "  {label:<8} {} (issuer {}) valid {} → {} · {key}",
+            cert.subject, cert.issuer, cert.not_before, cert.not_after
+        )?;
+    }
+    for alert in &c.alerts {
+        let what = match (&alert.level, &alert.description, alert.code) {
+            (Some(l), Some(d), Some(code)) => format!("{l} {d} ({code})"),
+            _ => "encrypted".to_string(),
+        };
+        writeln!(
+            out,
+            "  alert    frame {} from {}: {what}",
+            alert.frame,
+            json_word(&alert.from)
+        )?;
+    }
+    for gap in &c.gaps {
+        writeln!(
+            out,
+            "  gap      frame {}: {} bytes of the {}'s stream missing",
+            gap.frame,
+            gap.bytes,
+            json_word(&gap.from)
+        )?;
+    }
+    writeln!(
+        out,
+        "  start    {} · {:.3} ms · frames {}–{}",
+        c.start, c.duration_ms, c.first_frame, c.last_frame
+    )
+}
+
+fn label(e: &TimelineEvent) -> String {
+    let name = match e.event {
+        EventKind::Syn => "SYN",
+        EventKind::SynAck => "SYN-ACK",
+        EventKind::Fin => "FIN",
+        EventKind::Rst => "RST",
+        EventKind::ClientHello => "ClientHello",
+        EventKind::ServerHello => "ServerHello",
+        EventKind::HelloRetryRequest => "HelloRetryRequest",
+        EventKind::Certificate => "Certificate",
+        EventKind::ServerKeyExchange => "ServerKeyExchange",
+        EventKind::CertificateRequest => "CertificateRequest",
+        EventKind::ServerHelloDone => "ServerHelloDone",
+        EventKind::ClientKeyExchange => "ClientKeyExchange",
+        EventKind::CertificateVerify => "CertificateVerify",
+        EventKind::NewSessionTicket => "NewSessionTicket",
+        EventKind::Finished => "Finished",
+        EventKind::HandshakeMessage => "handshake",
+        EventKind::ChangeCipherSpec => "ChangeCipherSpec",
+        EventKind::Alert => "Alert",
+        EventKind::EncryptedHandshake => "encrypted handshake",
+        EventKind::EncryptedAlert => "encrypted alert",
+        EventKind::ApplicationData => "application data",
+        EventKind::Heartbeat => "Heartbeat",
+        EventKind::Plaintext => "plaintext",
+        EventKind::TlsStart => "TLS starts",
+        EventKind::Malformed => "malformed",
+        EventKind::Gap => "GAP",
+    };
+    match &e.detail {
+        Some(d) => format!("{name} ({d})"),
+        None => name.to_string(),
+    }
+}
+
+fn write_ladder(out: &mut impl Write, c: &Connection, style: Style) -> io::Result<()> {
+    if c.timeline.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "  {:>7} {:>10}  {:<LANE$}server",
+        "frame", "ms", "client"
+    )?;
+    for e in &c.timeline {
+        let text = label(e);
+        let arrow = match e.from {
+            Side::Client => format!("{text} ─▶"),
+            Side::Server => format!("{:LANE$}◀─ {text}", ""),
+        };
+        let decisive = e.frame == c.verdict.frame && c.verdict.outcome != Outcome::Established;
+        let mark = if decisive {
+            style.paint("1;31", "   ◀ decisive")
+        } else {
+            String::new()
+        };
+        writeln!(
+            out,
+            "  {:>7} {:>10.3}  {arrow}{mark}",
+            e.frame,
+            e.time * 1000.0
+        )?;
+    }
+    if c.timeline_dropped > 0 {
+        writeln!(out, "  ... {} more events not shown", c.timeline_dropped)?;
+    }
+    Ok(())
+}
+
+pub fn write_text_summary(out: &mut impl Write, s: &Summary, style: Style) -> io::Result<()> {
+    writeln!(out, "{}", style.paint("1", "Summary"))?;
+    let outcomes: Vec<String> = [
+        Outcome::Established,
+        Outcome::Failed,
+        Outcome::Incomplete,
+        Outcome::NotTls,
+    ]
+    .into_iter()
+    .map(|o| format!("{} {}", s.outcome(o), outcome_name(o)))
+    .collect();
+    writeln!(
+        out,
+        "  connections  {} ({})",
+        s.connections,
+        outcomes.join(", ")
+    )?;
+    if s.shown != s.connections {
+        writeln!(out, "  shown        {}", s.shown)?;
+    }
+    let p = &s.packets;
+    writeln!(
+        out,
+        "  packets      {} ({} bytes), {} TCP in {} conversations",
+        p.packets, p.bytes, p.tcp_packets, p.tcp_conversations
+    )?;
+    let anomalies = [
+        ("not IP or not TCP", p.skipped),
+        ("malformed", p.malformed),
+        ("IP fragments (not reassembled)", p.ip_fragments),
+        ("cut by the snaplen", p.truncated),
+    ];
+    for (what, n) in anomalies.iter().filter(|(_, n)| *n > 0) {
+        writeln!(out, "  skipped      {n} {what}")?;
+    }
+    for (link, n) in &p.unknown_link_types {
+        writeln!(out, "  skipped      {n} on unsupported link type {link}")?;
+    }
+    for f in &s.files {
+        if let Some(err) = &f.error {
+            writeln!(
+                out,
+                "  {}  {}: {err}",
+                style.paint("1;31", "damaged"),
+                f.path
+            )?;
+        }
+    }
+    Ok(())
+}

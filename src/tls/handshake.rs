@@ -1,0 +1,293 @@
+//! Handshake messages decoded with tls-parser into our own facts.
+//!
+//! This is the one place where tls-parser's types are mapped into the model: the rest of the
+//! crate sees `ClientHello`, `ServerHello` and `Message`, never a parser type.
+
+use super::certificate::{CertificateInfo, decode_certificate};
+use crate::bytes::be_u16;
+use tls_parser::{
+    TlsExtension, TlsExtensionType, TlsMessage, TlsMessageHandshake,
+    parse_tls_client_hello_extensions, parse_tls_message_handshake,
+    parse_tls_server_hello_extensions,
+};
+
+/// The handshake types, as RFC 8446 4 numbers them.
+pub mod kind {
+    pub const CLIENT_HELLO: u8 = 1;
+    pub const SERVER_HELLO: u8 = 2;
+    pub const NEW_SESSION_TICKET: u8 = 4;
+    pub const CERTIFICATE: u8 = 11;
+    pub const SERVER_KEY_EXCHANGE: u8 = 12;
+    pub const CERTIFICATE_REQUEST: u8 = 13;
+    pub const SERVER_HELLO_DONE: u8 = 14;
+    pub const CERTIFICATE_VERIFY: u8 = 15;
+    pub const CLIENT_KEY_EXCHANGE: u8 = 16;
+    pub const FINISHED: u8 = 20;
+}
+
+/// RFC 8446 4.1.3: a ServerHello with this random is a HelloRetryRequest.
+const HELLO_RETRY_RANDOM: [u8; 32] = [
+    0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91,
+    0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c,
+];
+
+/// At most this many certificates of a chain are decoded; the rest are counted.
+pub const MAX_CHAIN: usize = 16;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClientHello {
+    pub legacy_version: u16,
+    /// supported_versions when present (GREASE included, as sent).
+    pub supported_versions: Vec<u16>,
+    pub cipher_suites: Vec<u16>,
+    pub sni: Option<String>,
+    pub alpn: Vec<String>,
+    pub groups: Vec<u16>,
+    pub key_share_groups: Vec<u16>,
+    pub signature_algorithms: Vec<u16>,
+    pub session_id: Vec<u8>,
+    /// A non-empty session_ticket extension: the client asks to resume with a ticket.
+    pub session_ticket: bool,
+    pub psk: bool,
+    pub early_data: bool,
+    /// Extension types in the order sent.
+    pub extensions: Vec<u16>,
+    /// Sent in the SSLv2-compatible format.
+    pub sslv2_format: bool,
+    /// The message's length in bytes, header included.
+    pub length: usize,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ServerHello {
+    pub legacy_version: u16,
+    /// The version selected through supported_versions, when the extension is present.
+    pub selected_version: Option<u16>,
+    pub cipher: u16,
+    pub session_id: Vec<u8>,
+    pub alpn: Option<String>,
+    /// key_share: the group of the server's share, or in a HelloRetryRequest the group asked for.
+    pub group: Option<u16>,
+    /// The server accepted a pre-shared key (TLS 1.3 resumption).
+    pub psk_selected: bool,
+    pub extensions: Vec<u16>,
+    pub hello_retry: bool,
+}
+
+impl ServerHello {
+    /// The negotiated version: supported_versions wins over the legacy field.
+    pub fn version(&self) -> u16 {
+        self.selected_version.unwrap_or(self.legacy_version)
+    }
+}
+
+/// One cleartext handshake message, decoded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Message {
+    ClientHello(Box<ClientHello>),
+    ServerHello(Box<ServerHello>),
+    Certificate {
+        chain: Vec<CertificateInfo>,
+        /// Certificates present but not decodable, or beyond `MAX_CHAIN`.
+        undecoded: usize,
+    },
+    /// Any other type: the decoder knows it by its number.
+    Other {
+        kind: u8,
+    },
+}
+
+/// Decodes one whole handshake message (4-byte header included).
+pub fn decode(msg: &[u8]) -> Result<Message, String> {
+    let kind = *msg.first().ok_or("empty handshake message")?;
+    match kind {
+        kind::CLIENT_HELLO => decode_client_hello(msg).map(|ch| Message::ClientHello(Box::new(ch))),
+        kind::SERVER_HELLO => decode_server_hello(msg).map(|sh| Message::ServerHello(Box::new(sh))),
+        kind::CERTIFICATE => decode_certificate_chain(msg),
+        other => Ok(Message::Other { kind: other }),
+    }
+}
+
+fn parse(msg: &[u8]) -> Result<TlsMessageHandshake<'_>, String> {
+    match parse_tls_message_handshake(msg) {
+        Ok((_, TlsMessage::Handshake(m))) => Ok(m),
+        Ok(_) => Err("not a handshake message".into()),
+        Err(e) => Err(format!("undecodable handshake message: {e:?}")),
+    }
+}
+
+fn decode_client_hello(msg: &[u8]) -> Result<ClientHello, String> {
+    let TlsMessageHandshake::ClientHello(ch) = parse(msg)? else {
+        return Err("ClientHello did not decode".into());
+    };
+    let mut out = ClientHello {
+        legacy_version: ch.version.0,
+        cipher_suites: ch.ciphers.iter().map(|c| c.0).collect(),
+        session_id: ch.session_id.unwrap_or_default().to_vec(),
+        length: msg.len(),
+        ..Default::default()
+    };
+    if let Some(ext) = ch.ext {
+        let exts = parse_tls_client_hello_extensions(ext)
+            .map(|(_, e)| e)
+            .map_err(|e| format!("ClientHello extensions did not decode: {e:?}"))?;
+        for e in &exts {
+            apply_client_extension(&mut out, e);
+        }
+    }
+    Ok(out)
+}
+
+fn extension_type(e: &TlsExtension<'_>) -> u16 {
+    match e {
+        TlsExtension::Grease(t, _) => *t,
+        other => TlsExtensionType::from(other).0,
+    }
+}
+
+fn apply_client_extension(out: &mut ClientHello, e: &TlsExtension<'_>) {
+    out.extensions.push(extension_type(e));
+    match e {
+        TlsExtension::SNI(names) => {
+            // host_name is type 0 (RFC 6066 3); a name that is not UTF-8 is shown lossily.
+            out.sni = names
+                .iter()
+                .find(|(t, _)| t.0 == 0)
+                .map(|(_, n)| String::from_utf8_lossy(n).into_owned());
+        }
+        TlsExtension::ALPN(protos) => {
+            out.alpn = protos
+                .iter()
+                .map(|p| String::from_utf8_lossy(p).into_owned())
+                .collect();
+        }
+        TlsExtension::EllipticCurves(groups) => out.groups = groups.iter().map(|g| g.0).collect(),
+        TlsExtension::SignatureAlgorithms(algs) => out.signature_algorithms = algs.clone(),
+        TlsExtension::SupportedVersions(v) => {
+            out.supported_versions = v.iter().map(|v| v.0).collect()
+        }
+        TlsExtension::KeyShare(raw) => out.key_share_groups = client_key_share_groups(raw),
+        TlsExtension::SessionTicket(ticket) => out.session_ticket = !ticket.is_empty(),
+        TlsExtension::PreSharedKey(_) => out.psk = true,
+        TlsExtension::EarlyData(_) => out.early_data = true,
+        _ => {}
+    }
+}
+
+/// RFC 8446 4.2.8: KeyShareClientHello is a u16-length list of (group u16, key u16-length).
+/// tls-parser leaves the content raw, so the groups are read here.
+fn client_key_share_groups(raw: &[u8]) -> Vec<u16> {
+    let mut groups = Vec::new();
+    let mut rest = raw.get(2..).unwrap_or_default();
+    while let (Some(group), Some(key_len)) = (be_u16(rest, 0), be_u16(rest, 2)) {
+        groups.push(group);
+        match rest.get(4 + usize::from(key_len)..) {
+            Some(r) => rest = r,
+            None => break,
+        }
+    }
+    groups
+}
+
+fn decode_server_hello(msg: &[u8]) -> Result<ServerHello, String> {
+    let (version, random, session_id, cipher, ext) = match parse(msg)? {
+        TlsMessageHandshake::ServerHello(sh) => {
+            (sh.version.0, sh.random, sh.session_id, sh.cipher.0, sh.ext)
+        }
+        TlsMessageHandshake::ServerHelloV13Draft18(sh) => {
+            (sh.version.0, sh.random, None, sh.cipher.0, sh.ext)
+        }
+        _ => return Err("ServerHello did not decode".into()),
+    };
+    let mut out = ServerHello {
+        legacy_version: version,
+        cipher,
+        session_id: session_id.unwrap_or_default().to_vec(),
+        hello_retry: random == HELLO_RETRY_RANDOM,
+        ..Default::default()
+    };
+    if let Some(ext) = ext {
+        let exts = parse_tls_server_hello_extensions(ext)
+            .map(|(_, e)| e)
+            .map_err(|e| format!("ServerHello extensions did not decode: {e:?}"))?;
+        for e in &exts {
+            out.extensions.push(extension_type(e));
+            match e {
+                TlsExtension::SupportedVersions(v) => out.selected_version = v.first().map(|v| v.0),
+                TlsExtension::ALPN(p) => {
+                    out.alpn = p.first().map(|p| String::from_utf8_lossy(p).into_owned())
+                }
+                // Both a ServerHello's KeyShareEntry and a HelloRetryRequest's selected_group
+                // start with the group.
+                TlsExtension::KeyShare(raw) => out.group = be_u16(raw, 0),
+                TlsExtension::PreSharedKey(_) => out.psk_selected = true,
+                _ => {}
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn decode_certificate_chain(msg: &[u8]) -> Result<Message, String> {
+    let TlsMessageHandshake::Certificate(contents) = parse(msg)? else {
+        return Err("Certificate did not decode".into());
+    };
+    let mut chain = Vec::new();
+    let mut undecoded = contents.cert_chain.len().saturating_sub(MAX_CHAIN);
+    for raw in contents.cert_chain.iter().take(MAX_CHAIN) {
+        match decode_certificate(raw.data) {
+            Ok(c) => chain.push(c),
+            Err(_) => undecoded += 1,
+        }
+    }
+    Ok(Message::Certificate { chain, undecoded })
+}
+
+/// Decodes an SSLv2-format CLIENT-HELLO body (after the 2-byte record header): version,
+/// cipher specs (3 bytes each; those with a zero first byte are TLS suites), session id.
+/// tls-parser does not read this format.
+pub fn decode_sslv2_client_hello(body: &[u8]) -> Result<ClientHello, String> {
+    let field = |at: usize| be_u16(body, at).ok_or("SSLv2 ClientHello too short");
+    let version = field(1)?;
+    let (spec_len, sid_len) = (usize::from(field(3)?), usize::from(field(5)?));
+    let specs = body
+        .get(9..9 + spec_len)
+        .ok_or("SSLv2 cipher specs cut short")?;
+    let session_id = body
+        .get(9 + spec_len..9 + spec_len + sid_len)
+        .ok_or("SSLv2 session id cut short")?;
+    let cipher_suites = specs
+        .chunks_exact(3)
+        .filter(|s| s.first() == Some(&0))
+        .filter_map(|s| be_u16(s, 1))
+        .collect();
+    Ok(ClientHello {
+        legacy_version: version,
+        cipher_suites,
+        session_id: session_id.to_vec(),
+        sslv2_format: true,
+        length: body.len() + 2,
+        ..Default::default()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn garbage_never_panics() {
+        for len in 0..64 {
+            let junk: Vec<u8> = (0..len).map(|i| (i * 37 + 11) as u8).collect();
+            for first in [1u8, 2, 11] {
+                let mut m = junk.clone();
+                if let Some(b) = m.first_mut() {
+                    *b = first;
+                }
+                let _ = decode(&m);
+            }
+            let _ = decode_sslv2_client_hello(&junk);
+            let _ = client_key_share_groups(&junk);
+        }
+    }
+}

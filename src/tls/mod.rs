@@ -1,0 +1,364 @@
+//! TLS decoding of one direction's reassembled bytes: record framing, handshake message
+//! framing across records, and decoding of the cleartext messages (tls-parser, x509-parser).
+//!
+//! A `Decoder` turns bytes into located `Event`s. It does not decide what the events mean for
+//! the connection; that is the connection record's job.
+
+pub mod certificate;
+pub mod handshake;
+pub mod names;
+pub mod record;
+
+use crate::capture::Timestamp;
+pub use handshake::{ClientHello, Message, ServerHello};
+use record::Framing;
+
+/// Handshake bytes held per direction while a message is incomplete. Real certificate
+/// messages reach a few hundred kilobytes; a declared 16 MB message is refused, not awaited.
+pub const MAX_HANDSHAKE_MESSAGE: usize = 1 << 20;
+/// Plaintext scanned for the start of TLS (STARTTLS) before a direction is declared not TLS.
+const MAX_PLAINTEXT_PREFIX: usize = 64 << 10;
+/// Bytes kept of a plaintext prefix, to show the user.
+const SHOWN_PREFIX: usize = 64;
+
+/// What one direction's bytes said, in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    Handshake(Message),
+    ChangeCipherSpec,
+    Alert {
+        level: u8,
+        description: u8,
+    },
+    /// A record this decoder cannot read: encrypted handshake, alert or application data.
+    Encrypted {
+        content_type: u8,
+        length: usize,
+    },
+    Heartbeat,
+    /// Bytes before TLS that are not TLS (a STARTTLS exchange, HTTP, an SSH banner).
+    Plaintext {
+        first_bytes: Vec<u8>,
+    },
+    /// TLS started after a plaintext prefix of this many bytes.
+    TlsAfterPlaintext {
+        prefix_len: u64,
+    },
+    /// Bytes that claimed to be TLS but do not decode.
+    Malformed {
+        detail: String,
+    },
+}
+
+/// An event and the frame whose bytes completed it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Located {
+    pub event: Event,
+    pub frame: u64,
+    pub ts: Timestamp,
+}
+
+/// The decoder's state: explicit, because each state reads the same bytes differently.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// Nothing seen yet.
+    Start,
+    /// Bytes that are not TLS, scanned for a hello record.
+    Plaintext { scanned: usize },
+    /// Reading records.
+    Records,
+    /// Lost: a gap, or bytes that do not frame. Everything after is ignored.
+    Lost,
+}
+
+#[derive(Clone, Debug)]
+pub struct Decoder {
+    state: State,
+    /// Whether this side sends the ClientHello (scanning for the right hello after plaintext).
+    server: bool,
+    /// Handshake records are encrypted from here on (after ChangeCipherSpec, or the TLS 1.3
+    /// server after its ServerHello).
+    encrypted: bool,
+    /// TLS 1.3 is in use (a ServerHello or HelloRetryRequest said so): a ChangeCipherSpec is
+    /// then a compatibility no-op, and a second ClientHello may follow it in cleartext.
+    tls13: bool,
+    /// Handshake message bytes spanning records.
+    handshake: Vec<u8>,
+    /// Records framed in this direction.
+    records: u64,
+}
+
+impl Decoder {
+    pub fn new(server: bool) -> Self {
+        Decoder {
+            state: State::Start,
+            server,
+            encrypted: false,
+            tls13: false,
+            handshake: Vec::new(),
+            records: 0,
+        }
+    }
+
+    /// Whether any TLS record has been read in this direction.
+    pub fn saw_tls(&self) -> bool {
+        self.records > 0
+    }
+
+    /// The peer's ServerHello chose TLS 1.3 (the client's decoder learns it this way).
+    pub fn set_tls13(&mut self) {
+        self.tls13 = true;
+    }
+
+    /// The side turned out to be the other one (a ClientHello from the presumed server).
+    pub fn set_server(&mut self, server: bool) {
+        self.server = server;
+    }
+
+    /// The stream lost bytes: what follows cannot be framed with certainty.
+    pub fn lose_sync(&mut self) {
+        self.state = State::Lost;
+        self.handshake = Vec::new();
+    }
+
+    /// Decodes what it can of `data`; returns how many bytes were used. `origin(i)` names the
+    /// frame that carried `data[i]`.
+    pub fn feed(
+        &mut self,
+        data: &[u8],
+        origin: impl Fn(usize) -> Option<(u64, Timestamp)>,
+        out: &mut Vec<Located>,
+    ) -> usize {
+        let mut used = 0;
+        loop {
+            let rest = data.get(used..).unwrap_or_default();
+            if rest.is_empty() {
+                return used;
+            }
+            let step = match self.state {
+                State::Lost => return data.len(),
+                State::Start => self.start(rest, used, &origin, out),
+                State::Plaintext { scanned } => {
+                    self.scan_plaintext(rest, used, scanned, &origin, out)
+                }
+                State::Records => self.record(rest, used, &origin, out),
+            };
+            match step {
+                Some(n) => used += n,
+                None => return used,
+            }
+        }
+    }
+
+    fn start(
+        &mut self,
+        rest: &[u8],
+        at: usize,
+        origin: &impl Fn(usize) -> Option<(u64, Timestamp)>,
+        out: &mut Vec<Located>,
+    ) -> Option<usize> {
+        match record::frame(rest) {
+            Framing::Incomplete => None,
+            Framing::NotTls => {
+                let shown = rest.get(..SHOWN_PREFIX.min(rest.len())).unwrap_or_default();
+                push(
+                    out,
+                    origin,
+                    at,
+                    Event::Plaintext {
+                        first_bytes: shown.to_vec(),
+                    },
+                );
+                self.state = State::Plaintext { scanned: 0 };
+                Some(0)
+            }
+            Framing::Record { .. } | Framing::Sslv2ClientHello { .. } => {
+                self.state = State::Records;
+                Some(0)
+            }
+        }
+    }
+
+    /// Looks for the hello that starts TLS after a plaintext exchange. Each byte is a possible
+    /// start; the plaintext prefix is bounded so a long non-TLS stream costs nothing more.
+    fn scan_plaintext(
+        &mut self,
+        rest: &[u8],
+        at: usize,
+        scanned: usize,
+        origin: &impl Fn(usize) -> Option<(u64, Timestamp)>,
+        out: &mut Vec<Located>,
+    ) -> Option<usize> {
+        // Keep the last few bytes: a hello header may straddle two deliveries.
+        const HEADER: usize = 6;
+        match (0..rest.len())
+            .find(|&i| record::starts_hello(rest.get(i..).unwrap_or_default(), self.server))
+        {
+            Some(i) => {
+                push(
+                    out,
+                    origin,
+                    at + i,
+                    Event::TlsAfterPlaintext {
+                        prefix_len: (scanned + i) as u64,
+                    },
+                );
+                self.state = State::Records;
+                Some(i)
+            }
+            None if scanned + rest.len() > MAX_PLAINTEXT_PREFIX => {
+                self.state = State::Lost;
+                Some(rest.len())
+            }
+            None => {
+                let skip = rest.len().saturating_sub(HEADER);
+                self.state = State::Plaintext {
+                    scanned: scanned + skip,
+                };
+                if skip == 0 { None } else { Some(skip) }
+            }
+        }
+    }
+
+    fn record(
+        &mut self,
+        rest: &[u8],
+        at: usize,
+        origin: &impl Fn(usize) -> Option<(u64, Timestamp)>,
+        out: &mut Vec<Located>,
+    ) -> Option<usize> {
+        match record::frame(rest) {
+            Framing::Incomplete => None,
+            Framing::NotTls => {
+                push(
+                    out,
+                    origin,
+                    at,
+                    Event::Malformed {
+                        detail: "bytes that are not a TLS record where one was expected".into(),
+                    },
+                );
+                self.lose_sync();
+                Some(rest.len())
+            }
+            Framing::Sslv2ClientHello { body, total } => {
+                let event = match handshake::decode_sslv2_client_hello(body) {
+                    Ok(ch) => Event::Handshake(Message::ClientHello(Box::new(ch))),
+                    Err(detail) => Event::Malformed { detail },
+                };
+                push(out, origin, at + total - 1, event);
+                Some(total)
+            }
+            Framing::Record {
+                content_type,
+                payload,
+                total,
+                ..
+            } => {
+                self.records += 1;
+                let last = at + total - 1;
+                self.content(content_type, payload, last, origin, out);
+                Some(total)
+            }
+        }
+    }
+
+    fn content(
+        &mut self,
+        content_type: u8,
+        payload: &[u8],
+        last: usize,
+        origin: &impl Fn(usize) -> Option<(u64, Timestamp)>,
+        out: &mut Vec<Located>,
+    ) {
+        let encrypted = Event::Encrypted {
+            content_type,
+            length: payload.len(),
+        };
+        let event = match content_type {
+            record::CHANGE_CIPHER_SPEC => {
+                push(out, origin, last, Event::ChangeCipherSpec);
+                // Decided here, not by the caller: the next record may sit in the same segment.
+                if !self.tls13 {
+                    self.encrypted = true;
+                    self.handshake = Vec::new();
+                }
+                return;
+            }
+            // A cleartext alert is exactly two bytes; anything else was encrypted.
+            record::ALERT => match payload {
+                &[level, description] => Event::Alert { level, description },
+                _ => encrypted,
+            },
+            record::HANDSHAKE if !self.encrypted => {
+                self.handshake_bytes(payload, last, origin, out);
+                return;
+            }
+            record::HEARTBEAT => Event::Heartbeat,
+            _ => encrypted,
+        };
+        push(out, origin, last, event);
+    }
+
+    /// Appends a handshake record's payload and decodes every message it completes.
+    fn handshake_bytes(
+        &mut self,
+        payload: &[u8],
+        last: usize,
+        origin: &impl Fn(usize) -> Option<(u64, Timestamp)>,
+        out: &mut Vec<Located>,
+    ) {
+        self.handshake.extend_from_slice(payload);
+        loop {
+            let Some(header) = self.handshake.get(..4) else {
+                return;
+            };
+            let &[_, b1, b2, b3] = header else { return };
+            let body_len = usize::from(b1) << 16 | usize::from(b2) << 8 | usize::from(b3);
+            if body_len + 4 > MAX_HANDSHAKE_MESSAGE {
+                push(
+                    out,
+                    origin,
+                    last,
+                    Event::Malformed {
+                        detail: format!(
+                            "a handshake message declares {body_len} bytes, beyond the limit"
+                        ),
+                    },
+                );
+                self.lose_sync();
+                return;
+            }
+            let Some(msg) = self.handshake.get(..body_len + 4) else {
+                return;
+            };
+            let event = match handshake::decode(msg) {
+                Ok(m) => Event::Handshake(m),
+                Err(detail) => Event::Malformed { detail },
+            };
+            self.handshake.drain(..body_len + 4);
+            if let Event::Handshake(Message::ServerHello(sh)) = &event {
+                self.tls13 |= sh.hello_retry || sh.version() == 0x0304;
+                // After a TLS 1.3 ServerHello the server's handshake is encrypted.
+                if !sh.hello_retry && sh.version() == 0x0304 {
+                    self.encrypted = true;
+                }
+            }
+            push(out, origin, last, event);
+            if self.encrypted {
+                self.handshake = Vec::new();
+                return;
+            }
+        }
+    }
+}
+
+fn push(
+    out: &mut Vec<Located>,
+    origin: &impl Fn(usize) -> Option<(u64, Timestamp)>,
+    index: usize,
+    event: Event,
+) {
+    let (frame, ts) = origin(index).unwrap_or_default();
+    out.push(Located { event, frame, ts });
+}

@@ -1,0 +1,136 @@
+//! TLS record framing over one direction's reassembled bytes.
+//!
+//! Only the 5-byte header is read here (with tls-parser); what a record holds is decided by
+//! the decoder, which knows whether the direction is encrypted yet.
+
+use tls_parser::parse_tls_record_header;
+
+pub const CHANGE_CIPHER_SPEC: u8 = 20;
+pub const ALERT: u8 = 21;
+pub const HANDSHAKE: u8 = 22;
+pub const APPLICATION_DATA: u8 = 23;
+pub const HEARTBEAT: u8 = 24;
+
+/// RFC 8446 5.2 allows 2^14 + 256 bytes of ciphertext; older stacks stay below 2^14 + 2048.
+const MAX_RECORD_LEN: usize = (1 << 14) + 2048;
+const HEADER_LEN: usize = 5;
+
+/// What the bytes at the start of a buffer are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Framing<'a> {
+    Record {
+        content_type: u8,
+        version: u16,
+        payload: &'a [u8],
+        /// Header plus payload: how many bytes the record occupies.
+        total: usize,
+    },
+    /// An SSLv2-format ClientHello (RFC 5246 appendix E.2), `body` after the 2-byte header.
+    Sslv2ClientHello {
+        body: &'a [u8],
+        total: usize,
+    },
+    /// A plausible start whose end has not arrived yet.
+    Incomplete,
+    NotTls,
+}
+
+/// Frames the record at the start of `data`.
+pub fn frame(data: &[u8]) -> Framing<'_> {
+    if let Some(sslv2) = frame_sslv2_client_hello(data) {
+        return sslv2;
+    }
+    if data.len() < HEADER_LEN {
+        return if data.is_empty() || plausible_prefix(data) {
+            Framing::Incomplete
+        } else {
+            Framing::NotTls
+        };
+    }
+    let Ok((_, header)) = parse_tls_record_header(data) else {
+        return Framing::NotTls;
+    };
+    let len = usize::from(header.len);
+    if !(CHANGE_CIPHER_SPEC..=HEARTBEAT).contains(&header.record_type.0)
+        || header.version.0 >> 8 != 3
+        || header.version.0 & 0xff > 4
+        || len > MAX_RECORD_LEN
+    {
+        return Framing::NotTls;
+    }
+    match data.get(HEADER_LEN..HEADER_LEN + len) {
+        Some(payload) => Framing::Record {
+            content_type: header.record_type.0,
+            version: header.version.0,
+            payload,
+            total: HEADER_LEN + len,
+        },
+        None => Framing::Incomplete,
+    }
+}
+
+/// Whether a short prefix could still become a TLS record header.
+fn plausible_prefix(data: &[u8]) -> bool {
+    let type_ok = data
+        .first()
+        .is_some_and(|t| (CHANGE_CIPHER_SPEC..=HEARTBEAT).contains(t) || t & 0x80 != 0);
+    let major_ok = data
+        .get(1)
+        .is_none_or(|&m| m == 3 || data.first().is_some_and(|t| t & 0x80 != 0));
+    type_ok && major_ok
+}
+
+/// SSLv2 CLIENT-HELLO: a 2-byte length with the top bit set, message type 1, then a version
+/// of SSLv2 (0x0002) or SSLv3 and later.
+fn frame_sslv2_client_hello(data: &[u8]) -> Option<Framing<'_>> {
+    let (&b0, &b1, &msg_type, &major) = (data.first()?, data.get(1)?, data.get(2)?, data.get(3)?);
+    if b0 & 0x80 == 0 || msg_type != 1 || !(major == 0 || major == 3) {
+        return None;
+    }
+    let len = usize::from(b0 & 0x7f) << 8 | usize::from(b1);
+    if len < 9 {
+        return None;
+    }
+    Some(match data.get(2..2 + len) {
+        Some(body) => Framing::Sslv2ClientHello {
+            body,
+            total: 2 + len,
+        },
+        None => Framing::Incomplete,
+    })
+}
+
+/// Whether `data` starts with a ClientHello (or ServerHello, with `server`) record: used to find
+/// where TLS begins after a plaintext prefix (STARTTLS, PostgreSQL's SSLRequest).
+pub fn starts_hello(data: &[u8], server: bool) -> bool {
+    let want = if server { 2 } else { 1 };
+    matches!(
+        (data.first(), data.get(1), data.get(2), data.get(5)),
+        (Some(&HANDSHAKE), Some(&3), Some(&(0..=4)), Some(&t)) if t == want
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_records_and_waits_for_the_rest() {
+        let alert = [21, 3, 3, 0, 2, 2, 40];
+        assert_eq!(
+            frame(&alert),
+            Framing::Record {
+                content_type: 21,
+                version: 0x0303,
+                payload: &[2, 40],
+                total: 7
+            }
+        );
+        for cut in 1..alert.len() {
+            assert_eq!(frame(&alert[..cut]), Framing::Incomplete, "cut at {cut}");
+        }
+        assert_eq!(frame(b"GET / HTTP/1.1\r\n"), Framing::NotTls);
+        assert_eq!(frame(b"SSH-2.0-OpenSSH_9.2"), Framing::NotTls);
+        assert_eq!(frame(&[22, 3, 1, 0xff, 0xff]), Framing::NotTls);
+    }
+}

@@ -1,0 +1,54 @@
+//! Shared by the integration tests: the bundled captures and running the analysis on them.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use tlsdiag::analyze::{Analysis, analyze_capture};
+use tlsdiag::connection::Connection;
+use tlsdiag::{Options, capture::FileStats};
+
+pub fn captures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("captures")
+}
+
+/// Every capture file committed under captures/ (pcap and pcapng), sorted by name.
+pub fn all_captures() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(captures_dir())
+        .expect("captures/ exists")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            matches!(
+                p.extension().and_then(|e| e.to_str()),
+                Some("pcap" | "pcapng")
+            )
+        })
+        .collect();
+    files.sort();
+    assert!(
+        !files.is_empty(),
+        "no captures in {}",
+        captures_dir().display()
+    );
+    files
+}
+
+pub fn analyze_path(path: &Path) -> (Analysis, FileStats) {
+    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let (analysis, stats, result) = analyze_capture(file, &Options::default());
+    if let Err(e) = result {
+        panic!("{}: {e}", path.display());
+    }
+    (analysis, stats)
+}
+
+pub fn analyze_named(name: &str) -> Analysis {
+    analyze_path(&captures_dir().join(name)).0
+}
+
+/// The connection with this tcp.stream number.
+pub fn stream(analysis: &Analysis, tcp_stream: u64) -> &Connection {
+    analysis
+        .connections
+        .iter()
+        .find(|c| c.tcp_stream == tcp_stream)
+        .unwrap_or_else(|| panic!("no connection with tcp.stream {tcp_stream}"))
+}

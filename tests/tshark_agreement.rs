@@ -1,0 +1,227 @@
+//! tlsdiag and tshark read the same bundled captures and must agree on what both can see:
+//! tcp.stream numbers, the ClientHello's SNI and versions, the ServerHello's version and
+//! cipher, and every cleartext alert with its frame.
+//!
+//! Skipped, saying so, where tshark is not installed; CI sets TLSDIAG_REQUIRE_TSHARK=1 so that
+//! there it must run.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::Command;
+use tlsdiag::tls::names;
+
+fn tshark_available() -> bool {
+    let found = Command::new("tshark")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var_os("TLSDIAG_REQUIRE_TSHARK").is_none(),
+            "TLSDIAG_REQUIRE_TSHARK is set but tshark is not installed"
+        );
+        eprintln!("SKIPPED: tshark is not installed; the tshark comparison did not run");
+    }
+    found
+}
+
+/// Runs tshark with a display filter and returns one row of fields per matching frame.
+fn tshark(
+    path: &Path,
+    decode_ports: &BTreeSet<u16>,
+    filter: &str,
+    fields: &[&str],
+) -> Vec<Vec<String>> {
+    let mut cmd = Command::new("tshark");
+    cmd.arg("-r")
+        .arg(path)
+        .args(["-n", "-Y", filter, "-T", "fields", "-E", "separator=\t"]);
+    // What a Wireshark user does for TLS on a port it does not know: Decode As.
+    for port in decode_ports {
+        cmd.args(["-d", &format!("tcp.port=={port},tls")]);
+    }
+    for f in fields {
+        cmd.args(["-e", f]);
+    }
+    let out = cmd.output().expect("tshark runs");
+    assert!(
+        out.status.success(),
+        "tshark failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.split('\t').map(str::to_string).collect())
+        .collect()
+}
+
+fn hex_u16(s: &str) -> u16 {
+    u16::from_str_radix(s.trim_start_matches("0x"), 16)
+        .unwrap_or_else(|_| panic!("hex value {s:?}"))
+}
+
+#[test]
+fn tlsdiag_agrees_with_tshark_on_every_bundled_capture() {
+    if !tshark_available() {
+        return;
+    }
+    let mut checked = 0;
+    for path in common::all_captures() {
+        checked += compare(&path);
+    }
+    eprintln!("compared {checked} facts with tshark");
+    assert!(checked > 20, "too few facts compared: {checked}");
+}
+
+fn compare(path: &Path) -> usize {
+    let name = path.display().to_string();
+    let (analysis, _) = common::analyze_path(path);
+    let ports: BTreeSet<u16> = analysis
+        .connections
+        .iter()
+        .filter_map(|c| c.server.map(|s| s.port))
+        .filter(|&p| p != 443)
+        .collect();
+    let mut checked = 0;
+
+    // Every TCP conversation has a tcp.stream number: the counts agree.
+    let streams: BTreeSet<String> = tshark(path, &ports, "tcp", &["tcp.stream"])
+        .into_iter()
+        .filter_map(|r| r.into_iter().next())
+        .collect();
+    assert_eq!(
+        streams.len() as u64,
+        analysis.counters.tcp_conversations,
+        "{name}: TCP conversations"
+    );
+
+    // ClientHello: stream, SNI, offered versions.
+    let hellos = tshark(
+        path,
+        &ports,
+        "tls.handshake.type == 1",
+        &[
+            "frame.number",
+            "tcp.stream",
+            "tls.handshake.extensions_server_name",
+            "tls.handshake.extensions.supported_version",
+            "tls.handshake.version",
+        ],
+    );
+    let mut first_hello: BTreeMap<u64, Vec<String>> = BTreeMap::new();
+    for row in hellos {
+        let stream: u64 = row[1].parse().expect("stream");
+        first_hello.entry(stream).or_insert(row);
+    }
+    for (stream, row) in &first_hello {
+        let conn = common::stream(&analysis, *stream);
+        let (frame, _) = conn
+            .facts
+            .client_hello
+            .as_ref()
+            .unwrap_or_else(|| panic!("{name}: stream {stream} has no ClientHello"));
+        assert_eq!(
+            frame.to_string(),
+            row[0],
+            "{name}: ClientHello frame of stream {stream}"
+        );
+        let sni = (!row[2].is_empty()).then(|| row[2].clone());
+        assert_eq!(conn.sni, sni, "{name}: SNI of stream {stream}");
+        let versions: Vec<String> = if row[3].is_empty() {
+            vec![names::version_name(hex_u16(&row[4]))]
+        } else {
+            row[3]
+                .split(',')
+                .map(|v| names::version_name(hex_u16(v)))
+                .collect()
+        };
+        assert_eq!(
+            conn.client_versions, versions,
+            "{name}: offered versions of stream {stream}"
+        );
+        checked += 4;
+    }
+    // Every connection tlsdiag saw a ClientHello in, tshark saw too.
+    for conn in &analysis.connections {
+        if conn.facts.client_hello.is_some() {
+            assert!(
+                first_hello.contains_key(&conn.tcp_stream),
+                "{name}: tshark sees no ClientHello in stream {}",
+                conn.tcp_stream
+            );
+        }
+    }
+
+    // The last ServerHello of each stream (after any HelloRetryRequest): version and cipher.
+    let server_hellos = tshark(
+        path,
+        &ports,
+        "tls.handshake.type == 2",
+        &[
+            "frame.number",
+            "tcp.stream",
+            "tls.handshake.ciphersuite",
+            "tls.handshake.extensions.supported_version",
+            "tls.handshake.version",
+        ],
+    );
+    let mut last_sh: BTreeMap<u64, Vec<String>> = BTreeMap::new();
+    for row in server_hellos {
+        last_sh.insert(row[1].parse().expect("stream"), row);
+    }
+    for (stream, row) in &last_sh {
+        let conn = common::stream(&analysis, *stream);
+        let version = if row[3].is_empty() { &row[4] } else { &row[3] };
+        assert_eq!(
+            conn.version.as_deref(),
+            Some(names::version_name(hex_u16(version)).as_str()),
+            "{name}: version of stream {stream}"
+        );
+        assert_eq!(
+            conn.cipher.as_deref(),
+            Some(names::cipher_suite_name(hex_u16(&row[2])).as_str()),
+            "{name}: cipher of stream {stream}"
+        );
+        checked += 2;
+    }
+
+    // Every cleartext alert, with its frame and code, both ways.
+    let mut theirs: BTreeSet<(u64, u64, u8)> = BTreeSet::new();
+    for row in tshark(
+        path,
+        &ports,
+        "tls.alert_message.desc",
+        &["frame.number", "tcp.stream", "tls.alert_message.desc"],
+    ) {
+        for desc in row[2].split(',') {
+            theirs.insert((
+                row[0].parse().expect("frame"),
+                row[1].parse().expect("stream"),
+                desc.parse().expect("code"),
+            ));
+        }
+    }
+    let ours: BTreeSet<(u64, u64, u8)> = analysis
+        .connections
+        .iter()
+        .flat_map(|c| {
+            c.alerts
+                .iter()
+                .filter_map(move |a| a.code.map(|code| (a.frame, c.tcp_stream, code)))
+        })
+        .collect();
+    assert_eq!(
+        ours, theirs,
+        "{name}: cleartext alerts (frame, stream, code)"
+    );
+    checked += theirs.len();
+    eprintln!(
+        "{name}: {} ClientHellos, {} ServerHellos, {} alerts agree",
+        first_hello.len(),
+        last_sh.len(),
+        theirs.len()
+    );
+    checked
+}
