@@ -3,8 +3,8 @@
 # loopback, recorded by tcpdump (pcap) or dumpcap (pcapng). Nothing here writes a packet by hand.
 #
 # Needs root (port 443, capture on lo) and: openssl, gnutls-bin (gnutls-serv, gnutls-cli),
-# tcpdump, dumpcap (wireshark-common / tshark), iproute2 (ss).
-#   apt-get install openssl gnutls-bin tcpdump tshark iproute2
+# tcpdump, dumpcap and tshark (tshark), iproute2 (ss, ip netns), curl, python3.
+#   apt-get install openssl gnutls-bin tcpdump tshark iproute2 curl python3
 #
 # Usage: captures/generate.sh [scenario ...]     (default: all)
 # Re-running replaces the files; keys and certificates are made anew each run, so the bytes
@@ -20,7 +20,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-for tool in openssl gnutls-serv gnutls-cli tcpdump dumpcap ss; do
+for tool in openssl gnutls-serv gnutls-cli tcpdump dumpcap tshark ss ip curl python3; do
   command -v "$tool" >/dev/null || { echo "generate.sh: $tool is missing (see the header)" >&2; exit 1; }
 done
 [ "$(id -u)" -eq 0 ] || { echo "generate.sh: run as root (port 443, capture on lo)" >&2; exit 1; }
@@ -200,8 +200,64 @@ resumed_tls12() {
   say "$(basename "$f")" "TLS 1.2 full handshake, then a resumed one (session id)"
 }
 
+starttls_smtp() {
+  local f="$here/starttls-smtp.pcap"
+  start_capture "$f" "tcp port 25"
+  start_server 25 python3 "$here/plaintext_servers.py" smtp 25 "$work/chain.pem" "$work/leaf.key"
+  s_client 25 -starttls smtp -servername server.test
+  stop_server; stop_capture
+  say "$(basename "$f")" "SMTP STARTTLS (Python ssl server, s_client -starttls smtp)"
+}
+
+postgres_sslrequest() {
+  local f="$here/postgres-sslrequest.pcap"
+  start_capture "$f" "tcp port 5432"
+  start_server 5432 python3 "$here/plaintext_servers.py" postgres 5432 "$work/chain.pem" "$work/leaf.key"
+  s_client 5432 -starttls postgres -servername server.test
+  stop_server; stop_capture
+  say "$(basename "$f")" "PostgreSQL SSLRequest, then TLS (s_client -starttls postgres)"
+}
+
+http_on_443() {
+  local f="$here/http-on-443.pcap"
+  start_capture "$f" "tcp port 443"
+  start_server 443 python3 "$here/plaintext_servers.py" http 443 "$work/chain.pem" "$work/leaf.key"
+  curl -s -o /dev/null --max-time 3 http://127.0.0.1:443/ || true
+  s_client 443 -servername server.test
+  stop_server; stop_capture
+  say "$(basename "$f")" "plain HTTP on 443: curl's GET, then a TLS client answered with HTTP 400"
+}
+
+# TCP Fast Open: the ClientHello rides in the SYN. Run in a network namespace of our own so
+# that the sysctl (client and server TFO without cookies) touches nothing else.
+tcp_fast_open() {
+  local f="$here/tcp-fast-open.pcap" ns=tlsdiag-tfo
+  ip netns del "$ns" 2>/dev/null || true
+  ip netns add "$ns"
+  ip -n "$ns" link set lo up
+  ip netns exec "$ns" sysctl -qw net.ipv4.tcp_fastopen=0x607
+  ip netns exec "$ns" tcpdump -q -i lo --immediate-mode -U -s 0 -w "$f" "tcp port 443" 2>/dev/null &
+  capture_pid=$!; pids+=("$capture_pid"); sleep 1
+  ip netns exec "$ns" openssl s_server -accept 443 -quiet -www -cert "$work/leaf.pem" -key "$work/leaf.key" \
+    >/dev/null 2>&1 &
+  server_pid=$!; pids+=("$server_pid"); sleep 1
+  ip netns exec "$ns" curl -sk --tcp-fastopen --max-time 3 -o /dev/null https://127.0.0.1/ || true
+  stop_server; stop_capture
+  ip netns del "$ns"
+  say "$(basename "$f")" "TCP Fast Open: curl's ClientHello in the SYN (own network namespace)"
+}
+
+# Derived, not recorded: the server-to-client half of a real capture, as a capture point on an
+# asymmetric route sees it. tshark writes the filtered copy; no packet is changed.
+one_direction() {
+  local src="$here/tls12-ecdhe-chain.pcap" f="$here/one-direction-server-only.pcap"
+  tshark -r "$src" -Y "tcp.srcport == 443" -w "$f" -F pcap
+  say "$(basename "$f")" "derived: only the server's packets of tls12-ecdhe-chain.pcap"
+}
+
 all=(tls13_sni_alpn tls12_ecdhe_chain protocol_version no_shared_cipher unknown_ca refused
-  gnutls_any tls12_pcapng interleaved resumed_tls12)
+  gnutls_any tls12_pcapng interleaved resumed_tls12 starttls_smtp postgres_sslrequest http_on_443
+  tcp_fast_open one_direction)
 pki
 for s in "${@:-${all[@]}}"; do
   "$s"

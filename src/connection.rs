@@ -429,7 +429,7 @@ impl Connection {
                 *self.plaintext.get_mut(side) = Some(shown);
             }
             Event::TlsAfterPlaintext { prefix_len } => {
-                let detail = format!("TLS starts after {prefix_len} bytes of plaintext");
+                let detail = format!("after {prefix_len} bytes of plaintext");
                 self.note(side, frame, ts, EventKind::TlsStart, Some(detail));
             }
             Event::Malformed { detail } => {
@@ -672,8 +672,17 @@ impl Connection {
                 if self.facts.finished.get(side).is_none() {
                     *self.facts.finished.get_mut(side) = Some(frame);
                     let f = &self.facts.finished;
-                    if let (Some(c), Some(s)) = (f.client, f.server) {
-                        self.facts.established_at = Some(c.max(s));
+                    // In a full handshake the server finishes last, after verifying the
+                    // client's Finished: its Finished alone proves the handshake completed
+                    // (which matters when the capture holds only the server's direction).
+                    let full = self.facts.stage >= Stage::ServerCertificate;
+                    let done = match (f.client, f.server) {
+                        (Some(c), Some(s)) => Some(c.max(s)),
+                        (None, Some(s)) if full => Some(s),
+                        _ => None,
+                    };
+                    if let Some(frame) = done {
+                        self.facts.established_at = Some(frame);
                         self.advance(Stage::Established);
                     }
                 }

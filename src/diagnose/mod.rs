@@ -10,19 +10,38 @@ use crate::flow::Side;
 
 /// Judges one connection whose capture has ended (or whose handshake has settled).
 pub fn verdict(conn: &Connection) -> Verdict {
-    let rules: [fn(&Connection) -> Option<Verdict>; 7] = [
+    let rules: [fn(&Connection) -> Option<Verdict>; 8] = [
         established,
         tcp_refused,
         tcp_unanswered,
         not_tls,
+        server_not_tls,
         alert_received,
         closed_during_handshake,
         gap_in_handshake,
     ];
-    rules
+    let mut verdict = rules
         .iter()
         .find_map(|rule| rule(conn))
-        .unwrap_or_else(|| unfinished(conn))
+        .unwrap_or_else(|| unfinished(conn));
+    if let Some(missing) = silent_side(conn) {
+        verdict.reason.push_str(&format!(
+            " (the capture holds no packet from the {}: asymmetric routing, or a filter)",
+            side_word(missing)
+        ));
+    }
+    verdict
+}
+
+/// The side the capture never saw a packet from, when the other side talked (a refused or
+/// unanswered SYN is not such a case: there the silence is the finding).
+fn silent_side(conn: &Connection) -> Option<Side> {
+    let p = &conn.tcp.packets;
+    match (p.client, p.server) {
+        (0, s) if s > 0 => Some(Side::Client),
+        (c, 0) if c > 0 && conn.tcp.payload_bytes.client > 0 => Some(Side::Server),
+        _ => None,
+    }
 }
 
 fn verdict_of(
@@ -156,6 +175,32 @@ fn side_word(side: Side) -> &'static str {
         Side::Client => "client",
         Side::Server => "server",
     }
+}
+
+/// A ClientHello answered with bytes that are not TLS (an HTTP error page, a banner).
+fn server_not_tls(conn: &Connection) -> Option<Verdict> {
+    let (frame, Side::Server) = conn.facts.plaintext_first? else {
+        return None;
+    };
+    conn.facts.client_hello.as_ref()?;
+    if conn.facts.server_hello.is_some() || !conn.alerts.is_empty() {
+        return None;
+    }
+    let shown: String = conn
+        .plaintext
+        .server
+        .as_deref()
+        .unwrap_or("")
+        .chars()
+        .take(40)
+        .collect();
+    verdict_of(
+        Outcome::Failed,
+        Stage::ClientHello,
+        EndedBy::Server,
+        frame,
+        format!("the server answered the ClientHello with bytes that are not TLS: \"{shown}\""),
+    )
 }
 
 /// The first fatal (or undecodable, encrypted) alert before the handshake completed.

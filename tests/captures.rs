@@ -1,0 +1,324 @@
+//! Every bundled capture, analysed whole: the facts of each connection and its first verdict.
+//!
+//! The expected values were read off the captures with tshark (frames, streams, SNI, versions,
+//! ciphers, alerts) and from the scenario that made each one (captures/README.md); the tshark
+//! comparison in tshark_agreement.rs checks the wire facts independently.
+
+mod common;
+
+use tlsdiag::connection::{Connection, EndedBy, Outcome, Stage};
+use tlsdiag::flow::Side;
+
+/// What one connection must show.
+struct Expect {
+    file: &'static str,
+    stream: u64,
+    sni: Option<&'static str>,
+    offered: &'static [&'static str],
+    version: Option<&'static str>,
+    cipher: Option<&'static str>,
+    /// (frame, sender, code) of each cleartext alert.
+    alerts: &'static [(u64, Side, u8)],
+    outcome: Outcome,
+    stage: Stage,
+    ended_by: EndedBy,
+    frame: u64,
+    certificates: usize,
+}
+
+const TLS13_ONLY: &[&str] = &["TLSv1.3"];
+const TLS12_ONLY: &[&str] = &["TLSv1.2"];
+const OPENSSL_DEFAULT: &[&str] = &["TLSv1.3", "TLSv1.2", "TLSv1.1", "TLSv1.0"];
+const AES256_13: Option<&str> = Some("TLS_AES_256_GCM_SHA384");
+
+fn established(file: &'static str, stream: u64, frame: u64) -> Expect {
+    Expect {
+        file,
+        stream,
+        sni: Some("server.test"),
+        offered: OPENSSL_DEFAULT,
+        version: Some("TLSv1.3"),
+        cipher: AES256_13,
+        alerts: &[],
+        outcome: Outcome::Established,
+        stage: Stage::Established,
+        ended_by: EndedBy::Server,
+        frame,
+        certificates: 0,
+    }
+}
+
+fn expectations() -> Vec<Expect> {
+    use EndedBy as E;
+    let s12 = Some("TLSv1.2");
+    vec![
+        Expect {
+            offered: TLS13_ONLY,
+            ..established("tls13-sni-alpn.pcap", 0, 8)
+        },
+        Expect {
+            offered: TLS12_ONLY,
+            version: s12,
+            cipher: Some("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"),
+            certificates: 2,
+            ..established("tls12-ecdhe-chain.pcap", 0, 9)
+        },
+        Expect {
+            offered: TLS13_ONLY,
+            version: None,
+            cipher: None,
+            alerts: &[(6, Side::Server, 70)],
+            outcome: Outcome::Failed,
+            stage: Stage::ClientHello,
+            ..established("protocol-version.pcap", 0, 6)
+        },
+        Expect {
+            offered: TLS12_ONLY,
+            version: None,
+            cipher: None,
+            alerts: &[(6, Side::Server, 40)],
+            outcome: Outcome::Failed,
+            stage: Stage::ClientHello,
+            ..established("no-shared-cipher.pcap", 0, 6)
+        },
+        Expect {
+            sni: Some("self-signed.test"),
+            offered: TLS12_ONLY,
+            version: s12,
+            cipher: Some("TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"),
+            alerts: &[(8, Side::Client, 48)],
+            outcome: Outcome::Failed,
+            stage: Stage::ServerKeyExchange,
+            ended_by: E::Client,
+            certificates: 1,
+            ..established("unknown-ca.pcap", 0, 8)
+        },
+        Expect {
+            sni: None,
+            offered: &[],
+            version: None,
+            cipher: None,
+            outcome: Outcome::Failed,
+            stage: Stage::TcpConnect,
+            ..established("refused.pcap", 0, 2)
+        },
+        established("gnutls-tls13-any.pcap", 0, 10),
+        Expect {
+            offered: TLS12_ONLY,
+            version: s12,
+            cipher: Some("TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"),
+            certificates: 2,
+            ..established("tls12-dumpcap.pcapng", 0, 9)
+        },
+        Expect {
+            sni: Some("self-signed.test"),
+            offered: TLS12_ONLY,
+            version: s12,
+            cipher: Some("TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"),
+            certificates: 1,
+            ..established("interleaved.pcap", 0, 23)
+        },
+        Expect {
+            sni: Some("www.server.test"),
+            offered: TLS12_ONLY,
+            version: s12,
+            cipher: Some("TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"),
+            certificates: 2,
+            ..established("interleaved.pcap", 1, 12)
+        },
+        Expect {
+            offered: TLS13_ONLY,
+            ..established("interleaved.pcap", 2, 36)
+        },
+        established("interleaved.pcap", 3, 61),
+        Expect {
+            sni: Some("self-signed.test"),
+            offered: TLS13_ONLY,
+            version: None,
+            cipher: None,
+            alerts: &[(52, Side::Server, 70)],
+            outcome: Outcome::Failed,
+            stage: Stage::ClientHello,
+            ..established("interleaved.pcap", 4, 52)
+        },
+        Expect {
+            offered: TLS12_ONLY,
+            version: s12,
+            cipher: Some("TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"),
+            certificates: 1,
+            ..established("resumed-tls12.pcap", 0, 9)
+        },
+        Expect {
+            offered: TLS12_ONLY,
+            version: s12,
+            cipher: Some("TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"),
+            ended_by: E::Client,
+            ..established("resumed-tls12.pcap", 1, 20)
+        },
+        Expect {
+            ended_by: E::Client,
+            ..established("starttls-smtp.pcap", 0, 13)
+        },
+        Expect {
+            ended_by: E::Client,
+            ..established("postgres-sslrequest.pcap", 0, 10)
+        },
+        Expect {
+            sni: None,
+            ended_by: E::Client,
+            ..established("tcp-fast-open.pcap", 0, 6)
+        },
+        Expect {
+            sni: None,
+            offered: &[],
+            version: None,
+            cipher: None,
+            outcome: Outcome::NotTls,
+            stage: Stage::TcpConnect,
+            ended_by: E::Client,
+            ..established("http-on-443.pcap", 0, 4)
+        },
+        Expect {
+            version: None,
+            cipher: None,
+            outcome: Outcome::Failed,
+            stage: Stage::ClientHello,
+            ..established("http-on-443.pcap", 1, 16)
+        },
+        Expect {
+            sni: None,
+            offered: &[],
+            version: s12,
+            cipher: Some("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"),
+            certificates: 2,
+            ..established("one-direction-server-only.pcap", 0, 4)
+        },
+    ]
+}
+
+fn check(e: &Expect, c: &Connection) {
+    let at = format!("{} stream {}", e.file, e.stream);
+    assert_eq!(c.sni.as_deref(), e.sni, "{at}: sni");
+    assert_eq!(c.client_versions, e.offered, "{at}: offered versions");
+    assert_eq!(c.version.as_deref(), e.version, "{at}: version");
+    assert_eq!(c.cipher.as_deref(), e.cipher, "{at}: cipher");
+    let alerts: Vec<(u64, Side, u8)> = c
+        .alerts
+        .iter()
+        .filter_map(|a| a.code.map(|code| (a.frame, a.from, code)))
+        .collect();
+    assert_eq!(alerts, e.alerts, "{at}: cleartext alerts");
+    let v = &c.verdict;
+    assert_eq!(
+        (v.outcome, v.stage, v.ended_by, v.frame),
+        (e.outcome, e.stage, e.ended_by, e.frame),
+        "{at}: verdict ({})",
+        v.reason
+    );
+    assert_eq!(c.certificates.len(), e.certificates, "{at}: certificates");
+}
+
+#[test]
+fn every_bundled_connection_has_the_expected_facts_and_verdict() {
+    let expected = expectations();
+    for path in common::all_captures() {
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_string();
+        let analysis = common::analyze_path(&path).0;
+        let mine: Vec<&Expect> = expected.iter().filter(|e| e.file == name).collect();
+        // Every capture is covered, and every connection in it.
+        assert_eq!(
+            analysis.connections.len(),
+            mine.len(),
+            "{name}: connections reported"
+        );
+        for e in mine {
+            check(e, common::stream(&analysis, e.stream));
+        }
+    }
+}
+
+#[test]
+fn roles_and_resumption_and_plaintext_prefixes() {
+    let refused = common::analyze_named("refused.pcap");
+    assert_eq!(refused.connections[0].server.map(|s| s.port), Some(443));
+
+    let resumed = common::analyze_named("resumed-tls12.pcap");
+    assert_eq!(common::stream(&resumed, 0).resumed, Some(false));
+    assert_eq!(common::stream(&resumed, 1).resumed, Some(true));
+    assert!(
+        common::stream(&resumed, 1).certificates.is_empty(),
+        "an abbreviated handshake sends no certificate"
+    );
+
+    let smtp = common::analyze_named("starttls-smtp.pcap");
+    let c = common::stream(&smtp, 0);
+    assert!(
+        c.plaintext
+            .server
+            .as_deref()
+            .is_some_and(|p| p.starts_with("220 ")),
+        "{:?}",
+        c.plaintext
+    );
+    assert!(
+        c.plaintext
+            .client
+            .as_deref()
+            .is_some_and(|p| p.starts_with("EHLO"))
+    );
+
+    let tfo = common::analyze_named("tcp-fast-open.pcap");
+    let c = common::stream(&tfo, 0);
+    let (hello_frame, _) = c.facts.client_hello.as_ref().expect("a ClientHello");
+    assert_eq!(
+        Some(*hello_frame),
+        c.facts.syn,
+        "the ClientHello rode in the SYN"
+    );
+    assert_eq!(c.alpn_offered, ["h2", "http/1.1"]);
+
+    let alpn = common::analyze_named("tls13-sni-alpn.pcap");
+    assert_eq!(common::stream(&alpn, 0).alpn_offered, ["h2", "http/1.1"]);
+    assert_eq!(
+        common::stream(&alpn, 0).alpn,
+        None,
+        "TLS 1.3 sends the selected ALPN encrypted"
+    );
+
+    let chain = common::analyze_named("tls12-ecdhe-chain.pcap");
+    let certs = &common::stream(&chain, 0).certificates;
+    assert_eq!(certs[0].common_name.as_deref(), Some("server.test"));
+    assert_eq!(certs[0].san, ["server.test", "www.server.test"]);
+    assert_eq!(
+        certs[0].issuer, certs[1].subject,
+        "the intermediate issued the leaf"
+    );
+    assert!(!certs[0].self_signed && !certs[1].self_signed && certs[1].is_ca);
+
+    let one_way = common::analyze_named("one-direction-server-only.pcap");
+    let c = common::stream(&one_way, 0);
+    assert_eq!(
+        c.client.map(|e| e.port),
+        Some(46056),
+        "the SYN-ACK's receiver is the client"
+    );
+    assert!(
+        c.verdict.reason.contains("no packet from the client"),
+        "{}",
+        c.verdict.reason
+    );
+}
+
+#[test]
+fn link_types_and_formats_are_read() {
+    let (_, any) = common::analyze_path(&common::captures_dir().join("gnutls-tls13-any.pcap"));
+    assert_eq!(any.format, Some(tlsdiag::capture::CaptureFormat::Pcap));
+    let (analysis, ng) = common::analyze_path(&common::captures_dir().join("tls12-dumpcap.pcapng"));
+    assert_eq!(ng.format, Some(tlsdiag::capture::CaptureFormat::Pcapng));
+    assert_eq!(analysis.counters.packets, ng.packets);
+    assert!(analysis.counters.unknown_link_types.is_empty());
+}
