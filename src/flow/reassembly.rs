@@ -379,6 +379,98 @@ mod tests {
         assert_eq!(r.peer_ack(5, 2, ts(2)), None);
     }
 
+    /// The server's segments of a real TLS 1.2 handshake (captures/tls12-ecdhe-chain.pcap):
+    /// the SYN-ACK's sequence number and each data segment's (seq, payload).
+    fn real_server_segments() -> (u32, Vec<(u32, Vec<u8>)>) {
+        let file: &[u8] = include_bytes!("../../captures/tls12-ecdhe-chain.pcap");
+        let mut isn = None;
+        let mut segments = Vec::new();
+        let (_, result) = crate::capture::read_capture(file, |p| {
+            let Ok(seg) = crate::net::decode(p) else {
+                return;
+            };
+            if seg.src_port != 443 {
+                return;
+            }
+            if seg.flags.syn {
+                isn = Some(seg.seq);
+            } else if !seg.payload.is_empty() {
+                segments.push((seg.seq, seg.payload.to_vec()));
+            }
+        });
+        assert!(result.is_ok());
+        (isn.expect("a SYN-ACK"), segments)
+    }
+
+    fn reassemble(isn: u32, segments: &[(u32, Vec<u8>)]) -> Vec<u8> {
+        let mut r = Reassembler::new(Limits::default());
+        r.set_initial_seq(isn);
+        for (i, (seq, data)) in segments.iter().enumerate() {
+            r.segment(*seq, data, i as u64 + 1, ts(i as u64));
+        }
+        assert_eq!(r.flush(0, ts(0)), None, "no hole may remain");
+        r.data().to_vec()
+    }
+
+    /// Cuts the segments into `size`-byte pieces that overlap their predecessor by `overlap`.
+    fn recut(segments: &[(u32, Vec<u8>)], size: usize, overlap: usize) -> Vec<(u32, Vec<u8>)> {
+        let mut out = Vec::new();
+        for (seq, data) in segments {
+            let mut start = 0;
+            while start < data.len() {
+                let from = start.saturating_sub(overlap);
+                let to = (start + size).min(data.len());
+                out.push((seq.wrapping_add(from as u32), data[from..to].to_vec()));
+                start = to;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn real_segments_in_any_order_give_the_same_stream() {
+        let (isn, segments) = real_server_segments();
+        assert!(segments.len() >= 2, "the capture has the server's flights");
+        let expected = reassemble(isn, &segments);
+        let total: usize = segments.iter().map(|(_, d)| d.len()).sum();
+        assert_eq!(expected.len(), total);
+        assert_eq!(
+            expected.first(),
+            Some(&22),
+            "starts with a handshake record"
+        );
+
+        let mut reversed = segments.clone();
+        reversed.reverse();
+        assert_eq!(reassemble(isn, &reversed), expected, "out of order");
+
+        let doubled: Vec<_> = segments
+            .iter()
+            .flat_map(|s| [s.clone(), s.clone()])
+            .collect();
+        assert_eq!(
+            reassemble(isn, &doubled),
+            expected,
+            "every segment duplicated"
+        );
+
+        let small = recut(&segments, 7, 3);
+        assert!(small.len() > 100);
+        assert_eq!(
+            reassemble(isn, &small),
+            expected,
+            "small overlapping pieces"
+        );
+        // A fixed shuffle: odd pieces first, then even ones backwards.
+        let mut shuffled: Vec<_> = small.iter().skip(1).step_by(2).cloned().collect();
+        shuffled.extend(small.iter().step_by(2).rev().cloned());
+        assert_eq!(
+            reassemble(isn, &shuffled),
+            expected,
+            "small pieces, shuffled"
+        );
+    }
+
     #[test]
     fn limits_bite_and_are_counted() {
         let mut r = Reassembler::new(Limits {
