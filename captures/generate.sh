@@ -3,8 +3,8 @@
 # loopback, recorded by tcpdump (pcap) or dumpcap (pcapng). Nothing here writes a packet by hand.
 #
 # Needs root (port 443, capture on lo) and: openssl, gnutls-bin (gnutls-serv, gnutls-cli),
-# tcpdump, dumpcap and tshark (tshark), iproute2 (ss, ip netns), curl, python3.
-#   apt-get install openssl gnutls-bin tcpdump tshark iproute2 curl python3
+# tcpdump, dumpcap and tshark (tshark), iproute2 (ss, ip netns), curl, python3, tcprewrite.
+#   apt-get install openssl gnutls-bin tcpdump tshark iproute2 curl python3 tcpreplay
 #
 # Usage: captures/generate.sh [scenario ...]     (default: all)
 # Re-running replaces the files; keys and certificates are made anew each run, so the bytes
@@ -247,6 +247,37 @@ tcp_fast_open() {
   say "$(basename "$f")" "TCP Fast Open: curl's ClientHello in the SYN (own network namespace)"
 }
 
+# Two hosts of our own (network namespaces joined by a veth pair) talking IPv6.
+ipv6_veth() {
+  local f="$here/ipv6-veth.pcap" c=tlsdiag-v6c s=tlsdiag-v6s
+  for ns in $c $s; do ip netns del "$ns" 2>/dev/null || true; ip netns add "$ns"; ip -n "$ns" link set lo up; done
+  ip link add tlsdiag-v0 netns $c type veth peer name tlsdiag-v1 netns $s
+  ip -n $c addr add fd00:99::1/64 dev tlsdiag-v0 nodad
+  ip -n $s addr add fd00:99::2/64 dev tlsdiag-v1 nodad
+  ip -n $c link set tlsdiag-v0 up
+  ip -n $s link set tlsdiag-v1 up
+  ip netns exec $c tcpdump -q -i tlsdiag-v0 --immediate-mode -U -s 0 -w "$f" "tcp port 443" 2>/dev/null &
+  capture_pid=$!; pids+=("$capture_pid"); sleep 1
+  ip netns exec $s openssl s_server -accept '[::]:443' -quiet -cert "$work/leaf.pem" -key "$work/leaf.key" \
+    -cert_chain "$work/int.pem" >/dev/null 2>&1 &
+  server_pid=$!; pids+=("$server_pid"); sleep 1
+  (echo hello; sleep 0.3) | ip netns exec $c timeout 3 openssl s_client -connect '[fd00:99::2]:443' \
+    -servername server.test -quiet >/dev/null 2>&1 || true
+  stop_server; stop_capture
+  ip netns del $c; ip netns del $s
+  say "$(basename "$f")" "IPv6 between two namespaces over a veth pair, TLS 1.3 success"
+}
+
+# Derived, not recorded: this kernel has no 802.1Q module, so the VLAN-tagged file is the IPv6
+# capture with a tag added by tcprewrite (tcpreplay); the packets are otherwise unchanged.
+vlan_tagged() {
+  local f="$here/vlan-ipv6.pcap"
+  command -v tcprewrite >/dev/null || { echo "generate.sh: vlan_tagged needs tcprewrite (tcpreplay)" >&2; return 1; }
+  tcprewrite --enet-vlan=add --enet-vlan-tag=100 --enet-vlan-cfi=0 --enet-vlan-pri=0 \
+    --infile="$here/ipv6-veth.pcap" --outfile="$f"
+  say "$(basename "$f")" "derived: ipv6-veth.pcap with 802.1Q tag 100 added by tcprewrite"
+}
+
 # Derived, not recorded: the server-to-client half of a real capture, as a capture point on an
 # asymmetric route sees it. tshark writes the filtered copy; no packet is changed.
 one_direction() {
@@ -257,7 +288,7 @@ one_direction() {
 
 all=(tls13_sni_alpn tls12_ecdhe_chain protocol_version no_shared_cipher unknown_ca refused
   gnutls_any tls12_pcapng interleaved resumed_tls12 starttls_smtp postgres_sslrequest http_on_443
-  tcp_fast_open one_direction)
+  tcp_fast_open ipv6_veth vlan_tagged one_direction)
 pki
 for s in "${@:-${all[@]}}"; do
   "$s"

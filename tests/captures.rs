@@ -193,6 +193,8 @@ fn expectations() -> Vec<Expect> {
             certificates: 2,
             ..established("one-direction-server-only.pcap", 0, 4)
         },
+        established("ipv6-veth.pcap", 0, 8),
+        established("vlan-ipv6.pcap", 0, 8),
     ]
 }
 
@@ -310,6 +312,22 @@ fn roles_and_resumption_and_plaintext_prefixes() {
         c.verdict.reason.contains("no packet from the client"),
         "{}",
         c.verdict.reason
+    );
+}
+
+#[test]
+fn ipv6_behind_a_vlan_tag_reads_like_without_it() {
+    let plain = common::analyze_named("ipv6-veth.pcap");
+    let tagged = common::analyze_named("vlan-ipv6.pcap");
+    let (a, b) = (common::stream(&plain, 0), common::stream(&tagged, 0));
+    let server = a.server.expect("a server");
+    assert_eq!(
+        server.ip,
+        "fd00:99::2".parse::<std::net::IpAddr>().expect("ip")
+    );
+    assert_eq!(
+        (a.client, a.server, &a.timeline),
+        (b.client, b.server, &b.timeline)
     );
 }
 

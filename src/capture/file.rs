@@ -102,6 +102,19 @@ where
     F: FnMut(&Packet<'_>),
 {
     let mut stats = FileStats::default();
+    // The magic number tells a capture cut inside its header from a file that is no capture.
+    // pcap-parser judges the header from its first read, so that read must hold all of it.
+    let mut input = input;
+    let mut head = vec![0u8; HEAD_LEN];
+    let got = match read_up_to(&mut input, &mut head) {
+        Ok(n) => n,
+        Err(e) => return (stats, Err(CaptureError::Io(e))),
+    };
+    head.truncate(got);
+    let known_magic = head
+        .get(..4)
+        .is_some_and(|m| CAPTURE_MAGICS.iter().any(|k| k.as_slice() == m));
+    let input = std::io::Cursor::new(head).chain(input);
     let mut reader = match create_reader(INITIAL_BUFFER, input) {
         Ok(r) => r,
         Err(PcapError::Eof) => return (stats, Err(CaptureError::Empty)),
@@ -114,6 +127,7 @@ where
         Err(PcapError::Incomplete(_)) => {
             return (stats, Err(CaptureError::Truncated { offset: 0 }));
         }
+        Err(_) if known_magic => return (stats, Err(CaptureError::Truncated { offset: 0 })),
         Err(_) => return (stats, Err(CaptureError::NotACapture)),
     };
     let mut state = ReaderState::default();
@@ -143,6 +157,35 @@ where
         }
     };
     (stats, result)
+}
+
+/// Bytes read before pcap-parser takes over: more than any file header.
+const HEAD_LEN: usize = 64 << 10;
+
+/// pcapng's section header, and pcap's in both byte orders, micro- and nanosecond.
+const CAPTURE_MAGICS: [[u8; 4]; 5] = [
+    [0x0a, 0x0d, 0x0d, 0x0a],
+    [0xd4, 0xc3, 0xb2, 0xa1],
+    [0xa1, 0xb2, 0xc3, 0xd4],
+    [0x4d, 0x3c, 0xb2, 0xa1],
+    [0xa1, 0xb2, 0x3c, 0x4d],
+];
+
+/// Reads until `buf` is full or the input ends.
+fn read_up_to(input: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while let Some(rest) = buf.get_mut(filled..) {
+        if rest.is_empty() {
+            break;
+        }
+        match input.read(rest) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
 }
 
 fn describe<I>(e: &PcapError<I>) -> String {
