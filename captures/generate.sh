@@ -95,6 +95,11 @@ s_client() { # port extra-args...
     >/dev/null 2>&1 || true
 }
 
+# The Python ssl server of plaintext_servers.py: MODE PORT.
+plaintext_server() {
+  start_server "$2" python3 "$here/plaintext_servers.py" "$1" "$2" "$work/chain.pem" "$work/leaf.key"
+}
+
 say() { printf '%-28s %s\n' "$1" "$2"; }
 
 # --- scenarios
@@ -203,7 +208,7 @@ resumed_tls12() {
 starttls_smtp() {
   local f="$here/starttls-smtp.pcap"
   start_capture "$f" "tcp port 25"
-  start_server 25 python3 "$here/plaintext_servers.py" smtp 25 "$work/chain.pem" "$work/leaf.key"
+  plaintext_server smtp 25
   s_client 25 -starttls smtp -servername server.test
   stop_server; stop_capture
   say "$(basename "$f")" "SMTP STARTTLS (Python ssl server, s_client -starttls smtp)"
@@ -212,7 +217,7 @@ starttls_smtp() {
 postgres_sslrequest() {
   local f="$here/postgres-sslrequest.pcap"
   start_capture "$f" "tcp port 5432"
-  start_server 5432 python3 "$here/plaintext_servers.py" postgres 5432 "$work/chain.pem" "$work/leaf.key"
+  plaintext_server postgres 5432
   s_client 5432 -starttls postgres -servername server.test
   stop_server; stop_capture
   say "$(basename "$f")" "PostgreSQL SSLRequest, then TLS (s_client -starttls postgres)"
@@ -221,7 +226,7 @@ postgres_sslrequest() {
 http_on_443() {
   local f="$here/http-on-443.pcap"
   start_capture "$f" "tcp port 443"
-  start_server 443 python3 "$here/plaintext_servers.py" http 443 "$work/chain.pem" "$work/leaf.key"
+  plaintext_server http 443
   curl -s -o /dev/null --max-time 3 http://127.0.0.1:443/ || true
   s_client 443 -servername server.test
   stop_server; stop_capture
