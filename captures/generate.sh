@@ -291,9 +291,17 @@ one_direction() {
   say "$(basename "$f")" "derived: only the server's packets of tls12-ecdhe-chain.pcap"
 }
 
+# Derived: the packets of protocol-version.pcap labelled with a link type tlsdiag does not
+# decode (USER0, by editcap -T), to show they are counted and named, never a crash.
+unknown_link_type() {
+  local f="$here/unknown-link-type.pcap"
+  editcap -T user0 -F pcap "$here/protocol-version.pcap" "$f"
+  say "$(basename "$f")" "derived: protocol-version.pcap relabelled as link type USER0"
+}
+
 all=(tls13_sni_alpn tls12_ecdhe_chain protocol_version no_shared_cipher unknown_ca refused
   gnutls_any tls12_pcapng interleaved resumed_tls12 starttls_smtp postgres_sslrequest http_on_443
-  tcp_fast_open ipv6_veth vlan_tagged one_direction)
+  tcp_fast_open ipv6_veth vlan_tagged one_direction unknown_link_type)
 pki
 for s in "${@:-${all[@]}}"; do
   "$s"

@@ -339,4 +339,10 @@ fn link_types_and_formats_are_read() {
     assert_eq!(ng.format, Some(tlsdiag::capture::CaptureFormat::Pcapng));
     assert_eq!(analysis.counters.packets, ng.packets);
     assert!(analysis.counters.unknown_link_types.is_empty());
+
+    let (unknown, stats) =
+        common::analyze_path(&common::captures_dir().join("unknown-link-type.pcap"));
+    assert_eq!(stats.packets, 10);
+    assert!(unknown.connections.is_empty());
+    assert_eq!(unknown.counters.unknown_link_types.get("USER0"), Some(&10));
 }

@@ -92,7 +92,7 @@ impl LinkType {
             LinkType::LINUX_SLL2 => "LINUX_SLL2",
             LinkType(105) => "IEEE802_11",
             LinkType(127) => "IEEE802_11_RADIOTAP",
-            LinkType(147..=162) => "USER",
+            LinkType(n @ 147..=162) => return format!("USER{}", n - 147),
             LinkType(220) => "USB_LINUX_MMAPPED",
             _ => return format!("LINKTYPE_{}", self.0),
         };
