@@ -7,9 +7,11 @@
 
 use crate::capture::{CaptureError, FileStats, LinkType, Packet, read_capture};
 use crate::connection::{Connection, Outcome};
-use crate::diagnose;
-use crate::flow::{FlowTable, Limits, PerSide, Placement, Reassembler, RoleEvidence, Side};
-use crate::net::{self, Segment, Skip};
+use crate::diagnose::{self, DiagnoseOptions};
+use crate::flow::{
+    Endpoint, FlowTable, Limits, PerSide, Placement, Reassembler, RoleEvidence, Side,
+};
+use crate::net::{self, Decoded, Segment, Skip, Unreachable};
 use crate::tls::{self, Decoder, Located};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -25,6 +27,7 @@ pub struct Options {
     /// Ports on which non-TLS connections (refused, timed out, plain HTTP) are reported.
     pub tls_ports: Vec<u16>,
     pub limits: Limits,
+    pub diagnose: DiagnoseOptions,
 }
 
 impl Default for Options {
@@ -32,6 +35,7 @@ impl Default for Options {
         Options {
             tls_ports: DEFAULT_TLS_PORTS.to_vec(),
             limits: Limits::default(),
+            diagnose: DiagnoseOptions::default(),
         }
     }
 }
@@ -88,8 +92,26 @@ impl Analyzer {
         self.counters.packets += 1;
         self.counters.bytes += packet.data.len() as u64;
         match net::decode(packet) {
-            Ok(seg) => self.segment(packet, &seg),
+            Ok(Decoded::Tcp(seg)) => self.segment(packet, &seg),
+            Ok(Decoded::Unreachable(icmp)) => self.unreachable(packet, &icmp),
             Err(skip) => self.count_skip(skip),
+        }
+    }
+
+    /// An ICMP error belongs to the connection whose packet it quotes; one that quotes no
+    /// known connection is only counted.
+    fn unreachable(&mut self, packet: &Packet<'_>, icmp: &Unreachable) {
+        let src = Endpoint {
+            ip: icmp.src,
+            port: icmp.src_port,
+        };
+        let dst = Endpoint {
+            ip: icmp.dst,
+            port: icmp.dst_port,
+        };
+        match self.table.find_mut(src, dst) {
+            Some(flow) => flow.state.conn.unreachable(packet.frame, packet.ts, icmp),
+            None => self.counters.skipped += 1,
         }
     }
 
@@ -124,7 +146,7 @@ impl Analyzer {
             settled: false,
         });
         if let Some(old) = lookup.replaced {
-            self.done.push(finish(old.state));
+            self.done.push(finish(old.state, &self.options.diagnose));
         }
         let flow = lookup.flow;
         if lookup.is_new {
@@ -159,7 +181,7 @@ impl Analyzer {
             .streams
             .get_mut(side)
             .segment(data_seq, seg.payload, frame, ts);
-        count_placement(&mut state.conn, placement);
+        count_placement(&mut state.conn, side, placement);
         if seg.missing > 0 && matches!(placement, Placement::InOrder | Placement::Overlap) {
             // The snaplen cut the rest of this segment: the stream resumes after the hole.
             let gap = state
@@ -191,7 +213,9 @@ impl Analyzer {
     /// Ends the analysis: every connection still open is judged as the capture left it.
     pub fn finish(mut self) -> Analysis {
         let flows = self.table.drain();
-        self.done.extend(flows.into_iter().map(|f| finish(f.state)));
+        let diagnose = self.options.diagnose;
+        self.done
+            .extend(flows.into_iter().map(|f| finish(f.state, &diagnose)));
         let tls_ports = &self.options.tls_ports;
         let mut connections: Vec<Connection> = self
             .done
@@ -264,10 +288,10 @@ fn tcp_control(
     }
 }
 
-fn count_placement(conn: &mut Connection, placement: Placement) {
+fn count_placement(conn: &mut Connection, side: Side, placement: Placement) {
     use Placement as P;
     match placement {
-        P::Retransmission => conn.tcp.retransmissions += 1,
+        P::Retransmission => *conn.tcp.retransmissions.get_mut(side) += 1,
         P::OutOfOrder => conn.tcp.out_of_order += 1,
         P::Dropped => conn.tcp.dropped_segments += 1,
         P::InOrder | P::Overlap => {}
@@ -295,7 +319,7 @@ fn decode_side(state: &mut State, side: Side, events: &mut Vec<Located>) {
 }
 
 /// Flushes what the capture left behind and judges the connection.
-fn finish(mut state: State) -> Connection {
+fn finish(mut state: State, diagnose_options: &DiagnoseOptions) -> Connection {
     if !state.settled {
         for side in [Side::Client, Side::Server] {
             let (frame, ts) = (state.conn.last_frame, state.conn.facts.last_ts);
@@ -307,7 +331,11 @@ fn finish(mut state: State) -> Connection {
             decode_side(&mut state, side, &mut events);
         }
     }
+    state.conn.facts.client_unacked = state.streams.client.unacked();
     state.conn.close_tls13_pending();
-    state.conn.verdict = diagnose::verdict(&state.conn);
+    let judgement = diagnose::judge(&state.conn, diagnose_options);
+    state.conn.verdict = judgement.verdict;
+    state.conn.diagnosis = judgement.diagnosis;
+    state.conn.warnings = judgement.warnings;
     state.conn
 }

@@ -74,9 +74,109 @@ pub struct Verdict {
     pub reason: String,
 }
 
+/// The failure classes, in the order of a connection's life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Code {
+    TcpNoResponse,
+    TcpRefused,
+    IcmpUnreachable,
+    NoServerHello,
+    ClientHelloLost,
+    ServerReset,
+    ServerClosed,
+    ClientReset,
+    ClientClosed,
+    NotTlsClient,
+    NotTlsServer,
+    ProtocolVersion,
+    NoSharedCipher,
+    UnrecognizedName,
+    MissingSni,
+    NoApplicationProtocol,
+    CertificateRejected,
+    CertificateRejectedTls13,
+    ClientCertificateRequired,
+    ClientCertificateRejected,
+    HelloRetryFailed,
+    DowngradeDetected,
+    CryptoFailure,
+    Alert,
+    CaptureStartedLate,
+    CaptureEnded,
+    TruncatedPackets,
+    StreamGap,
+}
+
+/// Whether the wire says it outright (a cleartext alert, an RST) or it is inferred (from
+/// sizes, timing or TTLs, which the evidence then names).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Confidence {
+    Certain,
+    Likely,
+}
+
+/// One fact a diagnosis rests on, at the frame that shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Evidence {
+    pub frame: Option<u64>,
+    pub fact: String,
+}
+
+/// Why a connection did not establish, in an operator's words.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Diagnosis {
+    pub code: Code,
+    pub stage: Stage,
+    pub ended_by: EndedBy,
+    pub frame: u64,
+    pub confidence: Confidence,
+    pub summary: String,
+    pub evidence: Vec<Evidence>,
+    pub cause: String,
+    pub fix: String,
+    /// What Chrome would have shown, where one fits.
+    pub browser_error: Option<&'static str>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WarningCode {
+    LegacyVersion,
+    WeakCipher,
+    NoForwardSecrecy,
+    CertExpired,
+    CertNotYetValid,
+    CertExpiresSoon,
+    CertNameMismatch,
+    CertSelfSigned,
+    CertChainIncomplete,
+    WeakKey,
+    WeakSignature,
+    SlowHandshake,
+}
+
+/// A weakness of a connection that did establish.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Warning {
+    pub code: WarningCode,
+    pub summary: String,
+    pub evidence: Vec<Evidence>,
+}
+
+/// An ICMP error that quoted one of the connection's packets.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IcmpFact {
+    pub frame: u64,
+    pub kind: &'static str,
+    pub reporter: std::net::IpAddr,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
+    IcmpUnreachable,
     Syn,
     SynAck,
     Fin,
@@ -167,7 +267,9 @@ pub struct TcpFacts {
     pub packets: PerSide<u64>,
     pub payload_bytes: PerSide<u64>,
     pub syn_count: u64,
-    pub retransmissions: u64,
+    /// Segments whose every byte had been seen before, per sender (until the handshake
+    /// settles).
+    pub retransmissions: PerSide<u64>,
     pub out_of_order: u64,
     /// Payload bytes the snaplen cut from the capture.
     pub truncated_bytes: u64,
@@ -228,6 +330,10 @@ pub struct Connection {
 
     #[serde(flatten)]
     pub verdict: Verdict,
+    /// Why it failed: present when the outcome is not `established`.
+    pub diagnosis: Option<Diagnosis>,
+    /// Weaknesses of an established connection.
+    pub warnings: Vec<Warning>,
 
     #[serde(skip)]
     pub facts: Facts,
@@ -239,7 +345,18 @@ pub struct Facts {
     pub start_ts: Timestamp,
     pub last_ts: Timestamp,
     pub client_hello: Option<(u64, Box<ClientHello>)>,
+    pub client_hello_ts: Option<Timestamp>,
     pub server_hello: Option<(u64, Box<ServerHello>)>,
+    pub server_hello_ts: Option<Timestamp>,
+    /// The server's Certificate message: frame and time (certificates are judged then).
+    pub server_certificate: Option<(u64, Timestamp)>,
+    /// The client's Certificate message: frame, and whether it was empty.
+    pub client_certificate: Option<(u64, bool)>,
+    /// Every SYN the client sent (frame, time), the first few.
+    pub syns: Vec<(u64, Timestamp)>,
+    pub icmp: Option<IcmpFact>,
+    /// Client bytes the server had not acknowledged when the capture ended.
+    pub client_unacked: u64,
     pub syn: Option<u64>,
     pub syn_ack: Option<u64>,
     /// First FIN and first RST of each side.
@@ -338,6 +455,9 @@ impl Connection {
         };
         let retransmitted = slot.is_some();
         slot.get_or_insert(frame);
+        if !ack && self.facts.syns.len() < 16 {
+            self.facts.syns.push((frame, ts));
+        }
         let detail = retransmitted.then(|| "retransmission".to_string());
         self.note(side, frame, ts, kind, detail);
     }
@@ -354,6 +474,26 @@ impl Connection {
             *self.facts.rst.get_mut(side) = Some((frame, ttl));
             self.note(side, frame, ts, EventKind::Rst, Some(format!("ttl {ttl}")));
         }
+    }
+
+    /// An ICMP error quoting this connection's packets.
+    pub fn unreachable(&mut self, frame: u64, ts: Timestamp, icmp: &crate::net::Unreachable) {
+        self.last_frame = self.last_frame.max(frame);
+        if self.facts.icmp.is_none() {
+            self.facts.icmp = Some(IcmpFact {
+                frame,
+                kind: icmp.kind,
+                reporter: icmp.reporter,
+            });
+        }
+        let detail = format!("{} from {}", icmp.kind, icmp.reporter);
+        self.note(
+            Side::Server,
+            frame,
+            ts,
+            EventKind::IcmpUnreachable,
+            Some(detail),
+        );
     }
 
     pub fn gap(&mut self, side: Side, gap: &crate::flow::Gap) {
@@ -466,10 +606,16 @@ impl Connection {
                 if self.facts.client_hello.is_none() {
                     self.client_hello_facts(&ch);
                     self.facts.client_hello = Some((frame, ch));
+                    self.facts.client_hello_ts = Some(ts);
                 }
                 (EventKind::ClientHello, detail)
             }
-            Message::ServerHello(sh) => self.server_hello(frame, sh),
+            Message::ServerHello(sh) => {
+                if !sh.hello_retry {
+                    self.facts.server_hello_ts.get_or_insert(ts);
+                }
+                self.server_hello(frame, sh)
+            }
             Message::Certificate { chain, undecoded } => {
                 self.certificates_undecoded += undecoded;
                 let detail = chain.first().map(|c| c.subject.clone());
@@ -477,10 +623,12 @@ impl Connection {
                     Side::Server => {
                         self.advance(Stage::ServerCertificate);
                         self.certificates = chain;
+                        self.facts.server_certificate.get_or_insert((frame, ts));
                     }
                     Side::Client => {
                         self.advance(Stage::ClientCertificate);
                         let empty = chain.is_empty() && undecoded == 0;
+                        self.facts.client_certificate.get_or_insert((frame, empty));
                         self.client_certificates = chain;
                         if empty {
                             self.note(
@@ -697,7 +845,7 @@ impl Connection {
     /// The size of an encrypted TLS 1.3 alert record: two bytes of alert, the inner content
     /// type and the AEAD tag (RFC 8446 5.2). No handshake message is that small but an empty
     /// EncryptedExtensions, which is one byte longer.
-    fn tls13_alert_record_len(&self) -> usize {
+    pub fn tls13_alert_record_len(&self) -> usize {
         let cipher = self.facts.server_hello.as_ref().map(|(_, sh)| sh.cipher);
         let tag = cipher
             .and_then(names::cipher_facts)

@@ -213,6 +213,7 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
             }
         }
     }
+    summary.finish();
     let written = match args.format {
         Format::Text => report::write_text_summary(&mut out, &summary, style),
         Format::Ndjson => report::write_ndjson_summary(&mut out, &summary),

@@ -88,7 +88,7 @@ fn expectations() -> Vec<Expect> {
             cipher: Some("TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"),
             alerts: &[(8, Side::Client, 48)],
             outcome: Outcome::Failed,
-            stage: Stage::ServerKeyExchange,
+            stage: Stage::ServerCertificate,
             ended_by: E::Client,
             certificates: 1,
             ..established("unknown-ca.pcap", 0, 8)

@@ -1,63 +1,221 @@
-//! The verdict on a connection: did its handshake establish, and if not, where it stopped,
-//! who gave up, at which frame, and a one-line reason.
+//! The verdict on a connection: did its handshake establish, and if not, which failure class,
+//! where, who gave up, at which frame, on what evidence, the likely cause, the fix, and what a
+//! browser would have shown. Established connections get warnings instead.
 //!
-//! Rules are tried in the order of the connection's life (TCP, then TLS), each a function that
-//! states its decision; the first that applies wins. Inference is only drawn from facts the
-//! record holds, so the same record always gets the same verdict.
+//! Rules are tried in the order of a connection's life: TCP (`tcp`), bytes that are not TLS
+//! (`plaintext`), alerts (`alerts`), silent closes and stalls (`closes`), then what the capture
+//! itself lacks (`capture`). The first rule that applies wins; each is a function named for its
+//! decision. Inference only draws on facts the record holds, and says so (`Likely`).
 
-use crate::connection::{Connection, EndedBy, Outcome, Stage, Verdict};
+mod alerts;
+mod capture;
+mod certificates;
+mod closes;
+mod plaintext;
+mod tcp;
+mod warnings;
+
+use crate::connection::{
+    Code, Confidence, Connection, Diagnosis, EndedBy, EventKind, Evidence, Outcome, Stage, Verdict,
+    Warning,
+};
 use crate::flow::Side;
 
-/// Judges one connection whose capture has ended (or whose handshake has settled).
-pub fn verdict(conn: &Connection) -> Verdict {
-    let rules: [fn(&Connection) -> Option<Verdict>; 8] = [
-        established,
-        tcp_refused,
-        tcp_unanswered,
-        not_tls,
-        server_not_tls,
-        alert_received,
-        closed_during_handshake,
-        gap_in_handshake,
-    ];
-    let mut verdict = rules
+/// What the user can tune about judgement.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DiagnoseOptions {
+    /// Server think time (ClientHello to ServerHello), and whole-handshake time, above which an
+    /// established connection is warned about, in milliseconds.
+    pub slow_handshake_ms: f64,
+}
+
+impl Default for DiagnoseOptions {
+    fn default() -> Self {
+        DiagnoseOptions {
+            slow_handshake_ms: 1000.0,
+        }
+    }
+}
+
+/// The judgement of one connection.
+pub struct Judgement {
+    pub verdict: Verdict,
+    pub diagnosis: Option<Diagnosis>,
+    pub warnings: Vec<Warning>,
+}
+
+type Rule = fn(&Connection) -> Option<Diagnosis>;
+
+/// In the order of a connection's life; the first that applies decides.
+const RULES: &[Rule] = &[
+    tcp::icmp_unreachable,
+    tcp::refused,
+    tcp::no_response,
+    capture::started_late,
+    plaintext::client_not_tls,
+    plaintext::server_not_tls,
+    alerts::hello_retry_failed,
+    alerts::alert_received,
+    closes::certificate_rejected_tls13,
+    closes::server_rejected_client_certificate_tls13,
+    closes::client_hello_lost,
+    closes::no_server_hello,
+    closes::closed_during_handshake,
+    capture::truncated_packets,
+    capture::stream_gap,
+];
+
+pub fn judge(conn: &Connection, options: &DiagnoseOptions) -> Judgement {
+    if let Some(frame) = conn.facts.established_at {
+        return Judgement {
+            verdict: established(conn, frame),
+            diagnosis: None,
+            warnings: warnings::of(conn, options),
+        };
+    }
+    let mut diagnosis = RULES
         .iter()
         .find_map(|rule| rule(conn))
-        .unwrap_or_else(|| unfinished(conn));
+        .unwrap_or_else(|| capture::ended(conn));
     if let Some(missing) = silent_side(conn) {
-        verdict.reason.push_str(&format!(
-            " (the capture holds no packet from the {}: asymmetric routing, or a filter)",
+        diagnosis.evidence.push(Evidence {
+            frame: None,
+            fact: format!(
+                "the capture holds no packet from the {}: asymmetric routing, or a capture filter",
+                side_word(missing)
+            ),
+        });
+    }
+    let outcome = match diagnosis.code {
+        Code::NotTlsClient => Outcome::NotTls,
+        Code::CaptureStartedLate
+        | Code::CaptureEnded
+        | Code::TruncatedPackets
+        | Code::StreamGap => Outcome::Incomplete,
+        _ => Outcome::Failed,
+    };
+    Judgement {
+        verdict: Verdict {
+            outcome,
+            stage: diagnosis.stage,
+            ended_by: diagnosis.ended_by,
+            frame: diagnosis.frame,
+            reason: diagnosis.summary.clone(),
+        },
+        diagnosis: Some(diagnosis),
+        warnings: Vec::new(),
+    }
+}
+
+fn established(conn: &Connection, frame: u64) -> Verdict {
+    let ended_by = first_close(conn).map_or(EndedBy::Unknown, |(side, _, _)| side.into());
+    let version = conn.version.as_deref().unwrap_or("TLS");
+    let cipher = conn.cipher.as_deref().unwrap_or("unknown cipher");
+    let how = if conn.resumed == Some(true) {
+        ", resumed"
+    } else {
+        ""
+    };
+    let inferred = if conn.is_tls13() {
+        " (inferred: the client's encrypted Finished was not answered by an alert)"
+    } else {
+        ""
+    };
+    let mut reason = format!("handshake completed: {version} {cipher}{how}{inferred}");
+    if let Some(missing) = silent_side(conn) {
+        reason.push_str(&format!(
+            " (the capture holds no packet from the {})",
             side_word(missing)
         ));
     }
-    verdict
-}
-
-/// The side the capture never saw a packet from, when the other side talked (a refused or
-/// unanswered SYN is not such a case: there the silence is the finding).
-fn silent_side(conn: &Connection) -> Option<Side> {
-    let p = &conn.tcp.packets;
-    match (p.client, p.server) {
-        (0, s) if s > 0 => Some(Side::Client),
-        (c, 0) if c > 0 && conn.tcp.payload_bytes.client > 0 => Some(Side::Server),
-        _ => None,
-    }
-}
-
-fn verdict_of(
-    outcome: Outcome,
-    stage: Stage,
-    ended_by: EndedBy,
-    frame: u64,
-    reason: String,
-) -> Option<Verdict> {
-    Some(Verdict {
-        outcome,
-        stage,
+    Verdict {
+        outcome: Outcome::Established,
+        stage: Stage::Established,
         ended_by,
         frame,
         reason,
-    })
+    }
+}
+
+impl Diagnosis {
+    fn new(code: Code, stage: Stage, ended_by: EndedBy, frame: u64) -> Self {
+        Diagnosis {
+            code,
+            stage,
+            ended_by,
+            frame,
+            confidence: Confidence::Certain,
+            summary: String::new(),
+            evidence: Vec::new(),
+            cause: String::new(),
+            fix: String::new(),
+            browser_error: None,
+        }
+    }
+
+    fn likely(mut self) -> Self {
+        self.confidence = Confidence::Likely;
+        self
+    }
+
+    fn summary(mut self, text: impl Into<String>) -> Self {
+        self.summary = text.into();
+        self
+    }
+
+    fn evidence(mut self, frame: impl Into<Option<u64>>, fact: impl Into<String>) -> Self {
+        self.evidence.push(Evidence {
+            frame: frame.into(),
+            fact: fact.into(),
+        });
+        self
+    }
+
+    fn cause(mut self, text: impl Into<String>) -> Self {
+        self.cause = text.into();
+        self
+    }
+
+    fn fix(mut self, text: impl Into<String>) -> Self {
+        self.fix = text.into();
+        self
+    }
+
+    fn browser(mut self, error: &'static str) -> Self {
+        self.browser_error = Some(error);
+        self
+    }
+
+    /// The ClientHello, as the first piece of evidence of any TLS-stage failure.
+    fn with_client_hello(self, conn: &Connection) -> Self {
+        match &conn.facts.client_hello {
+            Some((frame, _)) => self.evidence(*frame, client_hello_words(conn)),
+            None => self,
+        }
+    }
+}
+
+/// "ClientHello for server.test offering TLSv1.3, TLSv1.2; 31 cipher suites; ALPN h2".
+fn client_hello_words(conn: &Connection) -> String {
+    let sni = conn
+        .sni
+        .as_deref()
+        .map_or("without SNI".to_string(), |s| format!("for {s}"));
+    let versions: Vec<&str> = conn
+        .client_versions
+        .iter()
+        .map(String::as_str)
+        .filter(|v| *v != "GREASE")
+        .collect();
+    let mut words = format!(
+        "ClientHello {sni} offering {}; {} cipher suites",
+        versions.join(", "),
+        conn.cipher_suites.iter().filter(|c| *c != "GREASE").count()
+    );
+    if !conn.alpn_offered.is_empty() {
+        words.push_str(&format!("; ALPN {}", conn.alpn_offered.join(", ")));
+    }
+    words
 }
 
 /// The side that closed first (FIN or RST), with the frame.
@@ -74,85 +232,22 @@ fn first_close(conn: &Connection) -> Option<(Side, u64, &'static str)> {
     .min_by_key(|&(_, frame, _)| frame)
 }
 
-fn established(conn: &Connection) -> Option<Verdict> {
-    let frame = conn.facts.established_at?;
-    let ended_by = first_close(conn).map_or(EndedBy::Unknown, |(side, _, _)| side.into());
-    let version = conn.version.as_deref().unwrap_or("TLS");
-    let cipher = conn.cipher.as_deref().unwrap_or("unknown cipher");
-    let how = if conn.resumed == Some(true) {
-        ", resumed"
-    } else {
-        ""
-    };
-    let inferred = if conn.is_tls13() {
-        " (inferred: the client's encrypted Finished was not answered by an alert)"
-    } else {
-        ""
-    };
-    verdict_of(
-        Outcome::Established,
-        Stage::Established,
-        ended_by,
-        frame,
-        format!("handshake completed: {version} {cipher}{how}{inferred}"),
-    )
+/// The side the capture never saw a packet from, when the other side talked (a refused or
+/// unanswered SYN is not such a case: there the silence is the finding).
+fn silent_side(conn: &Connection) -> Option<Side> {
+    let p = &conn.tcp.packets;
+    match (p.client, p.server) {
+        (0, s) if s > 0 => Some(Side::Client),
+        (c, 0) if c > 0 && conn.tcp.payload_bytes.client > 0 => Some(Side::Server),
+        _ => None,
+    }
 }
 
-/// A SYN answered by RST: nothing listens on the port.
-fn tcp_refused(conn: &Connection) -> Option<Verdict> {
-    let f = &conn.facts;
-    let syn = f.syn?;
-    let (rst, _) = f.rst.server?;
-    if f.syn_ack.is_some() || f.saw_tls || rst < syn {
-        return None;
+fn side_word(side: Side) -> &'static str {
+    match side {
+        Side::Client => "client",
+        Side::Server => "server",
     }
-    verdict_of(
-        Outcome::Failed,
-        Stage::TcpConnect,
-        EndedBy::Server,
-        rst,
-        "connection refused: the server answered the SYN with RST".into(),
-    )
-}
-
-/// SYNs that nothing answered before the capture ended.
-fn tcp_unanswered(conn: &Connection) -> Option<Verdict> {
-    let f = &conn.facts;
-    f.syn?;
-    if f.syn_ack.is_some() || f.saw_tls || conn.tcp.packets.server > 0 {
-        return None;
-    }
-    let tries = conn.tcp.syn_count;
-    verdict_of(
-        Outcome::Failed,
-        Stage::TcpConnect,
-        EndedBy::Network,
-        conn.last_frame,
-        format!(
-            "no answer to the SYN ({tries} sent over {:.1} s): host down, or a firewall dropping it",
-            conn.duration_ms / 1000.0
-        ),
-    )
-}
-
-fn not_tls(conn: &Connection) -> Option<Verdict> {
-    let (frame, side) = conn.facts.plaintext_first?;
-    if conn.facts.saw_tls {
-        return None;
-    }
-    let first = conn.plaintext.get(side).as_deref().unwrap_or("");
-    let shown: String = first.chars().take(40).collect();
-    let who = match side {
-        Side::Client => "the client",
-        Side::Server => "the server",
-    };
-    verdict_of(
-        Outcome::NotTls,
-        conn.facts.stage,
-        side.into(),
-        frame,
-        format!("{who} sent bytes that are not TLS: \"{shown}\""),
-    )
 }
 
 fn stage_words(stage: Stage) -> &'static str {
@@ -170,72 +265,9 @@ fn stage_words(stage: Stage) -> &'static str {
     }
 }
 
-fn side_word(side: Side) -> &'static str {
-    match side {
-        Side::Client => "client",
-        Side::Server => "server",
-    }
-}
-
-/// A ClientHello answered with bytes that are not TLS (an HTTP error page, a banner).
-fn server_not_tls(conn: &Connection) -> Option<Verdict> {
-    let (frame, Side::Server) = conn.facts.plaintext_first? else {
-        return None;
-    };
-    conn.facts.client_hello.as_ref()?;
-    if conn.facts.server_hello.is_some() || !conn.alerts.is_empty() {
-        return None;
-    }
-    let shown: String = conn
-        .plaintext
-        .server
-        .as_deref()
-        .unwrap_or("")
-        .chars()
-        .take(40)
-        .collect();
-    verdict_of(
-        Outcome::Failed,
-        Stage::ClientHello,
-        EndedBy::Server,
-        frame,
-        format!("the server answered the ClientHello with bytes that are not TLS: \"{shown}\""),
-    )
-}
-
-/// The first fatal (or undecodable, encrypted) alert before the handshake completed.
-fn alert_received(conn: &Connection) -> Option<Verdict> {
-    let alert = conn
-        .alerts
-        .iter()
-        .find(|a| a.encrypted || a.level.as_deref() == Some("fatal") || a.code == Some(0))?;
-    let stage = stage_at(conn, alert.frame);
-    let who = side_word(alert.from);
-    let reason = match (&alert.description, alert.code) {
-        (Some(desc), Some(code)) => {
-            let level = alert.level.as_deref().unwrap_or("");
-            format!(
-                "{who} sent {level} alert {desc} ({code}) {}",
-                stage_words(stage)
-            )
-        }
-        _ => format!(
-            "{who} sent an encrypted alert {} (its description cannot be read; inferred from the record type and size)",
-            stage_words(stage)
-        ),
-    };
-    verdict_of(
-        Outcome::Failed,
-        stage,
-        alert.from.into(),
-        alert.frame,
-        reason,
-    )
-}
-
-/// The stage reached by the time of `frame`: the furthest stage of the timeline events before.
+/// The stage reached by the time of `frame`: the furthest stage of the timeline events up to it.
 fn stage_at(conn: &Connection, frame: u64) -> Stage {
-    use crate::connection::EventKind as E;
+    use EventKind as E;
     let tls13 = conn.speaks_tls13();
     conn.timeline
         .iter()
@@ -257,66 +289,7 @@ fn stage_at(conn: &Connection, frame: u64) -> Stage {
         .unwrap_or(Stage::TcpConnect)
 }
 
-/// RST or FIN before the handshake completed, with no alert to say why.
-fn closed_during_handshake(conn: &Connection) -> Option<Verdict> {
-    let (side, frame, how) = first_close(conn)?;
-    let stage = stage_at(conn, frame);
-    let who = side_word(side);
-    let what = if how == "RST" {
-        "reset the connection"
-    } else {
-        "closed the connection (FIN)"
-    };
-    let reason = if stage == Stage::TcpConnect && !conn.facts.saw_tls {
-        format!("{who} {what} before any TLS was sent")
-    } else {
-        format!("{who} {what} {} without an alert", stage_words(stage))
-    };
-    verdict_of(Outcome::Failed, stage, side.into(), frame, reason)
-}
-
-fn gap_in_handshake(conn: &Connection) -> Option<Verdict> {
-    let (frame, side) = conn.facts.first_gap?;
-    verdict_of(
-        Outcome::Incomplete,
-        conn.facts.stage,
-        EndedBy::Unknown,
-        frame,
-        format!(
-            "the capture is missing {} bytes of the {}'s stream, so the handshake cannot be followed past frame {frame}",
-            conn.gaps.iter().map(|g| g.bytes).sum::<u64>(),
-            side_word(side)
-        ),
-    )
-}
-
-/// The capture ended (or started) in the middle of things.
-fn unfinished(conn: &Connection) -> Verdict {
-    let stage = conn.facts.stage;
-    let reason = if conn.facts.saw_tls && conn.facts.client_hello.is_none() {
-        "the capture started after the ClientHello: the handshake's start is not in the file"
-            .to_string()
-    } else if !conn.facts.saw_tls
-        && conn.tcp.payload_bytes.client + conn.tcp.payload_bytes.server == 0
-    {
-        "no data was sent before the capture ended".to_string()
-    } else {
-        let waiting = match stage {
-            Stage::ClientHello => match conn.facts.client_hello {
-                Some((frame, _)) => {
-                    format!(", with the client waiting for a ServerHello since frame {frame}")
-                }
-                None => String::new(),
-            },
-            _ => String::new(),
-        };
-        format!("the capture ended {}{waiting}", stage_words(stage))
-    };
-    Verdict {
-        outcome: Outcome::Incomplete,
-        stage,
-        ended_by: EndedBy::Unknown,
-        frame: conn.last_frame,
-        reason,
-    }
+/// Milliseconds between two frames' times, when both are known.
+fn ms_between(a: crate::capture::Timestamp, b: crate::capture::Timestamp) -> f64 {
+    (b.seconds_since(a) * 1e6).round() / 1e3
 }

@@ -197,6 +197,16 @@ impl<T> FlowTable<T> {
         }
     }
 
+    /// The conversation between these endpoints, if there is one (never creates one).
+    pub fn find_mut(&mut self, a: Endpoint, b: Endpoint) -> Option<&mut Flow<T>> {
+        let key = if a <= b {
+            FlowKey { lo: a, hi: b }
+        } else {
+            FlowKey { lo: b, hi: a }
+        };
+        self.flows.get_mut(&key)
+    }
+
     /// Removes and returns every conversation, in stream order.
     pub fn drain(&mut self) -> Vec<Flow<T>> {
         let mut all: Vec<Flow<T>> = self.flows.drain().map(|(_, f)| f).collect();

@@ -77,6 +77,8 @@ pub struct Reassembler {
     next: u32,
     /// Whether a FIN occupies the sequence number `next` (so an ACK of next+1 is no gap).
     fin_at_next: bool,
+    /// The peer's latest acknowledgment, relative.
+    acked: Option<u32>,
     /// Contiguous bytes delivered in order and not yet consumed.
     buffered: Vec<u8>,
     /// Stream offset of `buffered[0]`.
@@ -181,6 +183,9 @@ impl Reassembler {
             return None;
         }
         let acked = seq_diff(ack.wrapping_sub(base), self.next);
+        if acked.abs() < (1 << 30) {
+            self.acked = Some(ack.wrapping_sub(base));
+        }
         let allowance = i64::from(self.fin_at_next);
         // Far-off values are bogus acks (or a peer that never saw our SYN), not losses.
         if acked <= allowance || acked > (1 << 30) {
@@ -191,6 +196,15 @@ impl Reassembler {
             _ => acked,
         };
         Some(self.skip(until as u64, frame, ts))
+    }
+
+    /// Bytes delivered in order that the peer has not acknowledged: a ClientHello the server
+    /// never acknowledged was lost on the way, not ignored.
+    pub fn unacked(&self) -> u64 {
+        let Some(acked) = self.acked else {
+            return self.stream_offset();
+        };
+        seq_diff(self.next, acked).max(0) as u64
     }
 
     /// At the end of the capture: whatever is still held behind a hole is delivered after
@@ -386,7 +400,7 @@ mod tests {
         let mut isn = None;
         let mut segments = Vec::new();
         let (_, result) = crate::capture::read_capture(file, |p| {
-            let Ok(seg) = crate::net::decode(p) else {
+            let Ok(crate::net::Decoded::Tcp(seg)) = crate::net::decode(p) else {
                 return;
             };
             if seg.src_port != 443 {

@@ -50,11 +50,116 @@ pub enum Skip {
     Malformed,
 }
 
-/// Decodes one captured packet down to its TCP segment.
-pub fn decode<'a>(packet: &Packet<'a>) -> Result<Segment<'a>, Skip> {
+/// An ICMP or ICMPv6 destination-unreachable error, and the TCP connection it quotes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Unreachable {
+    /// Who sent the error: the destination host, or a router or firewall on the way.
+    pub reporter: IpAddr,
+    pub ttl: u8,
+    /// The ICMP code in words ("port unreachable", "administratively prohibited" ...).
+    pub kind: &'static str,
+    /// The quoted packet's source and destination: the connection's own 4-tuple.
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub src_port: u16,
+    pub dst_port: u16,
+}
+
+/// What a packet is, for the stages after this one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decoded<'a> {
+    Tcp(Segment<'a>),
+    Unreachable(Unreachable),
+}
+
+/// Decodes one captured packet down to its TCP segment, or the ICMP error about one.
+pub fn decode<'a>(packet: &Packet<'a>) -> Result<Decoded<'a>, Skip> {
     let sliced = slice_link(packet.link, packet.data)?;
+    if let Some(unreachable) = unreachable_of(&sliced) {
+        return Ok(Decoded::Unreachable(unreachable));
+    }
     let missing = packet.orig_len.saturating_sub(packet.data.len() as u32);
-    segment_of(&sliced, missing)
+    segment_of(&sliced, missing).map(Decoded::Tcp)
+}
+
+/// Destination unreachable (ICMP type 3, ICMPv6 type 1) quoting a TCP header: RFC 792 and
+/// RFC 4443 quote the offending IP header and at least 8 bytes after it, enough for the ports.
+fn unreachable_of(sliced: &LaxSlicedPacket<'_>) -> Option<Unreachable> {
+    use etherparse::icmpv4::DestUnreachableHeader as V4;
+    use etherparse::icmpv6::DestUnreachableCode as V6;
+    let (kind, quoted) = match &sliced.transport {
+        Some(TransportSlice::Icmpv4(icmp)) => match icmp.icmp_type() {
+            etherparse::Icmpv4Type::DestinationUnreachable(code) => {
+                let kind = match code {
+                    V4::Network | V4::NetworkUnknown => "network unreachable",
+                    V4::Host | V4::HostUnknown | V4::Isolated => "host unreachable",
+                    V4::Protocol => "protocol unreachable",
+                    V4::Port => "port unreachable",
+                    V4::FragmentationNeeded { .. } => "fragmentation needed",
+                    V4::NetworkProhibited | V4::HostProhibited | V4::FilterProhibited => {
+                        "administratively prohibited"
+                    }
+                    _ => "destination unreachable",
+                };
+                (kind, icmp.payload())
+            }
+            _ => return None,
+        },
+        Some(TransportSlice::Icmpv6(icmp)) => match icmp.icmp_type() {
+            etherparse::Icmpv6Type::DestinationUnreachable(code) => {
+                let kind = match code {
+                    V6::NoRoute | V6::RejectRoute => "no route to destination",
+                    V6::Prohibited | V6::SourceAddressFailedPolicy => "administratively prohibited",
+                    V6::Address | V6::BeyondScope => "address unreachable",
+                    V6::Port => "port unreachable",
+                };
+                (kind, icmp.payload())
+            }
+            _ => return None,
+        },
+        _ => return None,
+    };
+    let (reporter, _, ttl, _) = ip_facts(sliced)?;
+    let inner = LaxSlicedPacket::from_ip(quoted).ok()?;
+    let (src, dst, _, _) = ip_facts(&inner)?;
+    let ports = inner
+        .ip_payload()
+        .filter(|p| p.ip_number == etherparse::IpNumber::TCP)?
+        .payload;
+    Some(Unreachable {
+        reporter,
+        ttl,
+        kind,
+        src,
+        dst,
+        src_port: crate::bytes::be_u16(ports, 0)?,
+        dst_port: crate::bytes::be_u16(ports, 2)?,
+    })
+}
+
+/// Source, destination, TTL (or hop limit) and whether the payload is a fragment.
+fn ip_facts(sliced: &LaxSlicedPacket<'_>) -> Option<(IpAddr, IpAddr, u8, bool)> {
+    match &sliced.net {
+        Some(LaxNetSlice::Ipv4(ip)) => {
+            let h = ip.header();
+            Some((
+                IpAddr::V4(h.source_addr()),
+                IpAddr::V4(h.destination_addr()),
+                h.ttl(),
+                ip.is_payload_fragmented(),
+            ))
+        }
+        Some(LaxNetSlice::Ipv6(ip)) => {
+            let h = ip.header();
+            Some((
+                IpAddr::V6(h.source_addr()),
+                IpAddr::V6(h.destination_addr()),
+                h.hop_limit(),
+                ip.is_payload_fragmented(),
+            ))
+        }
+        Some(LaxNetSlice::Arp(_)) | None => None,
+    }
 }
 
 fn slice_link(link: LinkType, data: &[u8]) -> Result<LaxSlicedPacket<'_>, Skip> {
@@ -122,32 +227,12 @@ fn bsd_family_ether_type(link: LinkType, family: &[u8]) -> Result<EtherType, Ski
 }
 
 fn segment_of<'a>(sliced: &LaxSlicedPacket<'a>, missing: u32) -> Result<Segment<'a>, Skip> {
-    let (src, dst, ttl, fragmented) = match &sliced.net {
-        Some(LaxNetSlice::Ipv4(ip)) => {
-            let h = ip.header();
-            (
-                IpAddr::V4(h.source_addr()),
-                IpAddr::V4(h.destination_addr()),
-                h.ttl(),
-                ip.is_payload_fragmented(),
-            )
-        }
-        Some(LaxNetSlice::Ipv6(ip)) => {
-            let h = ip.header();
-            (
-                IpAddr::V6(h.source_addr()),
-                IpAddr::V6(h.destination_addr()),
-                h.hop_limit(),
-                ip.is_payload_fragmented(),
-            )
-        }
-        Some(LaxNetSlice::Arp(_)) | None => {
-            return Err(if sliced.stop_err.is_some() {
-                Skip::Malformed
-            } else {
-                Skip::NotIp
-            });
-        }
+    let Some((src, dst, ttl, fragmented)) = ip_facts(sliced) else {
+        return Err(if sliced.stop_err.is_some() {
+            Skip::Malformed
+        } else {
+            Skip::NotIp
+        });
     };
     if fragmented {
         return Err(Skip::IpFragment);
@@ -217,7 +302,9 @@ mod tests {
     #[test]
     fn ethernet_syn() {
         let bytes = first_frame();
-        let seg = decode(&packet(LinkType::ETHERNET, &bytes)).expect("tcp");
+        let Ok(Decoded::Tcp(seg)) = decode(&packet(LinkType::ETHERNET, &bytes)) else {
+            panic!("a TCP segment");
+        };
         assert_eq!(seg.dst_port, 443);
         assert!(seg.flags.syn && !seg.flags.ack);
         assert_eq!(seg.ttl, 64);
@@ -229,6 +316,7 @@ mod tests {
         let eth = first_frame();
         let ip = eth.get(14..).expect("ip").to_vec();
         let raw = decode(&packet(LinkType::RAW, &ip)).expect("raw");
+        assert!(matches!(raw, Decoded::Tcp(_)));
         let mut null = vec![2, 0, 0, 0];
         null.extend_from_slice(&ip);
         assert_eq!(decode(&packet(LinkType::NULL, &null)), Ok(raw));

@@ -23,8 +23,20 @@ pub struct Summary {
     /// Connections shown after --failed, --sni and --host.
     pub shown: u64,
     pub outcomes: BTreeMap<String, u64>,
+    /// Failed and incomplete connections by diagnosis code.
+    pub codes: BTreeMap<String, u64>,
+    /// The servers (address and SNI) with the most connections that did not establish,
+    /// most first (the first ten, after `finish`).
+    pub failing_servers: Vec<ServerFailures>,
     #[serde(flatten)]
     pub packets: PacketCounters,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ServerFailures {
+    pub server: String,
+    pub sni: Option<String>,
+    pub failures: u64,
 }
 
 impl Summary {
@@ -65,6 +77,40 @@ impl Summary {
             .outcomes
             .entry(outcome_name(conn.verdict.outcome).to_string())
             .or_default() += 1;
+        let Some(diagnosis) = &conn.diagnosis else {
+            return;
+        };
+        let code = serde_json::to_value(diagnosis.code)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        *self.codes.entry(code).or_default() += 1;
+        if conn.verdict.outcome != Outcome::Failed {
+            return;
+        }
+        let server = conn.server.map(|s| s.ip.to_string()).unwrap_or_default();
+        match self
+            .failing_servers
+            .iter_mut()
+            .find(|f| f.server == server && f.sni == conn.sni)
+        {
+            Some(entry) => entry.failures += 1,
+            None => self.failing_servers.push(ServerFailures {
+                server,
+                sni: conn.sni.clone(),
+                failures: 1,
+            }),
+        }
+    }
+
+    /// Orders the failing servers, most failures first, and keeps the first ten.
+    pub fn finish(&mut self) {
+        self.failing_servers.sort_by(|a, b| {
+            b.failures
+                .cmp(&a.failures)
+                .then_with(|| (&a.server, &a.sni).cmp(&(&b.server, &b.sni)))
+        });
+        self.failing_servers.truncate(10);
     }
 
     pub fn outcome(&self, outcome: Outcome) -> u64 {

@@ -60,18 +60,57 @@ pub fn write_text_connection(out: &mut impl Write, c: &Connection, style: Style)
         endpoint(c.server),
     )?;
     let v = &c.verdict;
+    let code = c
+        .diagnosis
+        .as_ref()
+        .map(|d| format!(" {}", style.paint("1", &json_word(&d.code))))
+        .unwrap_or_default();
+    let confidence = c
+        .diagnosis
+        .as_ref()
+        .filter(|d| d.confidence == crate::connection::Confidence::Likely)
+        .map(|_| " · likely (inferred)")
+        .unwrap_or_default();
     writeln!(
         out,
-        "  {}  stage {} · ended by {} · frame {}",
+        "  {}{code}  stage {} · ended by {} · frame {}{confidence}",
         style.outcome(v.outcome),
         json_word(&v.stage),
         json_word(&v.ended_by),
         v.frame
     )?;
     writeln!(out, "  {}", v.reason)?;
+    if let Some(browser) = c.diagnosis.as_ref().and_then(|d| d.browser_error) {
+        writeln!(out, "  browser  {browser}")?;
+    }
     write_facts(out, c)?;
     write_ladder(out, c, style)?;
+    write_diagnosis(out, c, style)?;
     writeln!(out)
+}
+
+fn write_diagnosis(out: &mut impl Write, c: &Connection, style: Style) -> io::Result<()> {
+    if let Some(d) = &c.diagnosis {
+        writeln!(out, "  {}", style.paint("1", "evidence"))?;
+        for e in &d.evidence {
+            match e.frame {
+                Some(frame) => writeln!(out, "    frame {frame:<6} {}", e.fact)?,
+                None => writeln!(out, "    {:<12} {}", "", e.fact)?,
+            }
+        }
+        writeln!(out, "  {}    {}", style.paint("1", "cause"), d.cause)?;
+        writeln!(out, "  {}      {}", style.paint("1", "fix"), d.fix)?;
+    }
+    for w in &c.warnings {
+        writeln!(
+            out,
+            "  {} {}: {}",
+            style.paint("1;33", "warning"),
+            json_word(&w.code),
+            w.summary
+        )?;
+    }
+    Ok(())
 }
 
 /// The serde name of a unit enum value, so the text uses the same words as the JSON.
@@ -154,6 +193,7 @@ fn write_facts(out: &mut impl Write, c: &Connection) -> io::Result<()> {
 
 fn label(e: &TimelineEvent) -> String {
     let name = match e.event {
+        EventKind::IcmpUnreachable => "ICMP unreachable",
         EventKind::Syn => "SYN",
         EventKind::SynAck => "SYN-ACK",
         EventKind::Fin => "FIN",
@@ -238,6 +278,26 @@ pub fn write_text_summary(out: &mut impl Write, s: &Summary, style: Style) -> io
         s.connections,
         outcomes.join(", ")
     )?;
+    if !s.codes.is_empty() {
+        let codes: Vec<String> = s
+            .codes
+            .iter()
+            .map(|(code, n)| format!("{n} {code}"))
+            .collect();
+        writeln!(out, "  diagnoses    {}", codes.join(", "))?;
+    }
+    for f in &s.failing_servers {
+        let sni = f
+            .sni
+            .as_deref()
+            .map(|n| format!(" ({n})"))
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "  failing      {}{sni}: {} failed",
+            f.server, f.failures
+        )?;
+    }
     if s.shown != s.connections {
         writeln!(out, "  shown        {}", s.shown)?;
     }

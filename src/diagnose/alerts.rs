@@ -1,0 +1,445 @@
+//! Failures that an alert names: the sender, the description and the stage tell the class.
+
+use super::certificates;
+use super::{side_word, stage_at, stage_words};
+use crate::connection::{Alert, Code, Connection, Diagnosis, Stage};
+use crate::flow::Side;
+use crate::tls::names;
+
+/// Alert descriptions by number (RFC 8446 6).
+mod desc {
+    pub const CLOSE_NOTIFY: u8 = 0;
+    pub const UNEXPECTED_MESSAGE: u8 = 10;
+    pub const BAD_RECORD_MAC: u8 = 20;
+    pub const HANDSHAKE_FAILURE: u8 = 40;
+    pub const BAD_CERTIFICATE: u8 = 42;
+    pub const UNSUPPORTED_CERTIFICATE: u8 = 43;
+    pub const CERTIFICATE_REVOKED: u8 = 44;
+    pub const CERTIFICATE_EXPIRED: u8 = 45;
+    pub const CERTIFICATE_UNKNOWN: u8 = 46;
+    pub const ILLEGAL_PARAMETER: u8 = 47;
+    pub const UNKNOWN_CA: u8 = 48;
+    pub const ACCESS_DENIED: u8 = 49;
+    pub const DECODE_ERROR: u8 = 50;
+    pub const DECRYPT_ERROR: u8 = 51;
+    pub const PROTOCOL_VERSION: u8 = 70;
+    pub const INSUFFICIENT_SECURITY: u8 = 71;
+    pub const INAPPROPRIATE_FALLBACK: u8 = 86;
+    pub const UNRECOGNIZED_NAME: u8 = 112;
+    pub const CERTIFICATE_REQUIRED: u8 = 116;
+    pub const NO_APPLICATION_PROTOCOL: u8 = 120;
+}
+
+/// Alerts about a certificate (RFC 8446 6.2).
+fn is_certificate_alert(code: u8) -> bool {
+    matches!(
+        code,
+        desc::BAD_CERTIFICATE
+            | desc::UNSUPPORTED_CERTIFICATE
+            | desc::CERTIFICATE_REVOKED
+            | desc::CERTIFICATE_EXPIRED
+            | desc::CERTIFICATE_UNKNOWN
+            | desc::UNKNOWN_CA
+            | desc::ACCESS_DENIED
+    )
+}
+
+/// The alert that ended the handshake: the first fatal one, a close_notify, or (TLS 1.2) an
+/// encrypted one. TLS 1.3's encrypted alerts are inferred from sizes in `closes`.
+fn decisive_alert(conn: &Connection) -> Option<&Alert> {
+    let tls13 = conn.is_tls13();
+    conn.alerts.iter().find(|a| {
+        (a.encrypted && !tls13)
+            || a.level.as_deref() == Some("fatal")
+            || a.code == Some(desc::CLOSE_NOTIFY)
+    })
+}
+
+fn alert_words(alert: &Alert) -> String {
+    match (&alert.description, alert.code) {
+        (Some(d), Some(code)) => format!("{} {d} ({code})", alert.level.as_deref().unwrap_or("")),
+        _ => "an encrypted alert".to_string(),
+    }
+}
+
+/// A HelloRetryRequest and no ServerHello after it: the retry is where it failed.
+pub fn hello_retry_failed(conn: &Connection) -> Option<Diagnosis> {
+    let hrr = conn.hello_retry.as_ref()?;
+    if conn
+        .facts
+        .server_hello
+        .as_ref()
+        .is_some_and(|(_, sh)| !sh.hello_retry)
+    {
+        return None;
+    }
+    let (frame, ended_by, what) = match (decisive_alert(conn), super::first_close(conn)) {
+        (Some(a), _) => (
+            a.frame,
+            a.from.into(),
+            format!("the {} sent {}", side_word(a.from), alert_words(a)),
+        ),
+        (None, Some((side, frame, how))) => (
+            frame,
+            side.into(),
+            format!("the {} sent {how}", side_word(side)),
+        ),
+        (None, None) => return None,
+    };
+    let asked = hrr.group.as_deref().unwrap_or("an unnamed group");
+    let offered = if conn.groups.is_empty() {
+        "none".to_string()
+    } else {
+        conn.groups.join(", ")
+    };
+    let shares = if conn.key_share_groups.is_empty() {
+        "none".to_string()
+    } else {
+        conn.key_share_groups.join(", ")
+    };
+    Some(
+        Diagnosis::new(Code::HelloRetryFailed, Stage::ServerHello, ended_by, frame)
+            .summary(format!("the server asked the client to retry with {asked}, and the retry failed: {what}"))
+            .with_client_hello(conn)
+            .evidence(None, format!("client's supported groups: {offered}; key shares sent: {shares}"))
+            .evidence(hrr.frame, format!("HelloRetryRequest asks for {asked} ({})", hrr.cipher))
+            .evidence(frame, what)
+            .cause(format!(
+                "the client and server agree on no key-exchange group the client sends a share for; after the server asked for {asked}, the client could or would not continue"
+            ))
+            .fix(format!("offer {asked} on the client (or a key share the server accepts), or enable the client's groups on the server"))
+            .browser("ERR_SSL_PROTOCOL_ERROR"),
+    )
+}
+
+/// The first alert that ended the handshake, classified by sender, description and stage.
+pub fn alert_received(conn: &Connection) -> Option<Diagnosis> {
+    let alert = decisive_alert(conn)?;
+    let stage = stage_at(conn, alert.frame);
+    let Some(code) = alert.code else {
+        return Some(encrypted_tls12(conn, alert, stage));
+    };
+    let d = match (alert.from, code) {
+        (_, desc::PROTOCOL_VERSION) => protocol_version(conn, alert),
+        (Side::Server, desc::CERTIFICATE_REQUIRED) => client_certificate_required(conn, alert),
+        (Side::Server, desc::HANDSHAKE_FAILURE) if client_certificate_missing(conn) => {
+            client_certificate_required(conn, alert)
+        }
+        (Side::Server, c) if is_certificate_alert(c) && client_sent_certificate(conn) => {
+            client_certificate_rejected(conn, alert)
+        }
+        (Side::Server, desc::HANDSHAKE_FAILURE | desc::INSUFFICIENT_SECURITY)
+            if stage <= Stage::ServerHello =>
+        {
+            no_shared_cipher(conn, alert)
+        }
+        (Side::Server, desc::UNRECOGNIZED_NAME) => unrecognized_name(conn, alert),
+        (Side::Server, desc::NO_APPLICATION_PROTOCOL) => no_application_protocol(conn, alert),
+        (_, desc::INAPPROPRIATE_FALLBACK) => downgrade(conn, alert),
+        (Side::Client, c) if is_certificate_alert(c) => certificates::rejected(conn, alert),
+        (
+            _,
+            desc::UNEXPECTED_MESSAGE
+            | desc::BAD_RECORD_MAC
+            | desc::ILLEGAL_PARAMETER
+            | desc::DECODE_ERROR
+            | desc::DECRYPT_ERROR,
+        ) => crypto_failure(conn, alert, stage),
+        _ => other_alert(conn, alert, stage),
+    };
+    Some(d)
+}
+
+fn base(conn: &Connection, code: Code, stage: Stage, alert: &Alert) -> Diagnosis {
+    Diagnosis::new(code, stage, alert.from.into(), alert.frame)
+        .with_client_hello(conn)
+        .evidence(
+            alert.frame,
+            format!("the {} sent {}", side_word(alert.from), alert_words(alert)),
+        )
+}
+
+fn protocol_version(conn: &Connection, alert: &Alert) -> Diagnosis {
+    let offered: Vec<&str> = conn
+        .client_versions
+        .iter()
+        .map(String::as_str)
+        .filter(|v| *v != "GREASE")
+        .collect();
+    let range = offered.join(", ");
+    let (summary, cause, fix) = match alert.from {
+        Side::Server => (
+            format!("the server accepts none of the versions the client offers ({range})"),
+            format!("the client offers only {range}; the server is configured for other versions"),
+            if offered.iter().all(|v| *v == "TLSv1.3") {
+                "enable TLS 1.3 on the server, or let the client offer TLS 1.2".to_string()
+            } else {
+                "align the protocol versions: enable a version the client offers on the server, or update the client".to_string()
+            },
+        ),
+        Side::Client => (
+            format!(
+                "the client refused the server's version {}",
+                conn.version.as_deref().unwrap_or("(unknown)")
+            ),
+            format!("the server chose a version outside the client's range ({range})"),
+            "enable a version the client accepts on the server (TLS 1.2 or 1.3)".to_string(),
+        ),
+    };
+    base(conn, Code::ProtocolVersion, Stage::ClientHello, alert)
+        .summary(summary)
+        .cause(cause)
+        .fix(fix)
+        .browser("ERR_SSL_VERSION_OR_CIPHER_MISMATCH")
+}
+
+/// What the client's cipher suite list has and lacks, in the terms a server admin compares.
+fn offer_profile(conn: &Connection) -> String {
+    let Some((_, ch)) = &conn.facts.client_hello else {
+        return "the ClientHello is not in the capture".into();
+    };
+    let facts: Vec<_> = ch
+        .cipher_suites
+        .iter()
+        .filter(|&&c| !names::is_grease(c))
+        .filter_map(|&c| names::cipher_facts(c))
+        .collect();
+    let tls13 = facts.iter().filter(|f| f.tls13).count();
+    let legacy = facts.len() - tls13;
+    let aead = facts
+        .iter()
+        .filter(|f| !f.tls13 && f.aead_tag_len.is_some())
+        .count();
+    let forward_secret = facts
+        .iter()
+        .filter(|f| !f.tls13 && f.forward_secret)
+        .count();
+    let mut parts = Vec::new();
+    if legacy == 0 {
+        parts.push("only TLS 1.3 suites".to_string());
+    } else if tls13 == 0 {
+        parts.push(format!(
+            "{legacy} TLS 1.2-and-older suites, no TLS 1.3 suite"
+        ));
+    } else {
+        parts.push(format!("{tls13} TLS 1.3 and {legacy} older suites"));
+    }
+    if legacy > 0 && aead == 0 {
+        parts.push("only CBC (no GCM or ChaCha20)".into());
+    }
+    if legacy > 0 && forward_secret == 0 {
+        parts.push("no ECDHE/DHE suite".into());
+    }
+    if !conn.groups.is_empty() {
+        parts.push(format!("groups {}", conn.groups.join(", ")));
+    }
+    if !conn.signature_algorithms.is_empty() {
+        parts.push(format!(
+            "{} signature algorithms",
+            conn.signature_algorithms.len()
+        ));
+    }
+    format!("the client offers {}", parts.join("; "))
+}
+
+fn no_shared_cipher(conn: &Connection, alert: &Alert) -> Diagnosis {
+    let suites: Vec<&str> = conn
+        .cipher_suites
+        .iter()
+        .map(String::as_str)
+        .filter(|c| *c != "GREASE")
+        .take(6)
+        .collect();
+    base(conn, Code::NoSharedCipher, Stage::ClientHello, alert)
+        .summary(format!("the server found nothing acceptable in the ClientHello: {}", alert_words(alert).trim()))
+        .evidence(None, offer_profile(conn))
+        .evidence(None, format!("first suites offered: {}", suites.join(", ")))
+        .cause("no cipher suite (or key-exchange group, or signature algorithm) in common between the client's offer and the server's configuration")
+        .fix("enable on the server a suite the client offers (e.g. an ECDHE-GCM suite for TLS 1.2), or update the client's cipher list")
+        .browser("ERR_SSL_VERSION_OR_CIPHER_MISMATCH")
+}
+
+fn unrecognized_name(conn: &Connection, alert: &Alert) -> Diagnosis {
+    match &conn.sni {
+        Some(sni) => base(conn, Code::UnrecognizedName, Stage::ClientHello, alert)
+            .summary(format!("the server does not serve the name {sni}"))
+            .cause(format!("no virtual host or certificate on this server is configured for {sni}"))
+            .fix(format!("add {sni} to the server's names (server_name / SNI configuration), or fix the name the client uses"))
+            .browser("ERR_SSL_UNRECOGNIZED_NAME_ALERT"),
+        None => base(conn, Code::MissingSni, Stage::ClientHello, alert)
+            .summary("the server requires SNI, and the ClientHello has none")
+            .evidence(None, "the ClientHello has no server_name extension")
+            .cause("the client connects by IP address or is too old or configured not to send SNI, and the server rejects handshakes without a name")
+            .fix("connect by host name (or set the SNI explicitly), or give the server a default certificate for clients without SNI")
+            .browser("ERR_SSL_UNRECOGNIZED_NAME_ALERT"),
+    }
+}
+
+fn no_application_protocol(conn: &Connection, alert: &Alert) -> Diagnosis {
+    let offered = if conn.alpn_offered.is_empty() {
+        "nothing".to_string()
+    } else {
+        conn.alpn_offered.join(", ")
+    };
+    base(conn, Code::NoApplicationProtocol, Stage::ClientHello, alert)
+        .summary(format!("the server supports none of the application protocols offered (ALPN {offered})"))
+        .evidence(None, format!("ALPN offered: {offered}"))
+        .cause("the server insists on an application protocol (e.g. only h2, or a gRPC or DoT name) that the client does not offer")
+        .fix("offer the protocol the server expects on the client, or allow the client's protocol on the server")
+        .browser("ERR_SSL_PROTOCOL_ERROR")
+}
+
+fn downgrade(conn: &Connection, alert: &Alert) -> Diagnosis {
+    base(conn, Code::DowngradeDetected, Stage::ClientHello, alert)
+        .summary("the server refused a fallback to a lower version (TLS_FALLBACK_SCSV)")
+        .evidence(None, "the ClientHello carries TLS_FALLBACK_SCSV: the client is retrying at a lower version after a failure")
+        .cause("an earlier attempt at a higher version failed (often a middlebox that breaks the newer handshake); the server correctly refuses the downgrade")
+        .fix("find why the first, higher-version attempt failed (look for the connection just before this one)")
+        .browser("ERR_SSL_VERSION_INTERFERENCE")
+}
+
+/// The server asked for a client certificate: did the client send none, or an empty one?
+fn client_certificate_missing(conn: &Connection) -> bool {
+    conn.certificate_requested && conn.facts.client_certificate.is_none_or(|(_, empty)| empty)
+}
+
+fn client_sent_certificate(conn: &Connection) -> bool {
+    conn.facts
+        .client_certificate
+        .is_some_and(|(_, empty)| !empty)
+}
+
+fn client_certificate_required(conn: &Connection, alert: &Alert) -> Diagnosis {
+    let mut d = base(
+        conn,
+        Code::ClientCertificateRequired,
+        Stage::ClientCertificate,
+        alert,
+    )
+    .summary("the server requires a client certificate and the client sent none");
+    if let Some(frame) = conn
+        .timeline
+        .iter()
+        .find(|e| e.event == crate::connection::EventKind::CertificateRequest)
+        .map(|e| e.frame)
+    {
+        d = d.evidence(frame, "the server sent a CertificateRequest");
+    }
+    if let Some((frame, true)) = conn.facts.client_certificate {
+        d = d.evidence(frame, "the client answered with an empty Certificate");
+    }
+    d.cause("mutual TLS: the server only accepts clients with a certificate, and this client has none configured")
+        .fix("configure the client's certificate and key (for curl: --cert/--key), or make client certificates optional on the server")
+        .browser("ERR_BAD_SSL_CLIENT_AUTH_CERT")
+}
+
+fn client_certificate_rejected(conn: &Connection, alert: &Alert) -> Diagnosis {
+    let mut d = base(
+        conn,
+        Code::ClientCertificateRejected,
+        Stage::ClientCertificate,
+        alert,
+    )
+    .summary(format!(
+        "the server rejected the client's certificate: {}",
+        alert_words(alert).trim()
+    ));
+    if let (Some((frame, _)), Some(cert)) = (
+        conn.facts.client_certificate,
+        conn.client_certificates.first(),
+    ) {
+        d = d.evidence(
+            frame,
+            format!(
+                "client certificate {} issued by {}",
+                cert.subject, cert.issuer
+            ),
+        );
+    }
+    d.cause("the client's certificate is not signed by a CA the server trusts for clients, or is expired or revoked")
+        .fix("issue the client a certificate from the CA the server trusts (its ssl_client_certificate / CA file), or add the client's CA there")
+        .browser("ERR_BAD_SSL_CLIENT_AUTH_CERT")
+}
+
+fn crypto_failure(conn: &Connection, alert: &Alert, stage: Stage) -> Diagnosis {
+    let other = side_word(alert.from.peer());
+    let browser = match alert.code {
+        Some(desc::BAD_RECORD_MAC) => "ERR_SSL_BAD_RECORD_MAC_ALERT",
+        Some(desc::DECRYPT_ERROR) => "ERR_SSL_DECRYPT_ERROR_ALERT",
+        _ => "ERR_SSL_PROTOCOL_ERROR",
+    };
+    base(conn, Code::CryptoFailure, stage, alert)
+        .summary(format!(
+            "the {} rejected the {other}'s handshake as malformed or unverifiable: {} {}",
+            side_word(alert.from),
+            alert_words(alert).trim(),
+            stage_words(stage)
+        ))
+        .cause(format!(
+            "a broken or incompatible TLS implementation on the {other}'s side, or a middlebox rewriting the handshake's bytes"
+        ))
+        .fix(format!("update the {other}'s TLS library; capture on both sides of any proxy or load balancer to see whether bytes change in transit"))
+        .browser(browser)
+}
+
+fn other_alert(conn: &Connection, alert: &Alert, stage: Stage) -> Diagnosis {
+    let code = if alert.code == Some(desc::CLOSE_NOTIFY) {
+        "closed the connection with close_notify"
+    } else {
+        "sent a fatal alert"
+    };
+    base(conn, Code::Alert, stage, alert)
+        .summary(format!(
+            "the {} {code} {}: {}",
+            side_word(alert.from),
+            stage_words(stage),
+            alert_words(alert).trim()
+        ))
+        .cause(format!(
+            "the {} gave up for the reason the alert names",
+            side_word(alert.from)
+        ))
+        .fix(format!(
+            "look at the {}'s logs at the time of the alert for the error behind it",
+            side_word(alert.from)
+        ))
+        .browser("ERR_SSL_PROTOCOL_ERROR")
+}
+
+/// TLS 1.2: an alert after ChangeCipherSpec is encrypted; its description cannot be read.
+fn encrypted_tls12(conn: &Connection, alert: &Alert, stage: Stage) -> Diagnosis {
+    let other = side_word(alert.from.peer());
+    let after_finished = conn
+        .facts
+        .finished
+        .get(alert.from.peer())
+        .is_some_and(|f| f < alert.frame);
+    let (code, summary, cause) = if after_finished {
+        (
+            Code::CryptoFailure,
+            format!("the {} answered the {other}'s Finished with an encrypted alert", side_word(alert.from)),
+            "the Finished did not verify: the two sides derived different keys (a broken implementation, a wrong pre-shared key, or bytes changed in transit)".to_string(),
+        )
+    } else {
+        (
+            Code::Alert,
+            format!(
+                "the {} sent an encrypted alert {}",
+                side_word(alert.from),
+                stage_words(stage)
+            ),
+            format!(
+                "the {} gave up after encryption started; the alert's reason is encrypted",
+                side_word(alert.from)
+            ),
+        )
+    };
+    Diagnosis::new(code, stage, alert.from.into(), alert.frame)
+        .likely()
+        .summary(summary)
+        .with_client_hello(conn)
+        .evidence(alert.frame, format!("an alert record from the {} after its ChangeCipherSpec: encrypted, so its description is not visible", side_word(alert.from)))
+        .cause(cause)
+        .fix(format!("check the {}'s logs at this time for the alert's reason", side_word(alert.from)))
+        .browser("ERR_SSL_PROTOCOL_ERROR")
+}

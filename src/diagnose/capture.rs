@@ -1,0 +1,83 @@
+//! When the capture, not the connection, is what is missing: it started late, ended early,
+//! lost segments, or cut packets short. These are `incomplete`, never failures.
+
+use super::{side_word, stage_words};
+use crate::connection::{Code, Connection, Diagnosis, EndedBy, Stage};
+
+/// TLS records but no ClientHello and no SYN: the capture began mid-connection.
+pub fn started_late(conn: &Connection) -> Option<Diagnosis> {
+    let f = &conn.facts;
+    if !f.saw_tls || f.client_hello.is_some() || f.syn.is_some() || f.syn_ack.is_some() {
+        return None;
+    }
+    Some(
+        Diagnosis::new(Code::CaptureStartedLate, f.stage, EndedBy::Unknown, conn.first_frame)
+            .summary("the capture started after this connection's handshake began: its start is not in the file")
+            .evidence(conn.first_frame, "the first packet of the connection is mid-stream (no SYN, no ClientHello)")
+            .cause("the capture was started after the connection was opened")
+            .fix("start the capture before the client connects, or reproduce the connection while capturing"),
+    )
+}
+
+/// The snaplen cut payload that the handshake needed.
+pub fn truncated_packets(conn: &Connection) -> Option<Diagnosis> {
+    if conn.tcp.truncated_bytes == 0 {
+        return None;
+    }
+    let gap = conn.gaps.first()?;
+    Some(
+        Diagnosis::new(Code::TruncatedPackets, conn.facts.stage, EndedBy::Unknown, gap.frame)
+            .summary(format!(
+                "the capture's snapshot length cut {} bytes of payload, so the handshake cannot be read past frame {}",
+                conn.tcp.truncated_bytes, gap.frame
+            ))
+            .evidence(gap.frame, format!("a packet from the {} was cut short by the snaplen", side_word(gap.from)))
+            .cause("the capture was taken with a small snapshot length (tcpdump -s)")
+            .fix("capture with the full packet: tcpdump -s 0"),
+    )
+}
+
+/// Segments the capture never saw (the receiver acknowledged them).
+pub fn stream_gap(conn: &Connection) -> Option<Diagnosis> {
+    let gap = conn.gaps.first()?;
+    let missing: u64 = conn.gaps.iter().map(|g| g.bytes).sum();
+    Some(
+        Diagnosis::new(Code::StreamGap, conn.facts.stage, EndedBy::Unknown, gap.frame)
+            .summary(format!(
+                "the capture is missing {missing} bytes of the {}'s stream, so the handshake cannot be followed past frame {}",
+                side_word(gap.from),
+                gap.frame
+            ))
+            .evidence(gap.frame, format!("{} bytes at stream offset {} were acknowledged but never captured", gap.bytes, gap.offset))
+            .cause("the capture dropped packets (a busy capture host: see tcpdump's 'dropped by kernel'), or a second path carried them")
+            .fix("capture with a larger buffer (tcpdump -B) and a filter, or on the host itself"),
+    )
+}
+
+/// Nothing failed: the capture ended with the handshake still under way.
+pub fn ended(conn: &Connection) -> Diagnosis {
+    let stage = conn.facts.stage;
+    let summary = if !conn.facts.saw_tls
+        && conn.tcp.payload_bytes.client + conn.tcp.payload_bytes.server == 0
+    {
+        "the capture ended before any data was sent".to_string()
+    } else {
+        format!(
+            "the capture ended {} with the handshake still under way",
+            stage_words(stage)
+        )
+    };
+    let stage = if stage == Stage::Established {
+        Stage::Finished
+    } else {
+        stage
+    };
+    Diagnosis::new(Code::CaptureEnded, stage, EndedBy::Unknown, conn.last_frame)
+        .summary(summary)
+        .evidence(
+            conn.last_frame,
+            "the last packet of the connection in the capture",
+        )
+        .cause("the capture stopped before the handshake finished; nothing in it shows a failure")
+        .fix("capture for longer, or until the connection closes")
+}

@@ -1,0 +1,289 @@
+//! Failures without a readable alert: a side that closed, reset, stalled, or (TLS 1.3) sent
+//! an encrypted record the size of an alert.
+
+use super::{certificates, first_close, ms_between, side_word, stage_at, stage_words};
+use crate::connection::{Code, Connection, Diagnosis, EndedBy, Stage};
+use crate::flow::Side;
+
+/// A capture that ends this long after an unanswered ClientHello shows a stalled server.
+const STALL_SECS: f64 = 5.0;
+/// More client bytes than this in its final TLS 1.3 flight mean a certificate was in it.
+const CERTIFICATE_FLIGHT_BYTES: u64 = 200;
+
+/// TLS 1.3: instead of its Finished, the client sent one record the size of an alert.
+pub fn certificate_rejected_tls13(conn: &Connection) -> Option<Diagnosis> {
+    if !conn.is_tls13() {
+        return None;
+    }
+    let (frame, len) = conn.facts.tls13_client_first?;
+    let alert_len = conn.tls13_alert_record_len();
+    if len != alert_len {
+        return None;
+    }
+    let server_flight: Vec<String> = conn
+        .encrypted_records
+        .server
+        .first_sizes
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let (sh_frame, _) = conn.facts.server_hello.as_ref()?;
+    let mut d = Diagnosis::new(Code::CertificateRejectedTls13, Stage::EncryptedHandshake, EndedBy::Client, frame)
+        .likely()
+        .summary("the client aborted after the server's encrypted flight, most likely rejecting its certificate (TLS 1.3 hides which)")
+        .with_client_hello(conn)
+        .evidence(*sh_frame, format!("ServerHello chose {}; everything after it is encrypted", conn.cipher.as_deref().unwrap_or("TLS 1.3")))
+        .evidence(None, format!("the server's encrypted records: {} bytes (EncryptedExtensions, Certificate, CertificateVerify, Finished)", server_flight.join(", ")))
+        .evidence(frame, format!("the client's only answer: one {len}-byte record, the exact size of an encrypted alert (2 bytes, content type, 16-byte tag), not a Finished"));
+    if let Some((side, close, how)) = first_close(conn) {
+        d = d.evidence(close, format!("then the {} sent {how}", side_word(side)));
+    }
+    Some(
+        d.cause("the client could not verify the server's certificate (unknown CA, expired, wrong name) or its signature; the certificate travels encrypted in TLS 1.3, so a capture cannot show which")
+            .fix("connect with `openssl s_client -connect HOST:443 -servername NAME` to see the chain and the verify error, and check the client's logs")
+            .browser("ERR_CERT_AUTHORITY_INVALID"),
+    )
+}
+
+/// TLS 1.3: the client finished, and the server's next record is the size of an alert. The
+/// server checks the client's certificate last, so this is mutual TLS failing.
+pub fn server_rejected_client_certificate_tls13(conn: &Connection) -> Option<Diagnosis> {
+    if !conn.is_tls13() {
+        return None;
+    }
+    let alert_len = conn.tls13_alert_record_len();
+    let (client_frame, client_len) = conn.facts.tls13_client_first?;
+    let (frame, len) = conn.facts.tls13_after_client_first.server?;
+    if client_len == alert_len || len != alert_len {
+        return None;
+    }
+    let flight: u64 = conn
+        .encrypted_records
+        .client
+        .bytes
+        .saturating_sub(alert_len as u64);
+    let with_certificate = flight > CERTIFICATE_FLIGHT_BYTES;
+    let (code, summary, cause, fix) = if with_certificate {
+        (
+            Code::ClientCertificateRejected,
+            "the server rejected the client's final flight, which carried a certificate: most likely the client certificate",
+            "the client's certificate is not signed by a CA the server trusts for clients, or is expired",
+            "issue the client a certificate from the CA the server trusts for clients, or add the client's CA there",
+        )
+    } else {
+        (
+            Code::ClientCertificateRequired,
+            "the server rejected the client's final flight, too small to carry a certificate: most likely mutual TLS without a client certificate",
+            "the server requires a client certificate (mutual TLS) and the client has none configured",
+            "configure the client's certificate and key, or make client certificates optional on the server",
+        )
+    };
+    Some(
+        Diagnosis::new(code, Stage::ClientCertificate, EndedBy::Server, frame)
+            .likely()
+            .summary(summary)
+            .with_client_hello(conn)
+            .evidence(client_frame, format!("the client's encrypted flight: {flight} bytes in all (a Finished alone is 53 or 69)"))
+            .evidence(frame, format!("the server answered with one {len}-byte record, the size of an encrypted alert"))
+            .evidence(None, "TLS 1.3 encrypts the CertificateRequest and the client's Certificate: sizes are all a capture shows")
+            .cause(cause)
+            .fix(fix)
+            .browser("ERR_BAD_SSL_CLIENT_AUTH_CERT"),
+    )
+}
+
+/// The ClientHello was sent, retransmitted, and never acknowledged, while the server's small
+/// packets came through: large packets are lost on the path.
+pub fn client_hello_lost(conn: &Connection) -> Option<Diagnosis> {
+    let (frame, _) = conn.facts.client_hello.as_ref()?;
+    let retransmits = conn.tcp.retransmissions.client;
+    if conn.tcp.payload_bytes.server > 0
+        || retransmits == 0
+        || conn.facts.client_unacked == 0
+        || conn.facts.syn_ack.is_none()
+    {
+        return None;
+    }
+    let size = conn.client_hello_size.unwrap_or(0);
+    let ended_by = first_close(conn).map_or(EndedBy::Network, |(side, _, _)| side.into());
+    let last = first_close(conn).map_or(conn.last_frame, |(_, f, _)| f);
+    Some(
+        Diagnosis::new(Code::ClientHelloLost, Stage::ClientHello, ended_by, last)
+            .likely()
+            .summary(format!(
+                "the {size}-byte ClientHello never reached the server: sent {} times, never acknowledged, while the server's small packets came through",
+                retransmits + 1
+            ))
+            .with_client_hello(conn)
+            .evidence(*frame, format!("ClientHello of {size} bytes"))
+            .evidence(None, format!("{retransmits} retransmission(s) of it; the server acknowledged none of its {} bytes", conn.facts.client_unacked))
+            .evidence(conn.facts.syn_ack, "the SYN-ACK (a small packet) arrived")
+            .cause("a path MTU problem or a middlebox dropping large packets (ICMP \"fragmentation needed\" filtered); large post-quantum key shares make ClientHellos bigger")
+            .fix("lower the MTU / clamp the MSS on the path (e.g. iptables TCPMSS --clamp-mss-to-pmtu), let ICMP fragmentation-needed through, or find the device that drops large packets")
+            .browser("ERR_TIMED_OUT"),
+    )
+}
+
+/// The ClientHello got no answer at all before the client gave up (or the capture ran on).
+pub fn no_server_hello(conn: &Connection) -> Option<Diagnosis> {
+    let (frame, _) = conn.facts.client_hello.as_ref()?;
+    let sent = conn.facts.client_hello_ts?;
+    if conn.tcp.payload_bytes.server > 0
+        || conn.facts.fin.server.is_some()
+        || conn.facts.rst.server.is_some()
+    {
+        return None;
+    }
+    let client_close = conn
+        .facts
+        .fin
+        .client
+        .or(conn.facts.rst.client.map(|(f, _)| f));
+    let waited = ms_between(sent, conn.facts.last_ts) / 1000.0;
+    let (ended_by, decisive, confidence_likely) = match client_close {
+        Some(close) => (EndedBy::Client, close, false),
+        None if waited >= STALL_SECS => (EndedBy::Unknown, conn.last_frame, true),
+        None => return None,
+    };
+    let mut d = Diagnosis::new(Code::NoServerHello, Stage::ClientHello, ended_by, decisive)
+        .summary(format!(
+            "the server never answered the ClientHello ({waited:.1} s without a byte)"
+        ))
+        .with_client_hello(conn)
+        .evidence(
+            None,
+            format!("no TLS byte from the server in the {waited:.1} s after frame {frame}"),
+        );
+    if let Some(close) = client_close {
+        d = d.evidence(close, "the client gave up and closed");
+    }
+    if confidence_likely {
+        d = d.likely();
+    }
+    Some(
+        d.cause("the server accepted the TCP connection but its TLS layer is stuck (overloaded, blocked on a backend), or something between accepts TCP and drops the TLS bytes")
+            .fix("check the server process (thread pool, accept queue, backend) and any proxy in front of it at that time")
+            .browser("ERR_TIMED_OUT"),
+    )
+}
+
+/// RST or FIN before the handshake completed, with no alert to say why.
+pub fn closed_during_handshake(conn: &Connection) -> Option<Diagnosis> {
+    let (side, frame, how) = first_close(conn)?;
+    let stage = stage_at(conn, frame);
+    if stage == Stage::TcpConnect && !conn.facts.saw_tls {
+        return Some(closed_before_tls(side, frame, how));
+    }
+    Some(match side {
+        Side::Server => server_closed(conn, frame, how, stage),
+        Side::Client => client_closed(conn, frame, how, stage),
+    })
+}
+
+fn closed_before_tls(side: Side, frame: u64, how: &str) -> Diagnosis {
+    let code = match (side, how) {
+        (Side::Client, "RST") => Code::ClientReset,
+        (Side::Client, _) => Code::ClientClosed,
+        (Side::Server, "RST") => Code::ServerReset,
+        (Side::Server, _) => Code::ServerClosed,
+    };
+    Diagnosis::new(code, Stage::TcpConnect, side.into(), frame)
+        .summary(format!("the {} closed the connection ({how}) before any TLS was sent", side_word(side)))
+        .evidence(frame, format!("{how} from the {}", side_word(side)))
+        .cause(match side {
+            Side::Client => "the client connected and left without a ClientHello: a health check or port scan, or a client that gave up",
+            Side::Server => "the server closed the connection as soon as it was opened: connection limits, an IP allow-list, or a crashed worker",
+        })
+        .fix(format!("check the {}'s logs for why it closed", side_word(side)))
+}
+
+fn server_closed(conn: &Connection, frame: u64, how: &str, stage: Stage) -> Diagnosis {
+    let reset = how == "RST";
+    let code = if reset {
+        Code::ServerReset
+    } else {
+        Code::ServerClosed
+    };
+    let mut d = Diagnosis::new(code, stage, EndedBy::Server, frame)
+        .summary(format!(
+            "the server's side {} {} without an alert",
+            if reset {
+                "reset the connection"
+            } else {
+                "closed the connection"
+            },
+            stage_words(stage)
+        ))
+        .with_client_hello(conn);
+    let rst_ttl = conn.facts.rst.server.map(|(_, ttl)| ttl);
+    let first_ttl = conn.tcp.first_ttl.server;
+    if let (Some(rst), Some(first)) = (rst_ttl.filter(|_| reset), first_ttl)
+        && rst != first
+    {
+        return d
+            .likely()
+            .evidence(frame, format!("the RST arrived with TTL {rst}, the server's other packets with TTL {first}"))
+            .evidence(None, "a different TTL means a different sender: a device on the path injected the reset")
+            .cause(format!(
+                "a middlebox (firewall, IPS or SNI filter) reset the connection after seeing the ClientHello{}",
+                conn.sni.as_deref().map(|s| format!(" for {s}")).unwrap_or_default()
+            ))
+            .fix("find the filtering device between client and server (its hop is where the TTL changes) and its policy for this name")
+            .browser("ERR_CONNECTION_RESET");
+    }
+    if let Some(ttl) = rst_ttl.filter(|_| reset) {
+        d = d.evidence(
+            frame,
+            format!("RST with TTL {ttl}, the same as the server's other packets"),
+        );
+    } else {
+        d = d.evidence(frame, format!("{how} from the server"));
+    }
+    let cause = match stage {
+        Stage::ClientHello => {
+            "the server (or a proxy in front of it) rejected the ClientHello without saying why: TLS not enabled on this listener, no certificate configured for the name, or a version or cipher policy that closes instead of alerting"
+        }
+        _ => {
+            "the server gave up mid-handshake without an alert: a crash, a timeout, or a policy that closes silently"
+        }
+    };
+    d.cause(cause)
+        .fix("check the server's error log at this time; test with openssl s_client -connect HOST:PORT -servername NAME")
+        .browser(if reset { "ERR_CONNECTION_RESET" } else { "ERR_CONNECTION_CLOSED" })
+}
+
+fn client_closed(conn: &Connection, frame: u64, how: &str, stage: Stage) -> Diagnosis {
+    let reset = how == "RST";
+    let code = if reset {
+        Code::ClientReset
+    } else {
+        Code::ClientClosed
+    };
+    let mut d = Diagnosis::new(code, stage, EndedBy::Client, frame)
+        .summary(format!(
+            "the client {} {} without an alert",
+            if reset {
+                "reset the connection"
+            } else {
+                "closed the connection"
+            },
+            stage_words(stage)
+        ))
+        .with_client_hello(conn)
+        .evidence(frame, format!("{how} from the client"));
+    let found = certificates::findings(conn);
+    if stage >= Stage::ServerCertificate && !conn.certificates.is_empty() {
+        for f in &found {
+            d = d.evidence(None, f.text.clone());
+        }
+        let why = found.first().map_or("nothing visible is wrong with it, so the client's trust store or pinning is the likely reason".to_string(), |f| f.text.clone());
+        return d
+            .likely()
+            .cause(format!(
+                "the client silently rejected the server's certificate: {why}"
+            ))
+            .fix("check the client's logs for a certificate verification error");
+    }
+    d.cause("the client gave up without saying why: a timeout of its own, a cancelled request, or a check that failed silently")
+        .fix("check the client's logs and timeouts")
+}

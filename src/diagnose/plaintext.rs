@@ -1,0 +1,102 @@
+//! One side spoke something other than TLS.
+
+use super::first_close;
+use crate::connection::{Code, Connection, Diagnosis, Stage};
+use crate::flow::Side;
+
+/// Names the protocol behind a plaintext greeting, as far as its first bytes tell.
+fn protocol_of(first: &str) -> &'static str {
+    let starts = |p: &str| first.starts_with(p);
+    if starts("HTTP/") {
+        "an HTTP response"
+    } else if [
+        "GET ", "POST ", "HEAD ", "PUT ", "OPTIONS ", "CONNECT ", "DELETE ",
+    ]
+    .iter()
+    .any(|m| starts(m))
+    {
+        "an HTTP request"
+    } else if starts("SSH-") {
+        "an SSH banner"
+    } else if starts("220") {
+        "an SMTP or FTP greeting"
+    } else if starts("+OK") {
+        "a POP3 greeting"
+    } else if starts("* OK") {
+        "an IMAP greeting"
+    } else if starts("\\x00\\x00\\x00\\x08\\x04\\xd2\\x16/") {
+        "a PostgreSQL SSLRequest"
+    } else {
+        "bytes of an unknown protocol"
+    }
+}
+
+fn shown(text: &str) -> String {
+    text.chars().take(60).collect()
+}
+
+/// The client's first bytes are not TLS and TLS never started.
+pub fn client_not_tls(conn: &Connection) -> Option<Diagnosis> {
+    let (frame, Side::Client) = conn.facts.plaintext_first? else {
+        return None;
+    };
+    if conn.facts.saw_tls {
+        return None;
+    }
+    let first = conn.plaintext.client.as_deref().unwrap_or("");
+    let port = conn.server.map_or(0, |s| s.port);
+    let what = protocol_of(first);
+    let mut d = Diagnosis::new(
+        Code::NotTlsClient,
+        Stage::TcpConnect,
+        Side::Client.into(),
+        frame,
+    )
+    .summary(format!("the client sent {what}, not TLS, to port {port}"))
+    .evidence(frame, format!("client's first bytes: \"{}\"", shown(first)));
+    if let Some(answer) = conn.plaintext.server.as_deref() {
+        d = d.evidence(
+            None,
+            format!("the server answered in plaintext: \"{}\"", shown(answer)),
+        );
+    }
+    Some(
+        d.cause("the client speaks plain text to a port that expects TLS (http:// instead of https://, or a missing TLS setting), or the port serves plain text")
+            .fix("use TLS on the client (https://, ssl=true), or connect to the plaintext port"),
+    )
+}
+
+/// A ClientHello answered with bytes that are not TLS (an HTTP error page, a banner).
+pub fn server_not_tls(conn: &Connection) -> Option<Diagnosis> {
+    let (frame, Side::Server) = conn.facts.plaintext_first? else {
+        return None;
+    };
+    conn.facts.client_hello.as_ref()?;
+    if conn.facts.server_hello.is_some() || !conn.alerts.is_empty() {
+        return None;
+    }
+    let first = conn.plaintext.server.as_deref().unwrap_or("");
+    let what = protocol_of(first);
+    let mut d = Diagnosis::new(
+        Code::NotTlsServer,
+        Stage::ClientHello,
+        Side::Server.into(),
+        frame,
+    )
+    .summary(format!(
+        "the server answered the ClientHello with {what}, not TLS"
+    ))
+    .with_client_hello(conn)
+    .evidence(frame, format!("server's answer: \"{}\"", shown(first)));
+    if let Some((side, close, how)) = first_close(conn) {
+        d = d.evidence(
+            close,
+            format!("then the {} sent {how}", super::side_word(side)),
+        );
+    }
+    Some(
+        d.cause("the port runs a plaintext service (or TLS is terminated elsewhere); OpenSSL reports this as \"wrong version number\"")
+            .fix("point the client at the TLS port, or enable TLS on this listener")
+            .browser("ERR_SSL_PROTOCOL_ERROR"),
+    )
+}

@@ -1,0 +1,108 @@
+//! Failures before TLS: the TCP connection never came up.
+
+use super::ms_between;
+use crate::connection::{Code, Connection, Diagnosis, EndedBy, Stage};
+
+/// An ICMP destination-unreachable that quoted the connection's packet, before any answer.
+pub fn icmp_unreachable(conn: &Connection) -> Option<Diagnosis> {
+    let icmp = conn.facts.icmp.as_ref()?;
+    if conn.facts.syn_ack.is_some() && conn.facts.saw_tls {
+        return None;
+    }
+    let (browser, cause, fix) = match icmp.kind {
+        "port unreachable" => (
+            "ERR_CONNECTION_REFUSED",
+            "the host is up but nothing listens on the port (the host, not its TCP stack, answered)",
+            "start the service on that port, or point the client at the right port",
+        ),
+        "administratively prohibited" => (
+            "ERR_ADDRESS_UNREACHABLE",
+            "a firewall rejects the connection with ICMP",
+            "allow the port in the firewall that sent the ICMP error (its address is in the evidence)",
+        ),
+        _ => (
+            "ERR_ADDRESS_UNREACHABLE",
+            "the network has no route to the server, or the host is down",
+            "check routing to the server and that the host is up",
+        ),
+    };
+    let port = conn.server.map_or(0, |s| s.port);
+    let mut d = Diagnosis::new(
+        Code::IcmpUnreachable,
+        Stage::TcpConnect,
+        EndedBy::Network,
+        icmp.frame,
+    )
+    .summary(format!(
+        "ICMP {} from {} for port {port}",
+        icmp.kind, icmp.reporter
+    ))
+    .cause(cause)
+    .fix(fix)
+    .browser(browser);
+    if let Some(&(frame, _)) = conn.facts.syns.first() {
+        d = d.evidence(frame, "the client sent a SYN");
+    }
+    Some(d.evidence(
+        icmp.frame,
+        format!(
+            "ICMP {} from {}, quoting that SYN",
+            icmp.kind, icmp.reporter
+        ),
+    ))
+}
+
+/// A SYN answered by RST: nothing listens on the port.
+pub fn refused(conn: &Connection) -> Option<Diagnosis> {
+    let f = &conn.facts;
+    let syn = f.syn?;
+    let (rst, ttl) = f.rst.server?;
+    if f.syn_ack.is_some() || f.saw_tls || rst < syn {
+        return None;
+    }
+    let port = conn.server.map_or(0, |s| s.port);
+    Some(
+        Diagnosis::new(Code::TcpRefused, Stage::TcpConnect, EndedBy::Server, rst)
+            .summary(format!("connection refused: the server answered the SYN to port {port} with RST"))
+            .evidence(syn, "the client sent a SYN")
+            .evidence(rst, format!("the server's side answered with RST (TTL {ttl})"))
+            .cause("nothing listens on the port, or a firewall rejects with a reset")
+            .fix("start the service on that port or fix the port the client uses; check firewall reject rules")
+            .browser("ERR_CONNECTION_REFUSED"),
+    )
+}
+
+/// SYNs that nothing answered: retransmitted, or abandoned by the client.
+pub fn no_response(conn: &Connection) -> Option<Diagnosis> {
+    let f = &conn.facts;
+    let (&(first, first_ts), rest) = f.syns.split_first()?;
+    if f.syn_ack.is_some() || f.saw_tls || conn.tcp.packets.server > 0 {
+        return None;
+    }
+    // One SYN and the end of the capture is not yet a timeout.
+    let gave_up = f.fin.client.or(f.rst.client.map(|(fr, _)| fr));
+    if rest.is_empty() && gave_up.is_none() {
+        return None;
+    }
+    let times: Vec<String> = f
+        .syns
+        .iter()
+        .map(|&(_, ts)| format!("{:.0} ms", ms_between(first_ts, ts)))
+        .collect();
+    let last = f.syns.last().map_or(first, |&(frame, _)| frame);
+    let waited = conn.duration_ms / 1000.0;
+    let mut d = Diagnosis::new(Code::TcpNoResponse, Stage::TcpConnect, EndedBy::Network, last)
+        .summary(format!(
+            "no answer to {} SYNs over {waited:.1} s: the server or the path is silent",
+            f.syns.len()
+        ))
+        .evidence(first, format!("SYNs sent at {} (retransmissions back off)", times.join(", ")))
+        .evidence(None, "no SYN-ACK, RST or ICMP error came back")
+        .cause("a firewall silently dropping the SYNs, the host down, or no route back to the client")
+        .fix("check that the server is up and that firewalls between the client and the server allow the port")
+        .browser("ERR_CONNECTION_TIMED_OUT");
+    if let Some(frame) = gave_up {
+        d = d.evidence(frame, "the client gave up");
+    }
+    Some(d)
+}

@@ -1,0 +1,107 @@
+//! Weaknesses of connections that did establish: old versions, weak suites, certificates the
+//! client accepted anyway, slow servers.
+
+use super::{DiagnoseOptions, certificates, ms_between};
+use crate::connection::{Connection, Evidence, Warning, WarningCode};
+use crate::tls::names;
+
+pub fn of(conn: &Connection, options: &DiagnoseOptions) -> Vec<Warning> {
+    let mut out = Vec::new();
+    let sh_frame = conn.facts.server_hello.as_ref().map(|(f, _)| *f);
+    let warn = |out: &mut Vec<Warning>, code, summary: String, frame: Option<u64>| {
+        out.push(Warning {
+            code,
+            summary: summary.clone(),
+            evidence: vec![Evidence {
+                frame,
+                fact: summary,
+            }],
+        });
+    };
+    if let Some((_, sh)) = &conn.facts.server_hello {
+        if sh.version() < 0x0303 {
+            warn(
+                &mut out,
+                WarningCode::LegacyVersion,
+                format!(
+                    "{} is deprecated (RFC 8996): use TLS 1.2 or 1.3",
+                    names::version_name(sh.version())
+                ),
+                sh_frame,
+            );
+        }
+        if let Some(facts) = names::cipher_facts(sh.cipher) {
+            if let Some(weak) = facts.weak {
+                warn(
+                    &mut out,
+                    WarningCode::WeakCipher,
+                    format!("{} uses {weak}", names::cipher_suite_name(sh.cipher)),
+                    sh_frame,
+                );
+            }
+            if !facts.forward_secret {
+                warn(
+                    &mut out,
+                    WarningCode::NoForwardSecrecy,
+                    format!(
+                        "{} has no forward secrecy: a stolen server key decrypts recorded traffic",
+                        names::cipher_suite_name(sh.cipher)
+                    ),
+                    sh_frame,
+                );
+            }
+        }
+    }
+    let cert_frame = conn.facts.server_certificate.map(|(f, _)| f);
+    for finding in certificates::findings(conn) {
+        warn(
+            &mut out,
+            finding.warning,
+            format!("accepted anyway: {}", finding.text),
+            cert_frame,
+        );
+    }
+    slow(conn, options, &mut out);
+    out
+}
+
+fn slow(conn: &Connection, options: &DiagnoseOptions, out: &mut Vec<Warning>) {
+    let (Some(ch), Some(sh)) = (conn.facts.client_hello_ts, conn.facts.server_hello_ts) else {
+        return;
+    };
+    let think = ms_between(ch, sh);
+    let total =
+        ms_between(conn.facts.start_ts, ch) + ms_between(ch, established_ts(conn).unwrap_or(sh));
+    let limit = options.slow_handshake_ms;
+    if think > limit || total > limit {
+        let summary = format!(
+            "slow handshake: the server took {think:.1} ms from ClientHello to ServerHello, {total:.1} ms from the first packet to completion (threshold {limit:.0} ms)"
+        );
+        out.push(Warning {
+            code: WarningCode::SlowHandshake,
+            summary: summary.clone(),
+            evidence: vec![
+                Evidence {
+                    frame: conn.facts.client_hello.as_ref().map(|(f, _)| *f),
+                    fact: "ClientHello sent".into(),
+                },
+                Evidence {
+                    frame: conn.facts.server_hello.as_ref().map(|(f, _)| *f),
+                    fact: format!("ServerHello {think:.1} ms later"),
+                },
+            ],
+        });
+    }
+}
+
+/// The time of the frame at which the handshake completed.
+fn established_ts(conn: &Connection) -> Option<crate::capture::Timestamp> {
+    let frame = conn.facts.established_at?;
+    let offset = conn.timeline.iter().find(|e| e.frame == frame)?.time;
+    let start = conn.facts.start_ts;
+    let micros = (offset * 1e6).round() as i64;
+    Some(crate::capture::Timestamp::new(
+        start.secs + micros.div_euclid(1_000_000),
+        start.nanos + (micros.rem_euclid(1_000_000) as u32) * 1000,
+    ))
+}
