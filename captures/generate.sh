@@ -3,8 +3,9 @@
 # loopback, recorded by tcpdump (pcap) or dumpcap (pcapng). Nothing here writes a packet by hand.
 #
 # Needs root (port 443, capture on lo) and: openssl, gnutls-bin (gnutls-serv, gnutls-cli),
-# tcpdump, dumpcap and tshark (tshark), iproute2 (ss, ip netns), curl, python3, tcprewrite.
-#   apt-get install openssl gnutls-bin tcpdump tshark iproute2 curl python3 tcpreplay
+# tcpdump, dumpcap, tshark and editcap (tshark), iproute2 (ss, ip netns), nftables, iptables, curl,
+# python3, faketime, tcprewrite.
+#   apt-get install openssl gnutls-bin tcpdump tshark iproute2 nftables iptables curl python3 faketime tcpreplay
 #
 # Usage: captures/generate.sh [scenario ...]     (default: all)
 # Re-running replaces the files; keys and certificates are made anew each run, so the bytes
@@ -17,10 +18,11 @@ pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   rm -rf "$work"
+  for ns in tlsdiag-c tlsdiag-s tlsdiag-r; do ip netns del $ns 2>/dev/null || true; done
 }
 trap cleanup EXIT
 
-for tool in openssl gnutls-serv gnutls-cli tcpdump dumpcap tshark ss ip curl python3; do
+for tool in openssl gnutls-serv gnutls-cli tcpdump dumpcap tshark editcap ss ip nft iptables curl python3 faketime; do
   command -v "$tool" >/dev/null || { echo "generate.sh: $tool is missing (see the header)" >&2; exit 1; }
 done
 [ "$(id -u)" -eq 0 ] || { echo "generate.sh: run as root (port 443, capture on lo)" >&2; exit 1; }
@@ -299,9 +301,337 @@ unknown_link_type() {
   say "$(basename "$f")" "derived: protocol-version.pcap relabelled as link type USER0"
 }
 
+# ---------------------------------------------------------------------------------------------
+# Failure classes. Network faults use hosts of our own: network namespaces joined by veth pairs,
+# with addresses from 198.18.0.0/15 (RFC 2544's range for test networks), and nftables or
+# iptables inside the namespaces. Nothing leaves this machine.
+NS_C=tlsdiag-c NS_S=tlsdiag-s NS_R=tlsdiag-r
+C_IP=198.18.0.1 S_IP=198.18.0.2
+
+hosts_up() {
+  hosts_down
+  for ns in $NS_C $NS_S; do ip netns add $ns; ip -n $ns link set lo up; done
+  ip link add tlsdiag-c0 netns $NS_C type veth peer name tlsdiag-s0 netns $NS_S
+  ip -n $NS_C addr add $C_IP/24 dev tlsdiag-c0
+  ip -n $NS_S addr add $S_IP/24 dev tlsdiag-s0
+  ip -n $NS_C link set tlsdiag-c0 up
+  ip -n $NS_S link set tlsdiag-s0 up
+}
+hosts_down() { for ns in $NS_C $NS_S $NS_R; do ip netns del $ns 2>/dev/null || true; done; }
+
+# client 198.18.1.1 -- router (198.18.1.254 | 198.18.2.254) -- server 198.18.2.2
+routed_hosts_up() {
+  hosts_down
+  for ns in $NS_C $NS_S $NS_R; do ip netns add $ns; ip -n $ns link set lo up; done
+  ip link add tlsdiag-c0 netns $NS_C type veth peer name tlsdiag-rc netns $NS_R
+  ip link add tlsdiag-s0 netns $NS_S type veth peer name tlsdiag-rs netns $NS_R
+  ip -n $NS_C addr add 198.18.1.1/24 dev tlsdiag-c0
+  ip -n $NS_R addr add 198.18.1.254/24 dev tlsdiag-rc
+  ip -n $NS_R addr add 198.18.2.254/24 dev tlsdiag-rs
+  ip -n $NS_S addr add 198.18.2.2/24 dev tlsdiag-s0
+  for pair in "$NS_C tlsdiag-c0" "$NS_R tlsdiag-rc" "$NS_R tlsdiag-rs" "$NS_S tlsdiag-s0"; do
+    set -- $pair; ip -n "$1" link set "$2" up
+  done
+  ip -n $NS_C route add default via 198.18.1.254
+  ip -n $NS_S route add default via 198.18.2.254
+  ip netns exec $NS_R sysctl -qw net.ipv4.ip_forward=1
+}
+
+# Capture on the client's interface, as a client-side tcpdump would.
+client_capture() { # file filter
+  rm -f "$1"
+  ip netns exec $NS_C tcpdump -q -i tlsdiag-c0 --immediate-mode -U -s 0 -w "$1" "$2" 2>/dev/null &
+  capture_pid=$!; pids+=("$capture_pid"); sleep 1
+}
+in_server() { # command... (runs in the background as the server)
+  ip netns exec $NS_S "$@" >"$work/server.log" 2>&1 &
+  server_pid=$!; pids+=("$server_pid"); sleep 1
+}
+
+tcp_no_response() {
+  local f="$here/tcp-no-response.pcap"
+  hosts_up
+  ip netns exec $NS_S nft -f - <<NFT
+table inet drop443 {
+  chain input {
+    type filter hook input priority 0;
+    tcp dport 443 drop;
+  }
+}
+NFT
+  client_capture "$f" "tcp port 443"
+  ip netns exec $NS_C curl -sk --connect-timeout 4 -o /dev/null https://$S_IP/ || true
+  stop_capture; hosts_down
+  say "$(basename "$f")" "server drops SYNs to 443 (nftables): SYN retransmitted, never answered"
+}
+
+icmp_unreachable() {
+  local f="$here/icmp-admin-prohibited.pcap"
+  hosts_up
+  ip netns exec $NS_S nft -f - <<NFT
+table inet reject443 {
+  chain input {
+    type filter hook input priority 0;
+    tcp dport 443 reject with icmpx type admin-prohibited;
+  }
+}
+NFT
+  client_capture "$f" "tcp port 443 or icmp"
+  ip netns exec $NS_C curl -sk --connect-timeout 3 -o /dev/null https://$S_IP/ || true
+  stop_capture; hosts_down
+  say "$(basename "$f")" "server's firewall rejects 443 with ICMP administratively prohibited"
+}
+
+client_hello_lost() {
+  local f="$here/client-hello-lost.pcap"
+  hosts_up
+  # Drop any packet to 443 longer than 250 bytes: SYN and ACKs pass, the ClientHello does not.
+  ip netns exec $NS_S nft -f - <<NFT
+table inet bigdrop {
+  chain input {
+    type filter hook input priority 0;
+    tcp dport 443 meta length > 250 drop;
+  }
+}
+NFT
+  in_server openssl s_server -accept 443 -quiet -cert "$work/leaf.pem" -key "$work/leaf.key"
+  client_capture "$f" "tcp port 443"
+  ip netns exec $NS_C timeout 5 openssl s_client -connect $S_IP:443 -servername server.test </dev/null >/dev/null 2>&1 || true
+  stop_server; stop_capture; hosts_down
+  say "$(basename "$f")" "packets over 250 bytes dropped on the path: the ClientHello is retransmitted, never acknowledged"
+}
+
+middlebox_reset() {
+  local f="$here/middlebox-reset.pcap"
+  routed_hosts_up
+  # The router resets connections whose ClientHello names blocked.test, as SNI filters do.
+  ip netns exec $NS_R iptables -A FORWARD -p tcp --dport 443 -m string --string "blocked.test" --algo bm \
+    -j REJECT --reject-with tcp-reset
+  in_server openssl s_server -accept 443 -quiet -cert "$work/leaf.pem" -key "$work/leaf.key"
+  client_capture "$f" "tcp port 443"
+  ip netns exec $NS_C timeout 4 openssl s_client -connect 198.18.2.2:443 -servername blocked.test </dev/null >/dev/null 2>&1 || true
+  stop_server; stop_capture; hosts_down
+  say "$(basename "$f")" "a router injects an RST after the ClientHello for blocked.test (iptables string match)"
+}
+
+no_server_hello() {
+  local f="$here/no-server-hello.pcap"
+  start_capture "$f" "tcp port 443"
+  plaintext_server silent 443
+  timeout 4 openssl s_client -connect 127.0.0.1:443 -servername server.test </dev/null >/dev/null 2>&1 || true
+  stop_server; stop_capture
+  say "$(basename "$f")" "the server accepts TCP and never answers the ClientHello; the client gives up"
+}
+
+server_reset_closed() {
+  local mode f
+  for mode in reset close; do
+    f="$here/server-$mode.pcap"
+    start_capture "$f" "tcp port 443"
+    plaintext_server $mode 443
+    s_client 443 -servername server.test
+    stop_server; stop_capture
+    say "$(basename "$f")" "the server reads the ClientHello and ends the connection ($mode), no alert"
+  done
+}
+
+client_reset_closed() {
+  local mode f
+  for mode in reset close; do
+    f="$here/client-$mode.pcap"
+    start_capture "$f" "tcp port 443"
+    s_server 443 -tls1_2 -cert "$work/self.pem" -key "$work/self.key"
+    python3 "$here/hello_client.py" $mode 127.0.0.1 443 self-signed.test || true
+    stop_server; stop_capture
+    say "$(basename "$f")" "the client reads the server's flight and leaves ($mode), no alert"
+  done
+}
+
+not_tls_server_ssh() {
+  local f="$here/ssh-on-443.pcap"
+  start_capture "$f" "tcp port 443"
+  plaintext_server ssh 443
+  s_client 443 -servername server.test
+  stop_server; stop_capture
+  say "$(basename "$f")" "a TLS client reaches an SSH server on 443"
+}
+
+unrecognized_name() {
+  local f="$here/unrecognized-name.pcap"
+  start_capture "$f" "tcp port 443"
+  s_server 443 -servername server.test -servername_fatal -cert "$work/leaf.pem" -key "$work/leaf.key" \
+    -cert2 "$work/leaf.pem" -key2 "$work/leaf.key"
+  s_client 443 -servername other.test
+  stop_server; stop_capture
+  say "$(basename "$f")" "SNI other.test on a server that serves only server.test: unrecognized_name (112)"
+}
+
+missing_sni() {
+  local f="$here/missing-sni.pcap"
+  start_capture "$f" "tcp port 443"
+  plaintext_server nosni 443
+  s_client 443 -noservername
+  stop_server; stop_capture
+  say "$(basename "$f")" "a ClientHello without SNI to a server that requires it (Python ssl)"
+}
+
+no_application_protocol() {
+  local f="$here/no-application-protocol.pcap"
+  start_capture "$f" "tcp port 443"
+  start_server 443 gnutls-serv --port 443 --x509certfile "$work/chain.pem" --x509keyfile "$work/leaf.key" --alpn h2 --alpn-fatal
+  s_client 443 -servername server.test -alpn http/1.1
+  stop_server; stop_capture
+  say "$(basename "$f")" "GnuTLS server insists on ALPN h2, the client offers http/1.1: no_application_protocol"
+}
+
+no_common_signature() {
+  local f="$here/no-common-signature.pcap"
+  start_capture "$f" "tcp port 443"
+  s_server 443 -tls1_2 -cert "$work/leaf.pem" -key "$work/leaf.key" -sigalgs ECDSA+SHA256
+  s_client 443 -tls1_2 -servername server.test -sigalgs RSA+SHA256
+  stop_server; stop_capture
+  say "$(basename "$f")" "TLS 1.2, no signature algorithm in common: handshake_failure (40)"
+}
+
+cert_expired() {
+  local f="$here/cert-expired.pcap"
+  # A leaf that expired long ago: signed with the clock moved back 400 days, valid for 30.
+  faketime -f "-400d" openssl x509 -req -in "$work/leaf.csr" -CA "$work/int.pem" -CAkey "$work/int.key" \
+    -CAcreateserial -out "$work/expired.pem" -days 30 -extfile "$work/leaf.ext" 2>/dev/null
+  start_capture "$f" "tcp port 443"
+  s_server 443 -tls1_2 -cert "$work/expired.pem" -key "$work/leaf.key" -cert_chain "$work/int.pem"
+  s_client 443 -tls1_2 -servername server.test -CAfile "$work/ca.pem" -verify_return_error
+  stop_server; stop_capture
+  say "$(basename "$f")" "TLS 1.2, the leaf expired about a year before: certificate_expired (45)"
+}
+
+cert_name_mismatch() {
+  local f="$here/cert-name-mismatch.pcap"
+  start_capture "$f" "tcp port 443"
+  s_server 443 -tls1_2 -cert "$work/leaf.pem" -key "$work/leaf.key" -cert_chain "$work/int.pem"
+  s_client 443 -tls1_2 -servername wrong.test -verify_hostname wrong.test -CAfile "$work/ca.pem" -verify_return_error
+  stop_server; stop_capture
+  say "$(basename "$f")" "TLS 1.2, the certificate is for server.test, the client asks for wrong.test"
+}
+
+cert_chain_incomplete() {
+  local f="$here/cert-chain-incomplete.pcap"
+  start_capture "$f" "tcp port 443"
+  s_server 443 -tls1_2 -cert "$work/leaf.pem" -key "$work/leaf.key"
+  s_client 443 -tls1_2 -servername server.test -CAfile "$work/ca.pem" -verify_return_error
+  stop_server; stop_capture
+  say "$(basename "$f")" "TLS 1.2, the server sends the leaf without its intermediate"
+}
+
+cert_rejected_tls13() {
+  local f="$here/cert-rejected-tls13.pcap"
+  start_capture "$f" "tcp port 443"
+  s_server 443 -tls1_3 -cert "$work/leaf.pem" -key "$work/leaf.key" -cert_chain "$work/int.pem"
+  (echo hi; sleep 0.3) | timeout 4 gnutls-cli --port 443 --sni-hostname server.test --x509cafile "$work/other.pem" \
+    127.0.0.1 >/dev/null 2>&1 || true
+  stop_server; stop_capture
+  say "$(basename "$f")" "TLS 1.3, GnuTLS client distrusts the chain: one encrypted alert-sized record"
+}
+
+client_cert() {
+  local f
+  f="$here/client-cert-required-tls12.pcap"
+  start_capture "$f" "tcp port 443"
+  s_server 443 -tls1_2 -Verify 1 -cert "$work/leaf.pem" -key "$work/leaf.key" -CAfile "$work/ca.pem"
+  s_client 443 -tls1_2 -servername server.test
+  stop_server; stop_capture
+  say "$(basename "$f")" "mutual TLS 1.2, the client has no certificate: handshake_failure (40)"
+  f="$here/client-cert-required-tls13.pcap"
+  start_capture "$f" "tcp port 443"
+  s_server 443 -tls1_3 -Verify 1 -cert "$work/leaf.pem" -key "$work/leaf.key" -CAfile "$work/ca.pem"
+  s_client 443 -tls1_3 -servername server.test
+  stop_server; stop_capture
+  say "$(basename "$f")" "mutual TLS 1.3, the client has no certificate: encrypted alert after its Finished"
+  f="$here/client-cert-rejected.pcap"
+  start_capture "$f" "tcp port 443"
+  s_server 443 -tls1_2 -Verify 1 -verify_return_error -cert "$work/leaf.pem" -key "$work/leaf.key" -CAfile "$work/ca.pem"
+  s_client 443 -tls1_2 -servername server.test -cert "$work/self.pem" -key "$work/self.key"
+  stop_server; stop_capture
+  say "$(basename "$f")" "mutual TLS 1.2, the client's certificate is from a CA the server does not trust"
+}
+
+hello_retry_failed() {
+  local f="$here/hello-retry-failed.pcap"
+  hosts_up
+  # The server wants secp384r1, so it answers the client's x25519 share with a
+  # HelloRetryRequest; the second ClientHello, larger by its P-384 share, exceeds what the path
+  # lets through (330 bytes; the first is 297), as on a path that drops large packets.
+  ip netns exec $NS_S nft -f - <<NFT
+table inet bigdrop {
+  chain input {
+    type filter hook input priority 0;
+    tcp dport 443 meta length > 330 drop;
+  }
+}
+NFT
+  in_server openssl s_server -accept 443 -quiet -tls1_3 -groups secp384r1 -cert "$work/leaf.pem" -key "$work/leaf.key"
+  client_capture "$f" "tcp port 443"
+  ip netns exec $NS_C timeout 4 openssl s_client -connect $S_IP:443 -tls1_3 -servername server.test \
+    </dev/null >/dev/null 2>&1 || true
+  stop_server; stop_capture; hosts_down
+  say "$(basename "$f")" "HelloRetryRequest for secp384r1; the larger second ClientHello is lost on the path"
+}
+
+downgrade() {
+  local f="$here/inappropriate-fallback.pcap"
+  start_capture "$f" "tcp port 443"
+  s_server 443 -cert "$work/leaf.pem" -key "$work/leaf.key"
+  s_client 443 -tls1_2 -fallback_scsv -servername server.test
+  stop_server; stop_capture
+  say "$(basename "$f")" "a TLS 1.2 fallback retry with TLS_FALLBACK_SCSV to a TLS 1.3 server"
+}
+
+psk_mismatch() {
+  local f="$here/psk-mismatch.pcap"
+  start_capture "$f" "tcp port 443"
+  s_server 443 -tls1_2 -nocert -psk 1234abcd
+  s_client 443 -tls1_2 -psk 5678abcd
+  stop_server; stop_capture
+  say "$(basename "$f")" "TLS 1.2 PSK with different keys: the server cannot verify the Finished (bad_record_mac)"
+}
+
+small_snaplen() {
+  local f="$here/snaplen-100.pcap"
+  rm -f "$f"
+  tcpdump -q -i lo --immediate-mode -U -s 100 -w "$f" "tcp port 443" 2>/dev/null &
+  capture_pid=$!; pids+=("$capture_pid"); sleep 1
+  s_server 443 -tls1_2 -cert "$work/leaf.pem" -key "$work/leaf.key" -cert_chain "$work/int.pem"
+  s_client 443 -tls1_2 -servername server.test
+  stop_server; stop_capture
+  say "$(basename "$f")" "a TLS 1.2 success recorded with tcpdump -s 100: payloads cut"
+}
+
+# Derived from recorded captures, by editcap (packets dropped, none changed), where the class is
+# about the capture itself.
+derived_captures() {
+  # capture_started_late: the connection from its 7th packet on (after the ClientHello).
+  editcap -r "$here/tls12-ecdhe-chain.pcap" "$here/started-late.pcap" 7-14
+  say "started-late.pcap" "derived: tls12-ecdhe-chain.pcap from packet 7 on"
+  # capture_ended: the first five packets (ClientHello sent, nothing after).
+  editcap -r "$here/tls12-ecdhe-chain.pcap" "$here/ended-early.pcap" 1-5
+  say "ended-early.pcap" "derived: tls12-ecdhe-chain.pcap cut after packet 5"
+  # stream_gap: packet 6 (the server's flight) removed; the client's ACK of it remains.
+  editcap "$here/tls12-ecdhe-chain.pcap" "$here/lost-segment.pcap" 6
+  say "lost-segment.pcap" "derived: tls12-ecdhe-chain.pcap without packet 6 (the server's first flight)"
+  # alert: the one byte of protocol-version.pcap's alert description changed to internal_error.
+  python3 "$here/rewrite_alert.py" "$here/protocol-version.pcap" "$here/alert-internal-error.pcap" 6 80
+  say "alert-internal-error.pcap" "derived: protocol-version.pcap with the alert relabelled internal_error (80)"
+}
+
+failures=(tcp_no_response icmp_unreachable client_hello_lost middlebox_reset no_server_hello
+  server_reset_closed client_reset_closed not_tls_server_ssh unrecognized_name missing_sni
+  no_application_protocol no_common_signature cert_expired cert_name_mismatch cert_chain_incomplete
+  cert_rejected_tls13 client_cert hello_retry_failed downgrade psk_mismatch small_snaplen
+  derived_captures)
+
 all=(tls13_sni_alpn tls12_ecdhe_chain protocol_version no_shared_cipher unknown_ca refused
   gnutls_any tls12_pcapng interleaved resumed_tls12 starttls_smtp postgres_sslrequest http_on_443
-  tcp_fast_open ipv6_veth vlan_tagged one_direction unknown_link_type)
+  tcp_fast_open ipv6_veth vlan_tagged one_direction unknown_link_type "${failures[@]}")
 pki
 for s in "${@:-${all[@]}}"; do
   "$s"

@@ -2,14 +2,22 @@
 """Small real servers for captures/generate.sh: Python's ssl on a socket, after a plaintext
 prefix as the protocol does it, or plain HTTP. Serves connections until killed.
 
-usage: plaintext_servers.py MODE PORT CERT KEY
+usage: plaintext_servers.py MODE PORT CERT KEY [HOST]
   smtp      SMTP greeting, EHLO, STARTTLS (RFC 3207), then TLS
   postgres  PostgreSQL SSLRequest answered with 'S', then TLS
   http      plain HTTP/1.0 on the port (a TLS client gets an HTTP 400 back)
+  ssh       an SSH banner on connect, as sshd sends it
+  silent    accepts and reads, never answers (a stalled TLS server)
+  reset     reads the ClientHello, then resets the connection (SO_LINGER 0)
+  close     reads the ClientHello, then closes it (FIN)
+  nosni     TLS, but refuses a ClientHello without SNI with unrecognized_name
+HOST is the address to listen on (default 127.0.0.1).
 """
 import socket
 import ssl
+import struct
 import sys
+import time
 
 
 def serve(mode, conn, ctx):
@@ -22,6 +30,19 @@ def serve(mode, conn, ctx):
     elif mode == "postgres":
         conn.recv(8)  # SSLRequest: length 8, code 80877103
         conn.sendall(b"S")
+    elif mode == "ssh":
+        conn.sendall(b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n")
+        conn.recv(4096)
+        return
+    elif mode == "silent":
+        conn.recv(4096)
+        time.sleep(10)
+        return
+    elif mode in ("reset", "close"):
+        conn.recv(4096)
+        if mode == "reset":
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        return
     elif mode == "http":
         request = conn.recv(4096)
         if request.startswith((b"GET", b"HEAD", b"POST")):
@@ -35,11 +56,21 @@ def serve(mode, conn, ctx):
     tls.unwrap()
 
 
+def refuse_without_sni(tls, server_name, ctx):
+    if server_name is None:
+        return ssl.ALERT_DESCRIPTION_UNRECOGNIZED_NAME
+    return None
+
+
 def main():
     mode, port, cert, key = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+    host = sys.argv[5] if len(sys.argv) > 5 else "127.0.0.1"
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.load_cert_chain(cert, key)
-    server = socket.create_server(("127.0.0.1", port))
+    if mode == "nosni":
+        ctx.sni_callback = refuse_without_sni
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    server = socket.create_server((host, port), family=family)
     while True:
         conn, _ = server.accept()
         try:

@@ -181,7 +181,7 @@ impl Analyzer {
             .streams
             .get_mut(side)
             .segment(data_seq, seg.payload, frame, ts);
-        count_placement(&mut state.conn, side, placement);
+        count_placement(&mut state.conn, side, frame, placement);
         if seg.missing > 0 && matches!(placement, Placement::InOrder | Placement::Overlap) {
             // The snaplen cut the rest of this segment: the stream resumes after the hole.
             let gap = state
@@ -288,10 +288,13 @@ fn tcp_control(
     }
 }
 
-fn count_placement(conn: &mut Connection, side: Side, placement: Placement) {
+fn count_placement(conn: &mut Connection, side: Side, frame: u64, placement: Placement) {
     use Placement as P;
     match placement {
-        P::Retransmission => *conn.tcp.retransmissions.get_mut(side) += 1,
+        P::Retransmission => {
+            *conn.tcp.retransmissions.get_mut(side) += 1;
+            *conn.facts.last_retransmission.get_mut(side) = Some(frame);
+        }
         P::OutOfOrder => conn.tcp.out_of_order += 1,
         P::Dropped => conn.tcp.dropped_segments += 1,
         P::InOrder | P::Overlap => {}

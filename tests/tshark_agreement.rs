@@ -170,9 +170,24 @@ fn compare(path: &Path) -> usize {
             "tls.handshake.version",
         ],
     );
+    // A HelloRetryRequest is a ServerHello on the wire: tlsdiag keeps it apart.
     let mut last_sh: BTreeMap<u64, Vec<String>> = BTreeMap::new();
     for row in server_hellos {
-        last_sh.insert(row[1].parse().expect("stream"), row);
+        let stream: u64 = row[1].parse().expect("stream");
+        let conn = common::stream(&analysis, stream);
+        match &conn.hello_retry {
+            Some(hrr) if hrr.frame.to_string() == row[0] => {
+                assert_eq!(
+                    hrr.cipher,
+                    names::cipher_suite_name(hex_u16(&row[2])),
+                    "{name}: HelloRetryRequest cipher"
+                );
+                checked += 1;
+            }
+            _ => {
+                last_sh.insert(stream, row);
+            }
+        }
     }
     for (stream, row) in &last_sh {
         let conn = common::stream(&analysis, *stream);

@@ -2,7 +2,7 @@
 
 use super::certificates;
 use super::{side_word, stage_at, stage_words};
-use crate::connection::{Alert, Code, Connection, Diagnosis, Stage};
+use crate::connection::{Alert, Code, Connection, Diagnosis, EndedBy, EventKind, Stage};
 use crate::flow::Side;
 use crate::tls::names;
 
@@ -97,24 +97,71 @@ pub fn hello_retry_failed(conn: &Connection) -> Option<Diagnosis> {
     } else {
         conn.key_share_groups.join(", ")
     };
-    Some(
-        Diagnosis::new(Code::HelloRetryFailed, Stage::ServerHello, ended_by, frame)
-            .summary(format!("the server asked the client to retry with {asked}, and the retry failed: {what}"))
-            .with_client_hello(conn)
-            .evidence(None, format!("client's supported groups: {offered}; key shares sent: {shares}"))
-            .evidence(hrr.frame, format!("HelloRetryRequest asks for {asked} ({})", hrr.cipher))
+    let second_hello = conn
+        .timeline
+        .iter()
+        .filter(|e| e.event == EventKind::ClientHello)
+        .nth(1)
+        .map(|e| e.frame);
+    let retransmits = conn.tcp.retransmissions.client;
+    let d = Diagnosis::new(Code::HelloRetryFailed, Stage::ServerHello, ended_by, frame)
+        .with_client_hello(conn)
+        .evidence(
+            None,
+            format!("client's supported groups: {offered}; key shares sent: {shares}"),
+        )
+        .evidence(
+            hrr.frame,
+            format!("HelloRetryRequest asks for {asked} ({})", hrr.cipher),
+        );
+    let d = match second_hello {
+        // The retry was sent, repeated, and never answered: it was lost on the way.
+        Some(second) if retransmits > 0 && conn.facts.client_unacked > 0 && decisive_alert(conn).is_none() => {
+            Diagnosis {
+                ended_by: EndedBy::Network,
+                frame: conn.facts.last_retransmission.client.unwrap_or(frame),
+                ..d
+            }
+                .likely()
+                .summary(format!(
+                    "the client's second ClientHello, with the {asked} share the server asked for, never reached the server: sent {} times, never acknowledged",
+                    retransmits + 1
+                ))
+                .evidence(second, "the second ClientHello, larger by its new key share")
+                .evidence(conn.facts.last_retransmission.client, format!("{retransmits} retransmission(s); {} bytes never acknowledged", conn.facts.client_unacked))
+                .evidence(frame, what)
+                .cause("the path drops the larger second ClientHello (an MTU or middlebox problem), while the first one passed")
+                .fix(format!("fix the path for large packets (MSS clamping, ICMP fragmentation-needed), or make the client send a {asked} key share at once"))
+                .browser("ERR_TIMED_OUT")
+        }
+        Some(second) => d
+            .summary(format!("the server rejected the client's retry with {asked}: {what}"))
+            .evidence(second, "the second ClientHello")
             .evidence(frame, what)
-            .cause(format!(
-                "the client and server agree on no key-exchange group the client sends a share for; after the server asked for {asked}, the client could or would not continue"
-            ))
-            .fix(format!("offer {asked} on the client (or a key share the server accepts), or enable the client's groups on the server"))
+            .cause("the client's second ClientHello did not satisfy the server (group, cookie or parameters changed)")
+            .fix("compare the two ClientHellos: they must be the same but for the key share and cookie (RFC 8446 4.1.2)")
             .browser("ERR_SSL_PROTOCOL_ERROR"),
-    )
+        None => d
+            .summary(format!("the client did not retry after the server asked for {asked}: {what}"))
+            .evidence(frame, what)
+            .cause(format!("the client cannot or will not use {asked}, the only group the server accepts"))
+            .fix(format!("offer {asked} on the client, or enable one of the client's groups on the server"))
+            .browser("ERR_SSL_PROTOCOL_ERROR"),
+    };
+    Some(d)
 }
 
 /// The first alert that ended the handshake, classified by sender, description and stage.
 pub fn alert_received(conn: &Connection) -> Option<Diagnosis> {
     let alert = decisive_alert(conn)?;
+    // An alert that answers the peer's FIN or RST (OpenSSL says decode_error on an early EOF)
+    // is not why the handshake ended: the close is.
+    if let Some((side, frame, _)) = super::first_close(conn)
+        && side != alert.from
+        && frame < alert.frame
+    {
+        return None;
+    }
     let stage = stage_at(conn, alert.frame);
     let Some(code) = alert.code else {
         return Some(encrypted_tls12(conn, alert, stage));
@@ -233,11 +280,13 @@ fn offer_profile(conn: &Connection) -> String {
     if !conn.groups.is_empty() {
         parts.push(format!("groups {}", conn.groups.join(", ")));
     }
-    if !conn.signature_algorithms.is_empty() {
-        parts.push(format!(
-            "{} signature algorithms",
-            conn.signature_algorithms.len()
-        ));
+    match conn.signature_algorithms.len() {
+        0 => {}
+        1..=3 => parts.push(format!(
+            "signature algorithms {}",
+            conn.signature_algorithms.join(", ")
+        )),
+        n => parts.push(format!("{n} signature algorithms")),
     }
     format!("the client offers {}", parts.join("; "))
 }
@@ -292,7 +341,14 @@ fn no_application_protocol(conn: &Connection, alert: &Alert) -> Diagnosis {
 fn downgrade(conn: &Connection, alert: &Alert) -> Diagnosis {
     base(conn, Code::DowngradeDetected, Stage::ClientHello, alert)
         .summary("the server refused a fallback to a lower version (TLS_FALLBACK_SCSV)")
-        .evidence(None, "the ClientHello carries TLS_FALLBACK_SCSV: the client is retrying at a lower version after a failure")
+        .evidence(
+            None,
+            if conn.cipher_suites.iter().any(|c| c == "TLS_FALLBACK_SCSV") {
+                "the ClientHello carries TLS_FALLBACK_SCSV: the client is retrying at a lower version after a failure"
+            } else {
+                "the server judged this ClientHello a downgrade"
+            },
+        )
         .cause("an earlier attempt at a higher version failed (often a middlebox that breaks the newer handshake); the server correctly refuses the downgrade")
         .fix("find why the first, higher-version attempt failed (look for the connection just before this one)")
         .browser("ERR_SSL_VERSION_INTERFERENCE")

@@ -10,10 +10,27 @@ pub fn started_late(conn: &Connection) -> Option<Diagnosis> {
     if !f.saw_tls || f.client_hello.is_some() || f.syn.is_some() || f.syn_ack.is_some() {
         return None;
     }
+    let mut d = Diagnosis::new(
+        Code::CaptureStartedLate,
+        f.stage,
+        EndedBy::Unknown,
+        conn.first_frame,
+    )
+    .summary(
+        "the capture started after this connection's handshake began: its start is not in the file",
+    )
+    .evidence(
+        conn.first_frame,
+        "the first packet of the connection is mid-stream (no SYN, no ClientHello)",
+    );
+    if let Some(frame) = f.established_at {
+        d = d.evidence(
+            frame,
+            "the end of the handshake is there: both sides sent their Finished",
+        );
+    }
     Some(
-        Diagnosis::new(Code::CaptureStartedLate, f.stage, EndedBy::Unknown, conn.first_frame)
-            .summary("the capture started after this connection's handshake began: its start is not in the file")
-            .evidence(conn.first_frame, "the first packet of the connection is mid-stream (no SYN, no ClientHello)")
+        d
             .cause("the capture was started after the connection was opened")
             .fix("start the capture before the client connects, or reproduce the connection while capturing"),
     )
@@ -25,6 +42,9 @@ pub fn truncated_packets(conn: &Connection) -> Option<Diagnosis> {
         return None;
     }
     let gap = conn.gaps.first()?;
+    if decided_before(conn, gap.frame) {
+        return None;
+    }
     Some(
         Diagnosis::new(Code::TruncatedPackets, conn.facts.stage, EndedBy::Unknown, gap.frame)
             .summary(format!(
@@ -37,8 +57,28 @@ pub fn truncated_packets(conn: &Connection) -> Option<Diagnosis> {
     )
 }
 
+/// Whether a cleartext alert or a close already decided the handshake before `frame`.
+fn decided_before(conn: &Connection, frame: u64) -> bool {
+    let alert = conn
+        .alerts
+        .iter()
+        .any(|a| a.frame < frame && a.code.is_some());
+    let close = super::first_close(conn).is_some_and(|(_, f, _)| f < frame);
+    alert || close
+}
+
+/// Segments the capture never saw, before anything decided the handshake: what came after
+/// the hole cannot be read, so no verdict is drawn from it.
+pub fn gap_before_the_end(conn: &Connection) -> Option<Diagnosis> {
+    let gap = conn.gaps.first()?;
+    if decided_before(conn, gap.frame) {
+        return None;
+    }
+    stream_gap(conn)
+}
+
 /// Segments the capture never saw (the receiver acknowledged them).
-pub fn stream_gap(conn: &Connection) -> Option<Diagnosis> {
+fn stream_gap(conn: &Connection) -> Option<Diagnosis> {
     let gap = conn.gaps.first()?;
     let missing: u64 = conn.gaps.iter().map(|g| g.bytes).sum();
     Some(

@@ -1,7 +1,9 @@
 //! Failures without a readable alert: a side that closed, reset, stalled, or (TLS 1.3) sent
 //! an encrypted record the size of an alert.
 
-use super::{certificates, first_close, ms_between, side_word, stage_at, stage_words};
+use super::{
+    certificates, first_close, ms_between, side_word, stage_at, stage_words, timestamp_at,
+};
 use crate::connection::{Code, Connection, Diagnosis, EndedBy, Stage};
 use crate::flow::Side;
 
@@ -105,10 +107,9 @@ pub fn client_hello_lost(conn: &Connection) -> Option<Diagnosis> {
         return None;
     }
     let size = conn.client_hello_size.unwrap_or(0);
-    let ended_by = first_close(conn).map_or(EndedBy::Network, |(side, _, _)| side.into());
-    let last = first_close(conn).map_or(conn.last_frame, |(_, f, _)| f);
+    let last = conn.facts.last_retransmission.client.unwrap_or(*frame);
     Some(
-        Diagnosis::new(Code::ClientHelloLost, Stage::ClientHello, ended_by, last)
+        Diagnosis::new(Code::ClientHelloLost, Stage::ClientHello, EndedBy::Network, last)
             .likely()
             .summary(format!(
                 "the {size}-byte ClientHello never reached the server: sent {} times, never acknowledged, while the server's small packets came through",
@@ -116,7 +117,7 @@ pub fn client_hello_lost(conn: &Connection) -> Option<Diagnosis> {
             ))
             .with_client_hello(conn)
             .evidence(*frame, format!("ClientHello of {size} bytes"))
-            .evidence(None, format!("{retransmits} retransmission(s) of it; the server acknowledged none of its {} bytes", conn.facts.client_unacked))
+            .evidence(last, format!("{retransmits} retransmission(s) of it, the last here; the server acknowledged none of its {} bytes", conn.facts.client_unacked))
             .evidence(conn.facts.syn_ack, "the SYN-ACK (a small packet) arrived")
             .cause("a path MTU problem or a middlebox dropping large packets (ICMP \"fragmentation needed\" filtered); large post-quantum key shares make ClientHellos bigger")
             .fix("lower the MTU / clamp the MSS on the path (e.g. iptables TCPMSS --clamp-mss-to-pmtu), let ICMP fragmentation-needed through, or find the device that drops large packets")
@@ -128,18 +129,19 @@ pub fn client_hello_lost(conn: &Connection) -> Option<Diagnosis> {
 pub fn no_server_hello(conn: &Connection) -> Option<Diagnosis> {
     let (frame, _) = conn.facts.client_hello.as_ref()?;
     let sent = conn.facts.client_hello_ts?;
-    if conn.tcp.payload_bytes.server > 0
-        || conn.facts.fin.server.is_some()
-        || conn.facts.rst.server.is_some()
-    {
+    if conn.tcp.payload_bytes.server > 0 {
         return None;
     }
-    let client_close = conn
-        .facts
-        .fin
-        .client
-        .or(conn.facts.rst.client.map(|(f, _)| f));
-    let waited = ms_between(sent, conn.facts.last_ts) / 1000.0;
+    // The server may close later (when its process ends); what counts is who left first.
+    let client_close = match first_close(conn) {
+        Some((Side::Client, frame, _)) => Some(frame),
+        Some((Side::Server, _, _)) => return None,
+        None => None,
+    };
+    let until = client_close
+        .and_then(|f| conn.timeline.iter().find(|e| e.frame == f))
+        .map_or(conn.facts.last_ts, |e| timestamp_at(conn, e.time));
+    let waited = ms_between(sent, until) / 1000.0;
     let (ended_by, decisive, confidence_likely) = match client_close {
         Some(close) => (EndedBy::Client, close, false),
         None if waited >= STALL_SECS => (EndedBy::Unknown, conn.last_frame, true),

@@ -52,6 +52,8 @@ const RULES: &[Rule] = &[
     tcp::refused,
     tcp::no_response,
     capture::started_late,
+    capture::truncated_packets,
+    capture::gap_before_the_end,
     plaintext::client_not_tls,
     plaintext::server_not_tls,
     alerts::hello_retry_failed,
@@ -61,21 +63,20 @@ const RULES: &[Rule] = &[
     closes::client_hello_lost,
     closes::no_server_hello,
     closes::closed_during_handshake,
-    capture::truncated_packets,
-    capture::stream_gap,
 ];
 
 pub fn judge(conn: &Connection, options: &DiagnoseOptions) -> Judgement {
-    if let Some(frame) = conn.facts.established_at {
+    // Without its start, even a completed handshake cannot be vouched for.
+    let started_late = capture::started_late(conn);
+    if let (Some(frame), None) = (conn.facts.established_at, &started_late) {
         return Judgement {
             verdict: established(conn, frame),
             diagnosis: None,
             warnings: warnings::of(conn, options),
         };
     }
-    let mut diagnosis = RULES
-        .iter()
-        .find_map(|rule| rule(conn))
+    let mut diagnosis = started_late
+        .or_else(|| RULES.iter().find_map(|rule| rule(conn)))
         .unwrap_or_else(|| capture::ended(conn));
     if let Some(missing) = silent_side(conn) {
         diagnosis.evidence.push(Evidence {
@@ -86,6 +87,7 @@ pub fn judge(conn: &Connection, options: &DiagnoseOptions) -> Judgement {
             ),
         });
     }
+    order_evidence(&mut diagnosis.evidence);
     let outcome = match diagnosis.code {
         Code::NotTlsClient => Outcome::NotTls,
         Code::CaptureStartedLate
@@ -105,6 +107,20 @@ pub fn judge(conn: &Connection, options: &DiagnoseOptions) -> Judgement {
         diagnosis: Some(diagnosis),
         warnings: Vec::new(),
     }
+}
+
+/// Puts the evidence in frame order; a fact without a frame stays after the one before it.
+fn order_evidence(evidence: &mut Vec<Evidence>) {
+    let mut key = 0;
+    let mut keyed: Vec<(u64, Evidence)> = evidence
+        .drain(..)
+        .map(|e| {
+            key = e.frame.unwrap_or(key);
+            (key, e)
+        })
+        .collect();
+    keyed.sort_by_key(|(k, _)| *k);
+    evidence.extend(keyed.into_iter().map(|(_, e)| e));
 }
 
 fn established(conn: &Connection, frame: u64) -> Verdict {
@@ -292,4 +308,15 @@ fn stage_at(conn: &Connection, frame: u64) -> Stage {
 /// Milliseconds between two frames' times, when both are known.
 fn ms_between(a: crate::capture::Timestamp, b: crate::capture::Timestamp) -> f64 {
     (b.seconds_since(a) * 1e6).round() / 1e3
+}
+
+/// The absolute time of an event `offset` seconds into the connection (timeline times are
+/// relative to the connection's first packet).
+fn timestamp_at(conn: &Connection, offset: f64) -> crate::capture::Timestamp {
+    let micros = (offset * 1e6).round() as i64;
+    let start = conn.facts.start_ts;
+    crate::capture::Timestamp::new(
+        start.secs.saturating_add(micros.div_euclid(1_000_000)),
+        start.nanos + (micros.rem_euclid(1_000_000) as u32) * 1000,
+    )
 }

@@ -97,6 +97,7 @@ pub fn no_response(conn: &Connection) -> Option<Diagnosis> {
             f.syns.len()
         ))
         .evidence(first, format!("SYNs sent at {} (retransmissions back off)", times.join(", ")))
+        .evidence(last, format!("the last SYN (try {})", f.syns.len()))
         .evidence(None, "no SYN-ACK, RST or ICMP error came back")
         .cause("a firewall silently dropping the SYNs, the host down, or no route back to the client")
         .fix("check that the server is up and that firewalls between the client and the server allow the port")

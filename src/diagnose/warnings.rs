@@ -1,7 +1,7 @@
 //! Weaknesses of connections that did establish: old versions, weak suites, certificates the
 //! client accepted anyway, slow servers.
 
-use super::{DiagnoseOptions, certificates, ms_between};
+use super::{DiagnoseOptions, certificates, ms_between, timestamp_at};
 use crate::connection::{Connection, Evidence, Warning, WarningCode};
 use crate::tls::names;
 
@@ -98,10 +98,5 @@ fn slow(conn: &Connection, options: &DiagnoseOptions, out: &mut Vec<Warning>) {
 fn established_ts(conn: &Connection) -> Option<crate::capture::Timestamp> {
     let frame = conn.facts.established_at?;
     let offset = conn.timeline.iter().find(|e| e.frame == frame)?.time;
-    let start = conn.facts.start_ts;
-    let micros = (offset * 1e6).round() as i64;
-    Some(crate::capture::Timestamp::new(
-        start.secs + micros.div_euclid(1_000_000),
-        start.nanos + (micros.rem_euclid(1_000_000) as u32) * 1000,
-    ))
+    Some(timestamp_at(conn, offset))
 }

@@ -1,0 +1,576 @@
+//! Every failure class on a real capture: the code, stage, side, decisive frame, confidence and
+//! browser error of each failed or incomplete connection in captures/, and a phrase of its
+//! explanation. A connection that fails without a row here fails the test, so no verdict goes
+//! unreviewed.
+
+mod common;
+
+use tlsdiag::connection::{Code, Confidence, EndedBy, Stage};
+
+struct Row {
+    file: &'static str,
+    stream: u64,
+    code: Code,
+    stage: Stage,
+    ended_by: EndedBy,
+    frame: u64,
+    confidence: Confidence,
+    browser: Option<&'static str>,
+    /// A phrase the summary or the evidence must contain.
+    says: &'static str,
+}
+
+#[allow(clippy::too_many_arguments)]
+const fn row(
+    file: &'static str,
+    stream: u64,
+    code: Code,
+    stage: Stage,
+    ended_by: EndedBy,
+    frame: u64,
+    confidence: Confidence,
+    browser: Option<&'static str>,
+    says: &'static str,
+) -> Row {
+    Row {
+        file,
+        stream,
+        code,
+        stage,
+        ended_by,
+        frame,
+        confidence,
+        browser,
+        says,
+    }
+}
+
+use Confidence::{Certain, Likely};
+use EndedBy::{Client, Network, Server, Unknown};
+
+const ROWS: &[Row] = &[
+    row(
+        "tcp-no-response.pcap",
+        0,
+        Code::TcpNoResponse,
+        Stage::TcpConnect,
+        Network,
+        4,
+        Certain,
+        Some("ERR_CONNECTION_TIMED_OUT"),
+        "SYNs sent at 0 ms, 1023 ms, 2047 ms, 3071 ms",
+    ),
+    row(
+        "refused.pcap",
+        0,
+        Code::TcpRefused,
+        Stage::TcpConnect,
+        Server,
+        2,
+        Certain,
+        Some("ERR_CONNECTION_REFUSED"),
+        "answered the SYN to port 443 with RST",
+    ),
+    row(
+        "icmp-admin-prohibited.pcap",
+        0,
+        Code::IcmpUnreachable,
+        Stage::TcpConnect,
+        Network,
+        2,
+        Certain,
+        Some("ERR_ADDRESS_UNREACHABLE"),
+        "ICMP administratively prohibited from 198.18.0.2",
+    ),
+    row(
+        "no-server-hello.pcap",
+        0,
+        Code::NoServerHello,
+        Stage::ClientHello,
+        Client,
+        6,
+        Certain,
+        Some("ERR_TIMED_OUT"),
+        "never answered the ClientHello (4.0 s",
+    ),
+    row(
+        "client-hello-lost.pcap",
+        0,
+        Code::ClientHelloLost,
+        Stage::ClientHello,
+        Network,
+        9,
+        Likely,
+        Some("ERR_TIMED_OUT"),
+        "never acknowledged",
+    ),
+    row(
+        "server-reset.pcap",
+        0,
+        Code::ServerReset,
+        Stage::ClientHello,
+        Server,
+        6,
+        Certain,
+        Some("ERR_CONNECTION_RESET"),
+        "the same as the server's other packets",
+    ),
+    row(
+        "middlebox-reset.pcap",
+        0,
+        Code::ServerReset,
+        Stage::ClientHello,
+        Server,
+        5,
+        Likely,
+        Some("ERR_CONNECTION_RESET"),
+        "the RST arrived with TTL 64, the server's other packets with TTL 63",
+    ),
+    row(
+        "server-close.pcap",
+        0,
+        Code::ServerClosed,
+        Stage::ClientHello,
+        Server,
+        6,
+        Certain,
+        Some("ERR_CONNECTION_CLOSED"),
+        "FIN from the server",
+    ),
+    row(
+        "client-reset.pcap",
+        0,
+        Code::ClientReset,
+        Stage::ServerKeyExchange,
+        Client,
+        8,
+        Likely,
+        None,
+        "self-signed",
+    ),
+    row(
+        "client-close.pcap",
+        0,
+        Code::ClientClosed,
+        Stage::ServerKeyExchange,
+        Client,
+        8,
+        Likely,
+        None,
+        "FIN from the client",
+    ),
+    row(
+        "http-on-443.pcap",
+        0,
+        Code::NotTlsClient,
+        Stage::TcpConnect,
+        Client,
+        4,
+        Certain,
+        None,
+        "the client sent an HTTP request, not TLS",
+    ),
+    row(
+        "http-on-443.pcap",
+        1,
+        Code::NotTlsServer,
+        Stage::ClientHello,
+        Server,
+        16,
+        Certain,
+        Some("ERR_SSL_PROTOCOL_ERROR"),
+        "HTTP/1.0 400 Bad Request",
+    ),
+    row(
+        "ssh-on-443.pcap",
+        0,
+        Code::NotTlsServer,
+        Stage::ClientHello,
+        Server,
+        6,
+        Certain,
+        Some("ERR_SSL_PROTOCOL_ERROR"),
+        "an SSH banner",
+    ),
+    row(
+        "protocol-version.pcap",
+        0,
+        Code::ProtocolVersion,
+        Stage::ClientHello,
+        Server,
+        6,
+        Certain,
+        Some("ERR_SSL_VERSION_OR_CIPHER_MISMATCH"),
+        "none of the versions the client offers (TLSv1.3)",
+    ),
+    row(
+        "interleaved.pcap",
+        4,
+        Code::ProtocolVersion,
+        Stage::ClientHello,
+        Server,
+        52,
+        Certain,
+        Some("ERR_SSL_VERSION_OR_CIPHER_MISMATCH"),
+        "protocol_version (70)",
+    ),
+    row(
+        "no-shared-cipher.pcap",
+        0,
+        Code::NoSharedCipher,
+        Stage::ClientHello,
+        Server,
+        6,
+        Certain,
+        Some("ERR_SSL_VERSION_OR_CIPHER_MISMATCH"),
+        "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+    ),
+    row(
+        "no-common-signature.pcap",
+        0,
+        Code::NoSharedCipher,
+        Stage::ClientHello,
+        Server,
+        6,
+        Certain,
+        Some("ERR_SSL_VERSION_OR_CIPHER_MISMATCH"),
+        "signature algorithms rsa_pkcs1_sha256",
+    ),
+    row(
+        "unrecognized-name.pcap",
+        0,
+        Code::UnrecognizedName,
+        Stage::ClientHello,
+        Server,
+        6,
+        Certain,
+        Some("ERR_SSL_UNRECOGNIZED_NAME_ALERT"),
+        "does not serve the name other.test",
+    ),
+    row(
+        "missing-sni.pcap",
+        0,
+        Code::MissingSni,
+        Stage::ClientHello,
+        Server,
+        6,
+        Certain,
+        Some("ERR_SSL_UNRECOGNIZED_NAME_ALERT"),
+        "no server_name extension",
+    ),
+    row(
+        "no-application-protocol.pcap",
+        0,
+        Code::NoApplicationProtocol,
+        Stage::ClientHello,
+        Server,
+        6,
+        Certain,
+        Some("ERR_SSL_PROTOCOL_ERROR"),
+        "ALPN offered: http/1.1",
+    ),
+    row(
+        "unknown-ca.pcap",
+        0,
+        Code::CertificateRejected,
+        Stage::ServerCertificate,
+        Client,
+        8,
+        Certain,
+        Some("ERR_CERT_AUTHORITY_INVALID"),
+        "is self-signed",
+    ),
+    row(
+        "cert-expired.pcap",
+        0,
+        Code::CertificateRejected,
+        Stage::ServerCertificate,
+        Client,
+        8,
+        Certain,
+        Some("ERR_CERT_DATE_INVALID"),
+        "expired 370 days before this connection",
+    ),
+    row(
+        "cert-name-mismatch.pcap",
+        0,
+        Code::CertificateRejected,
+        Stage::ServerCertificate,
+        Client,
+        8,
+        Certain,
+        Some("ERR_CERT_COMMON_NAME_INVALID"),
+        "not wrong.test",
+    ),
+    row(
+        "cert-chain-incomplete.pcap",
+        0,
+        Code::CertificateRejected,
+        Stage::ServerCertificate,
+        Client,
+        8,
+        Certain,
+        Some("ERR_CERT_AUTHORITY_INVALID"),
+        "the chain is incomplete",
+    ),
+    row(
+        "cert-rejected-tls13.pcap",
+        0,
+        Code::CertificateRejectedTls13,
+        Stage::EncryptedHandshake,
+        Client,
+        9,
+        Likely,
+        Some("ERR_CERT_AUTHORITY_INVALID"),
+        "the exact size of an encrypted alert",
+    ),
+    row(
+        "client-cert-required-tls12.pcap",
+        0,
+        Code::ClientCertificateRequired,
+        Stage::ClientCertificate,
+        Server,
+        9,
+        Certain,
+        Some("ERR_BAD_SSL_CLIENT_AUTH_CERT"),
+        "empty Certificate",
+    ),
+    row(
+        "client-cert-required-tls13.pcap",
+        0,
+        Code::ClientCertificateRequired,
+        Stage::ClientCertificate,
+        Server,
+        9,
+        Likely,
+        Some("ERR_BAD_SSL_CLIENT_AUTH_CERT"),
+        "too small to carry a certificate",
+    ),
+    row(
+        "client-cert-rejected.pcap",
+        0,
+        Code::ClientCertificateRejected,
+        Stage::ClientCertificate,
+        Server,
+        9,
+        Certain,
+        Some("ERR_BAD_SSL_CLIENT_AUTH_CERT"),
+        "client certificate CN=self-signed.test",
+    ),
+    row(
+        "hello-retry-failed.pcap",
+        0,
+        Code::HelloRetryFailed,
+        Stage::ServerHello,
+        Network,
+        13,
+        Likely,
+        Some("ERR_TIMED_OUT"),
+        "HelloRetryRequest asks for secp384r1",
+    ),
+    row(
+        "inappropriate-fallback.pcap",
+        0,
+        Code::DowngradeDetected,
+        Stage::ClientHello,
+        Server,
+        6,
+        Certain,
+        Some("ERR_SSL_VERSION_INTERFERENCE"),
+        "TLS_FALLBACK_SCSV",
+    ),
+    row(
+        "psk-mismatch.pcap",
+        0,
+        Code::CryptoFailure,
+        Stage::Finished,
+        Server,
+        9,
+        Certain,
+        Some("ERR_SSL_BAD_RECORD_MAC_ALERT"),
+        "bad_record_mac (20)",
+    ),
+    row(
+        "alert-internal-error.pcap",
+        0,
+        Code::Alert,
+        Stage::ClientHello,
+        Server,
+        6,
+        Certain,
+        Some("ERR_SSL_PROTOCOL_ERROR"),
+        "internal_error (80)",
+    ),
+    row(
+        "started-late.pcap",
+        0,
+        Code::CaptureStartedLate,
+        Stage::Established,
+        Unknown,
+        1,
+        Certain,
+        None,
+        "both sides sent their Finished",
+    ),
+    row(
+        "ended-early.pcap",
+        0,
+        Code::CaptureEnded,
+        Stage::ClientHello,
+        Unknown,
+        5,
+        Certain,
+        None,
+        "the capture ended after the ClientHello",
+    ),
+    row(
+        "snaplen-100.pcap",
+        0,
+        Code::TruncatedPackets,
+        Stage::TcpConnect,
+        Unknown,
+        4,
+        Certain,
+        None,
+        "snapshot length cut",
+    ),
+    row(
+        "lost-segment.pcap",
+        0,
+        Code::StreamGap,
+        Stage::Finished,
+        Unknown,
+        6,
+        Certain,
+        None,
+        "2172 bytes at stream offset 0",
+    ),
+];
+
+#[test]
+fn every_failure_class_is_diagnosed_from_its_real_capture() {
+    for r in ROWS {
+        let analysis = common::analyze_named(r.file);
+        let c = common::stream(&analysis, r.stream);
+        let at = format!("{} stream {}", r.file, r.stream);
+        let d = c
+            .diagnosis
+            .as_ref()
+            .unwrap_or_else(|| panic!("{at}: no diagnosis ({})", c.verdict.reason));
+        assert_eq!(
+            (
+                d.code,
+                d.stage,
+                d.ended_by,
+                d.frame,
+                d.confidence,
+                d.browser_error
+            ),
+            (
+                r.code,
+                r.stage,
+                r.ended_by,
+                r.frame,
+                r.confidence,
+                r.browser
+            ),
+            "{at}: {}",
+            d.summary
+        );
+        let text = std::iter::once(d.summary.as_str())
+            .chain(d.evidence.iter().map(|e| e.fact.as_str()))
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(
+            text.contains(r.says),
+            "{at}: expected {:?} in\n{text}",
+            r.says
+        );
+        assert!(
+            !d.cause.is_empty() && !d.fix.is_empty(),
+            "{at}: cause and fix"
+        );
+        assert!(
+            d.evidence.iter().any(|e| e.frame == Some(d.frame)),
+            "{at}: the decisive frame is in the evidence"
+        );
+        // The verdict agrees with its diagnosis.
+        assert_eq!(
+            (c.verdict.stage, c.verdict.ended_by, c.verdict.frame),
+            (d.stage, d.ended_by, d.frame),
+            "{at}"
+        );
+    }
+}
+
+#[test]
+fn every_class_of_the_table_has_a_capture() {
+    let covered: std::collections::BTreeSet<Code> = ROWS.iter().map(|r| r.code).collect();
+    let all = [
+        Code::TcpNoResponse,
+        Code::TcpRefused,
+        Code::IcmpUnreachable,
+        Code::NoServerHello,
+        Code::ClientHelloLost,
+        Code::ServerReset,
+        Code::ServerClosed,
+        Code::ClientReset,
+        Code::ClientClosed,
+        Code::NotTlsClient,
+        Code::NotTlsServer,
+        Code::ProtocolVersion,
+        Code::NoSharedCipher,
+        Code::UnrecognizedName,
+        Code::MissingSni,
+        Code::NoApplicationProtocol,
+        Code::CertificateRejected,
+        Code::CertificateRejectedTls13,
+        Code::ClientCertificateRequired,
+        Code::ClientCertificateRejected,
+        Code::HelloRetryFailed,
+        Code::DowngradeDetected,
+        Code::CryptoFailure,
+        Code::Alert,
+        Code::CaptureStartedLate,
+        Code::CaptureEnded,
+        Code::TruncatedPackets,
+        Code::StreamGap,
+    ];
+    let missing: Vec<&Code> = all.iter().filter(|c| !covered.contains(c)).collect();
+    assert!(missing.is_empty(), "classes without a capture: {missing:?}");
+}
+
+#[test]
+fn no_failed_connection_goes_unreviewed() {
+    for path in common::all_captures() {
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        let (analysis, _) = common::analyze_path(&path);
+        for c in analysis
+            .connections
+            .iter()
+            .filter(|c| c.diagnosis.is_some())
+        {
+            assert!(
+                ROWS.iter()
+                    .any(|r| r.file == name && r.stream == c.tcp_stream),
+                "{name} stream {}: {:?} has no row here",
+                c.tcp_stream,
+                c.diagnosis.as_ref().map(|d| d.code)
+            );
+        }
+    }
+}
+
+#[test]
+fn established_connections_carry_warnings_not_diagnoses() {
+    let interleaved = common::analyze_named("interleaved.pcap");
+    let self_signed = common::stream(&interleaved, 0);
+    assert!(self_signed.diagnosis.is_none());
+    let codes: Vec<_> = self_signed.warnings.iter().map(|w| w.code).collect();
+    assert_eq!(codes, [tlsdiag::connection::WarningCode::CertSelfSigned]);
+    let clean = common::analyze_named("tls12-ecdhe-chain.pcap");
+    assert!(common::stream(&clean, 0).warnings.is_empty());
+}
