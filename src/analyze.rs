@@ -161,6 +161,11 @@ impl Analyzer {
             flow.state
                 .conn
                 .set_roles(flow.client, flow.server, flow.roles);
+            // No SYN: the capture joined the connection late, so records may be cut.
+            if !seg.flags.syn && !tls::record::starts_hello(seg.payload, false) {
+                flow.state.decoders.client.joined_mid_stream();
+                flow.state.decoders.server.joined_mid_stream();
+            }
         }
         let side = flow.side_of(seg);
         let state = &mut flow.state;
@@ -181,7 +186,7 @@ impl Analyzer {
             .streams
             .get_mut(side)
             .segment(data_seq, seg.payload, frame, ts);
-        count_placement(&mut state.conn, side, frame, placement);
+        count_placement(&mut state.conn, side, frame, ts, placement);
         if seg.missing > 0 && matches!(placement, Placement::InOrder | Placement::Overlap) {
             // The snaplen cut the rest of this segment: the stream resumes after the hole.
             let gap = state
@@ -288,12 +293,18 @@ fn tcp_control(
     }
 }
 
-fn count_placement(conn: &mut Connection, side: Side, frame: u64, placement: Placement) {
+fn count_placement(
+    conn: &mut Connection,
+    side: Side,
+    frame: u64,
+    ts: crate::capture::Timestamp,
+    placement: Placement,
+) {
     use Placement as P;
     match placement {
         P::Retransmission => {
             *conn.tcp.retransmissions.get_mut(side) += 1;
-            *conn.facts.last_retransmission.get_mut(side) = Some(frame);
+            *conn.facts.last_retransmission.get_mut(side) = Some((frame, ts));
         }
         P::OutOfOrder => conn.tcp.out_of_order += 1,
         P::Dropped => conn.tcp.dropped_segments += 1,

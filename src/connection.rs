@@ -357,8 +357,8 @@ pub struct Facts {
     pub icmp: Option<IcmpFact>,
     /// Client bytes the server had not acknowledged when the capture ended.
     pub client_unacked: u64,
-    /// The last frame that repeated bytes already sent, per side.
-    pub last_retransmission: PerSide<Option<u64>>,
+    /// The last frame that repeated bytes already sent, and its time, per side.
+    pub last_retransmission: PerSide<Option<(u64, Timestamp)>>,
     pub syn: Option<u64>,
     pub syn_ack: Option<u64>,
     /// First FIN and first RST of each side.

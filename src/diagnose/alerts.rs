@@ -116,10 +116,10 @@ pub fn hello_retry_failed(conn: &Connection) -> Option<Diagnosis> {
         );
     let d = match second_hello {
         // The retry was sent, repeated, and never answered: it was lost on the way.
-        Some(second) if retransmits > 0 && conn.facts.client_unacked > 0 && decisive_alert(conn).is_none() => {
+        Some(second) if retried_after_timeout(conn) && conn.facts.client_unacked > 0 && decisive_alert(conn).is_none() => {
             Diagnosis {
                 ended_by: EndedBy::Network,
-                frame: conn.facts.last_retransmission.client.unwrap_or(frame),
+                frame: conn.facts.last_retransmission.client.map_or(frame, |(f, _)| f),
                 ..d
             }
                 .likely()
@@ -128,7 +128,7 @@ pub fn hello_retry_failed(conn: &Connection) -> Option<Diagnosis> {
                     retransmits + 1
                 ))
                 .evidence(second, "the second ClientHello, larger by its new key share")
-                .evidence(conn.facts.last_retransmission.client, format!("{retransmits} retransmission(s); {} bytes never acknowledged", conn.facts.client_unacked))
+                .evidence(conn.facts.last_retransmission.client.map(|(f, _)| f), format!("{retransmits} retransmission(s); {} bytes never acknowledged", conn.facts.client_unacked))
                 .evidence(frame, what)
                 .cause("the path drops the larger second ClientHello (an MTU or middlebox problem), while the first one passed")
                 .fix(format!("fix the path for large packets (MSS clamping, ICMP fragmentation-needed), or make the client send a {asked} key share at once"))
@@ -149,6 +149,17 @@ pub fn hello_retry_failed(conn: &Connection) -> Option<Diagnosis> {
             .browser("ERR_SSL_PROTOCOL_ERROR"),
     };
     Some(d)
+}
+
+/// The client repeated itself after a retransmission timeout, not merely twice at once.
+fn retried_after_timeout(conn: &Connection) -> bool {
+    match (
+        conn.facts.client_hello_ts,
+        conn.facts.last_retransmission.client,
+    ) {
+        (Some(sent), Some((_, last))) => super::ms_between(sent, last) >= super::closes::MIN_RTO_MS,
+        _ => false,
+    }
 }
 
 /// The first alert that ended the handshake, classified by sender, description and stage.

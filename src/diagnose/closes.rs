@@ -9,6 +9,8 @@ use crate::flow::Side;
 
 /// A capture that ends this long after an unanswered ClientHello shows a stalled server.
 const STALL_SECS: f64 = 5.0;
+/// Linux's smallest retransmission timeout (RFC 6298 allows no less than this for a first one).
+pub const MIN_RTO_MS: f64 = 200.0;
 /// More client bytes than this in its final TLS 1.3 flight mean a certificate was in it.
 const CERTIFICATE_FLIGHT_BYTES: u64 = 200;
 
@@ -106,8 +108,14 @@ pub fn client_hello_lost(conn: &Connection) -> Option<Diagnosis> {
     {
         return None;
     }
+    let sent = conn.facts.client_hello_ts?;
+    let (last, last_ts) = conn.facts.last_retransmission.client?;
+    // A retransmission comes after a timeout; copies of a packet at the same moment are the
+    // capture's duplicates, not the stack giving up on an acknowledgment.
+    if ms_between(sent, last_ts) < MIN_RTO_MS {
+        return None;
+    }
     let size = conn.client_hello_size.unwrap_or(0);
-    let last = conn.facts.last_retransmission.client.unwrap_or(*frame);
     Some(
         Diagnosis::new(Code::ClientHelloLost, Stage::ClientHello, EndedBy::Network, last)
             .likely()

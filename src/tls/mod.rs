@@ -63,6 +63,8 @@ pub struct Located {
 enum State {
     /// Nothing seen yet.
     Start,
+    /// The capture joined the stream mid-way: look for the next record boundary.
+    Resync { scanned: usize },
     /// Bytes that are not TLS, scanned for a hello record.
     Plaintext { scanned: usize },
     /// Reading records.
@@ -105,6 +107,51 @@ impl Decoder {
         self.records > 0
     }
 
+    /// The capture missed the stream's start: its first bytes may be the middle of a record.
+    pub fn joined_mid_stream(&mut self) {
+        if self.state == State::Start {
+            self.state = State::Resync { scanned: 0 };
+        }
+    }
+
+    /// Finds where whole records start again: a record header whose record ends exactly where
+    /// the data ends or where another record header begins. Bounded like the plaintext scan.
+    fn resync(&mut self, rest: &[u8], scanned: usize) -> Option<usize> {
+        let chained = |i: usize| match rest.get(i..).map(record::frame) {
+            Some(Framing::Record { total, .. }) => match rest.get(i + total..) {
+                Some([]) => true,
+                Some(after) => matches!(
+                    record::frame(after),
+                    Framing::Record { .. } | Framing::Incomplete
+                ),
+                None => false,
+            },
+            _ => false,
+        };
+        match (0..rest.len()).find(|&i| chained(i)) {
+            Some(i) => {
+                self.state = State::Records;
+                Some(i)
+            }
+            None if scanned + rest.len() > MAX_PLAINTEXT_PREFIX => {
+                self.state = State::Lost;
+                Some(rest.len())
+            }
+            None => {
+                // Keep from the first record that may complete with more data, or a header's
+                // worth: a boundary may straddle two deliveries.
+                let pending = (0..rest.len()).find(|&i| {
+                    matches!(rest.get(i..).map(record::frame), Some(Framing::Incomplete))
+                });
+                let skip = pending.unwrap_or(rest.len().saturating_sub(5));
+                self.state = State::Resync {
+                    scanned: scanned + skip,
+                };
+                if skip == 0 { None } else { Some(skip) }
+            }
+        }
+    }
+
     /// The peer's ServerHello chose TLS 1.3 (the client's decoder learns it this way).
     pub fn set_tls13(&mut self) {
         self.tls13 = true;
@@ -138,6 +185,7 @@ impl Decoder {
             let step = match self.state {
                 State::Lost => return data.len(),
                 State::Start => self.start(rest, used, &origin, out),
+                State::Resync { scanned } => self.resync(rest, scanned),
                 State::Plaintext { scanned } => {
                     self.scan_plaintext(rest, used, scanned, &origin, out)
                 }
