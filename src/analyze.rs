@@ -175,6 +175,7 @@ impl Analyzer {
             .packet(side, frame, ts, seg.ttl, seg.payload.len(), seg.missing);
         tcp_control(state, side, seg, frame, ts);
         if state.settled {
+            fin_control(state, side, seg, frame, ts);
             return;
         }
         let data_seq = if seg.flags.syn {
@@ -208,6 +209,8 @@ impl Analyzer {
         for s in [side, side.peer()] {
             decode_side(state, s, &mut self.events);
         }
+        // After the segment's data: a FIN closes the stream once its bytes are delivered.
+        fin_control(state, side, seg, frame, ts);
         if state.conn.settled() {
             state.settled = true;
             state.streams.client.stop();
@@ -281,6 +284,17 @@ fn tcp_control(
     if seg.flags.rst {
         conn.rst(side, frame, ts, seg.ttl);
     }
+}
+
+/// Records a FIN, after the segment's own bytes.
+fn fin_control(
+    state: &mut State,
+    side: Side,
+    seg: &Segment<'_>,
+    frame: u64,
+    ts: crate::capture::Timestamp,
+) {
+    let conn = &mut state.conn;
     if seg.flags.fin {
         conn.fin(side, frame, ts);
         let data_seq = if seg.flags.syn {

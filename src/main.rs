@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use tlsdiag::Options;
 use tlsdiag::analyze::{DEFAULT_TLS_PORTS, analyze_capture};
 use tlsdiag::connection::{Connection, Outcome};
+use tlsdiag::diagnose::DiagnoseOptions;
 use tlsdiag::report::{self, Style, Summary};
 
 #[derive(Parser)]
@@ -64,6 +65,10 @@ struct AnalyzeArgs {
     /// Report only connections to or from this IP address.
     #[arg(long, value_name = "IP")]
     host: Option<IpAddr>,
+    /// Warn about established handshakes slower than this: the server's ClientHello-to-
+    /// ServerHello time, or the whole handshake.
+    #[arg(long, value_name = "MS", default_value_t = 1000.0)]
+    slow_ms: f64,
     /// Print the summary only.
     #[arg(long, short)]
     quiet: bool,
@@ -143,6 +148,9 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
             DEFAULT_TLS_PORTS.to_vec()
         } else {
             args.ports.clone()
+        },
+        diagnose: DiagnoseOptions {
+            slow_handshake_ms: args.slow_ms,
         },
         ..Options::default()
     };

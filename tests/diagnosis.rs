@@ -574,3 +574,33 @@ fn established_connections_carry_warnings_not_diagnoses() {
     let clean = common::analyze_named("tls12-ecdhe-chain.pcap");
     assert!(common::stream(&clean, 0).warnings.is_empty());
 }
+
+#[test]
+fn slow_handshakes_are_warned_about_above_the_threshold() {
+    let path = common::captures_dir().join("tls13-sni-alpn.pcap");
+    let run = |ms: f64| {
+        let options = tlsdiag::Options {
+            diagnose: tlsdiag::diagnose::DiagnoseOptions {
+                slow_handshake_ms: ms,
+            },
+            ..Default::default()
+        };
+        let file = std::fs::File::open(&path).expect("readable");
+        let (analysis, _, result) = tlsdiag::analyze::analyze_capture(file, &options);
+        assert!(result.is_ok());
+        analysis.connections[0]
+            .warnings
+            .iter()
+            .map(|w| (w.code, w.summary.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert!(run(1000.0).is_empty());
+    let warned = run(0.5);
+    assert_eq!(warned.len(), 1, "{warned:?}");
+    assert_eq!(warned[0].0, tlsdiag::connection::WarningCode::SlowHandshake);
+    assert!(
+        warned[0].1.contains("from ClientHello to ServerHello"),
+        "{}",
+        warned[0].1
+    );
+}

@@ -235,6 +235,22 @@ fn compare(path: &Path) -> usize {
         "{name}: cleartext alerts (frame, stream, code)"
     );
     checked += theirs.len();
+    // No connection that tshark sees end in a fatal cleartext alert is called established.
+    for row in tshark(
+        path,
+        &ports,
+        "tls.alert_message.level == 2",
+        &["tcp.stream"],
+    ) {
+        let stream: u64 = row[0].parse().expect("stream");
+        let conn = common::stream(&analysis, stream);
+        assert_ne!(
+            conn.verdict.outcome,
+            tlsdiag::connection::Outcome::Established,
+            "{name}: stream {stream} has a fatal alert"
+        );
+        checked += 1;
+    }
     eprintln!(
         "{name}: {} ClientHellos, {} ServerHellos, {} alerts agree",
         first_hello.len(),

@@ -188,7 +188,24 @@ pub fn rejected(conn: &Connection, alert: &Alert) -> Diagnosis {
         d = d.evidence(None, f.text.clone());
     }
     let cause = match decisive.first() {
-        Some(f) => f.text.clone(),
+        Some(f) => match f.warning {
+            WarningCode::CertExpired => format!(
+                "{}: it was not renewed, or the renewed one was not deployed or the server not reloaded",
+                f.text
+            ),
+            WarningCode::CertNameMismatch => format!(
+                "{}: the client asked for a name this certificate does not cover (a wrong virtual host, or a name missing from the subjectAltName)",
+                f.text
+            ),
+            WarningCode::CertChainIncomplete => format!(
+                "{}: clients that do not already hold that intermediate cannot build a path to a trusted root",
+                f.text
+            ),
+            WarningCode::CertSelfSigned => {
+                format!("{}: the client trusts only CAs in its store", f.text)
+            }
+            _ => f.text.clone(),
+        },
         None => format!(
             "the client does not trust the certificate ({description}), though nothing in the certificate itself is wrong: the client's trust store lacks the issuing CA"
         ),

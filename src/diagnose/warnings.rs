@@ -75,7 +75,7 @@ fn slow(conn: &Connection, options: &DiagnoseOptions, out: &mut Vec<Warning>) {
     let limit = options.slow_handshake_ms;
     if think > limit || total > limit {
         let summary = format!(
-            "slow handshake: the server took {think:.1} ms from ClientHello to ServerHello, {total:.1} ms from the first packet to completion (threshold {limit:.0} ms)"
+            "slow handshake: the server took {think:.1} ms from ClientHello to ServerHello, {total:.1} ms from the first packet to completion (threshold {limit} ms)"
         );
         out.push(Warning {
             code: WarningCode::SlowHandshake,

@@ -227,6 +227,35 @@ fn label(e: &TimelineEvent) -> String {
     }
 }
 
+/// The one event to mark: at the decisive frame, the one that ended things (an alert, a
+/// reset, a close, an ICMP error, foreign bytes), else the last event of that frame.
+fn decisive_event(c: &Connection) -> Option<usize> {
+    if c.verdict.outcome == Outcome::Established {
+        return None;
+    }
+    let at_frame: Vec<usize> = (0..c.timeline.len())
+        .filter(|&i| {
+            c.timeline
+                .get(i)
+                .is_some_and(|e| e.frame == c.verdict.frame)
+        })
+        .collect();
+    let ending = |i: &&usize| {
+        c.timeline.get(**i).is_some_and(|e| {
+            matches!(
+                e.event,
+                EventKind::Alert
+                    | EventKind::EncryptedAlert
+                    | EventKind::Rst
+                    | EventKind::IcmpUnreachable
+                    | EventKind::Plaintext
+                    | EventKind::Gap
+            )
+        })
+    };
+    at_frame.iter().find(ending).or(at_frame.last()).copied()
+}
+
 fn write_ladder(out: &mut impl Write, c: &Connection, style: Style) -> io::Result<()> {
     if c.timeline.is_empty() {
         return Ok(());
@@ -236,13 +265,14 @@ fn write_ladder(out: &mut impl Write, c: &Connection, style: Style) -> io::Resul
         "  {:>7} {:>10}  {:<LANE$}server",
         "frame", "ms", "client"
     )?;
-    for e in &c.timeline {
+    let decisive_event = decisive_event(c);
+    for (i, e) in c.timeline.iter().enumerate() {
         let text = label(e);
         let arrow = match e.from {
             Side::Client => format!("{text} ─▶"),
             Side::Server => format!("{:LANE$}◀─ {text}", ""),
         };
-        let decisive = e.frame == c.verdict.frame && c.verdict.outcome != Outcome::Established;
+        let decisive = Some(i) == decisive_event;
         let mark = if decisive {
             style.paint("1;31", "   ◀ decisive")
         } else {
