@@ -505,6 +505,28 @@ cert_expired() {
   say "$(basename "$f")" "TLS 1.2, the leaf expired about a year before: certificate_expired (45)"
 }
 
+cert_not_yet_valid() {
+  local f="$here/cert-not-yet-valid.pcap"
+  # A leaf signed with the clock 10 days ahead: valid only from then on.
+  faketime -f "+10d" openssl x509 -req -in "$work/leaf.csr" -CA "$work/int.pem" -CAkey "$work/int.key" \
+    -CAcreateserial -out "$work/future.pem" -days 365 -extfile "$work/leaf.ext" 2>/dev/null
+  start_capture "$f" "tcp port 443"
+  s_server 443 -tls1_2 -cert "$work/future.pem" -key "$work/leaf.key" -cert_chain "$work/int.pem"
+  s_client 443 -tls1_2 -servername server.test -CAfile "$work/ca.pem" -verify_return_error
+  stop_server; stop_capture
+  say "$(basename "$f")" "TLS 1.2, the leaf becomes valid 10 days after the connection"
+}
+
+# Established, with warnings: TLS 1.0 and RSA key exchange, allowed at OpenSSL's security level 0.
+legacy_tls10() {
+  local f="$here/legacy-tls10-rsa.pcap"
+  start_capture "$f" "tcp port 443"
+  s_server 443 -tls1 -cipher 'AES128-SHA:@SECLEVEL=0' -cert "$work/leaf.pem" -key "$work/leaf.key" -cert_chain "$work/int.pem"
+  s_client 443 -tls1 -cipher 'AES128-SHA:@SECLEVEL=0' -servername server.test
+  stop_server; stop_capture
+  say "$(basename "$f")" "an established TLS 1.0 connection with RSA key exchange (warnings)"
+}
+
 cert_name_mismatch() {
   local f="$here/cert-name-mismatch.pcap"
   start_capture "$f" "tcp port 443"
@@ -625,8 +647,8 @@ derived_captures() {
 
 failures=(tcp_no_response icmp_unreachable client_hello_lost middlebox_reset no_server_hello
   server_reset_closed client_reset_closed not_tls_server_ssh unrecognized_name missing_sni
-  no_application_protocol no_common_signature cert_expired cert_name_mismatch cert_chain_incomplete
-  cert_rejected_tls13 client_cert hello_retry_failed downgrade psk_mismatch small_snaplen
+  no_application_protocol no_common_signature cert_expired cert_not_yet_valid cert_name_mismatch cert_chain_incomplete
+  cert_rejected_tls13 client_cert hello_retry_failed downgrade psk_mismatch small_snaplen legacy_tls10
   derived_captures)
 
 all=(tls13_sni_alpn tls12_ecdhe_chain protocol_version no_shared_cipher unknown_ca refused

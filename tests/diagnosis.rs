@@ -292,6 +292,17 @@ const ROWS: &[Row] = &[
         "expired 370 days before this connection",
     ),
     row(
+        "cert-not-yet-valid.pcap",
+        0,
+        Code::CertificateRejected,
+        Stage::ServerCertificate,
+        Client,
+        8,
+        Certain,
+        Some("ERR_CERT_DATE_INVALID"),
+        "becomes valid only 10 days after this connection",
+    ),
+    row(
         "cert-name-mismatch.pcap",
         0,
         Code::CertificateRejected,
@@ -571,6 +582,12 @@ fn established_connections_carry_warnings_not_diagnoses() {
     assert!(self_signed.diagnosis.is_none());
     let codes: Vec<_> = self_signed.warnings.iter().map(|w| w.code).collect();
     assert_eq!(codes, [tlsdiag::connection::WarningCode::CertSelfSigned]);
+    let legacy = common::analyze_named("legacy-tls10-rsa.pcap");
+    let c = common::stream(&legacy, 0);
+    assert_eq!(c.verdict.outcome, tlsdiag::connection::Outcome::Established);
+    let codes: Vec<_> = c.warnings.iter().map(|w| w.code).collect();
+    use tlsdiag::connection::WarningCode as W;
+    assert_eq!(codes, [W::LegacyVersion, W::NoForwardSecrecy]);
     let clean = common::analyze_named("tls12-ecdhe-chain.pcap");
     assert!(common::stream(&clean, 0).warnings.is_empty());
 }
