@@ -493,28 +493,25 @@ no_common_signature() {
   say "$(basename "$f")" "TLS 1.2, no signature algorithm in common: handshake_failure (40)"
 }
 
-cert_expired() {
-  local f="$here/cert-expired.pcap"
-  # A leaf that expired long ago: signed with the clock moved back 400 days, valid for 30.
-  faketime -f "-400d" openssl x509 -req -in "$work/leaf.csr" -CA "$work/int.pem" -CAkey "$work/int.key" \
-    -CAcreateserial -out "$work/expired.pem" -days 30 -extfile "$work/leaf.ext" 2>/dev/null
+# A leaf for server.test signed with the clock moved by SHIFT (faketime), valid DAYS from then,
+# served by a TLS 1.2 s_server to a verifying s_client.
+dated_leaf_rejected() { # file shift days summary
+  local f="$here/$1"
+  faketime -f "$2" openssl x509 -req -in "$work/leaf.csr" -CA "$work/int.pem" -CAkey "$work/int.key" \
+    -CAcreateserial -out "$work/dated.pem" -days "$3" -extfile "$work/leaf.ext" 2>/dev/null
   start_capture "$f" "tcp port 443"
-  s_server 443 -tls1_2 -cert "$work/expired.pem" -key "$work/leaf.key" -cert_chain "$work/int.pem"
+  s_server 443 -tls1_2 -cert "$work/dated.pem" -key "$work/leaf.key" -cert_chain "$work/int.pem"
   s_client 443 -tls1_2 -servername server.test -CAfile "$work/ca.pem" -verify_return_error
   stop_server; stop_capture
-  say "$(basename "$f")" "TLS 1.2, the leaf expired about a year before: certificate_expired (45)"
+  say "$1" "$4"
+}
+
+cert_expired() {
+  dated_leaf_rejected cert-expired.pcap "-400d" 30 "TLS 1.2, the leaf expired about a year before: certificate_expired (45)"
 }
 
 cert_not_yet_valid() {
-  local f="$here/cert-not-yet-valid.pcap"
-  # A leaf signed with the clock 10 days ahead: valid only from then on.
-  faketime -f "+10d" openssl x509 -req -in "$work/leaf.csr" -CA "$work/int.pem" -CAkey "$work/int.key" \
-    -CAcreateserial -out "$work/future.pem" -days 365 -extfile "$work/leaf.ext" 2>/dev/null
-  start_capture "$f" "tcp port 443"
-  s_server 443 -tls1_2 -cert "$work/future.pem" -key "$work/leaf.key" -cert_chain "$work/int.pem"
-  s_client 443 -tls1_2 -servername server.test -CAfile "$work/ca.pem" -verify_return_error
-  stop_server; stop_capture
-  say "$(basename "$f")" "TLS 1.2, the leaf becomes valid 10 days after the connection"
+  dated_leaf_rejected cert-not-yet-valid.pcap "+10d" 365 "TLS 1.2, the leaf becomes valid 10 days after the connection"
 }
 
 # Established, with warnings: TLS 1.0 and RSA key exchange, allowed at OpenSSL's security level 0.

@@ -101,14 +101,8 @@ impl Analyzer {
     /// An ICMP error belongs to the connection whose packet it quotes; one that quotes no
     /// known connection is only counted.
     fn unreachable(&mut self, packet: &Packet<'_>, icmp: &Unreachable) {
-        let src = Endpoint {
-            ip: icmp.src,
-            port: icmp.src_port,
-        };
-        let dst = Endpoint {
-            ip: icmp.dst,
-            port: icmp.dst_port,
-        };
+        let src = Endpoint::new(icmp.src, icmp.src_port);
+        let dst = Endpoint::new(icmp.dst, icmp.dst_port);
         match self.table.find_mut(src, dst) {
             Some(flow) => flow.state.conn.unreachable(packet.frame, packet.ts, icmp),
             None => self.counters.skipped += 1,

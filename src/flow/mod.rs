@@ -20,6 +20,12 @@ pub struct Endpoint {
     pub port: u16,
 }
 
+impl Endpoint {
+    pub fn new(ip: IpAddr, port: u16) -> Self {
+        Endpoint { ip, port }
+    }
+}
+
 /// The unordered pair of endpoints; `lo` sorts first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 struct FlowKey {
@@ -149,14 +155,8 @@ impl<T> FlowTable<T> {
 
     /// Finds (or creates, with `init`) the conversation of `seg`.
     pub fn lookup(&mut self, seg: &Segment<'_>, init: impl FnOnce() -> T) -> Lookup<'_, T> {
-        let src = Endpoint {
-            ip: seg.src,
-            port: seg.src_port,
-        };
-        let dst = Endpoint {
-            ip: seg.dst,
-            port: seg.dst_port,
-        };
+        let src = Endpoint::new(seg.src, seg.src_port);
+        let dst = Endpoint::new(seg.dst, seg.dst_port);
         let (key, from_lo) = if src <= dst {
             (FlowKey { lo: src, hi: dst }, 0)
         } else {

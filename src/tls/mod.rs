@@ -133,10 +133,6 @@ impl Decoder {
                 self.state = State::Records;
                 Some(i)
             }
-            None if scanned + rest.len() > MAX_PLAINTEXT_PREFIX => {
-                self.state = State::Lost;
-                Some(rest.len())
-            }
             None => {
                 // Keep from the first record that may complete with more data, or a header's
                 // worth: a boundary may straddle two deliveries.
@@ -144,12 +140,28 @@ impl Decoder {
                     matches!(rest.get(i..).map(record::frame), Some(Framing::Incomplete))
                 });
                 let skip = pending.unwrap_or(rest.len().saturating_sub(5));
-                self.state = State::Resync {
-                    scanned: scanned + skip,
-                };
-                if skip == 0 { None } else { Some(skip) }
+                self.scan_further(scanned, rest.len(), skip, |scanned| State::Resync {
+                    scanned,
+                })
             }
         }
+    }
+
+    /// A scan found nothing in `rest_len` bytes: past the bound the direction is given up,
+    /// else `skip` bytes are passed over and the scan waits for more.
+    fn scan_further(
+        &mut self,
+        scanned: usize,
+        rest_len: usize,
+        skip: usize,
+        next: impl FnOnce(usize) -> State,
+    ) -> Option<usize> {
+        if scanned + rest_len > MAX_PLAINTEXT_PREFIX {
+            self.state = State::Lost;
+            return Some(rest_len);
+        }
+        self.state = next(scanned + skip);
+        if skip == 0 { None } else { Some(skip) }
     }
 
     /// The peer's ServerHello chose TLS 1.3 (the client's decoder learns it this way).
@@ -254,16 +266,11 @@ impl Decoder {
                 self.state = State::Records;
                 Some(i)
             }
-            None if scanned + rest.len() > MAX_PLAINTEXT_PREFIX => {
-                self.state = State::Lost;
-                Some(rest.len())
-            }
             None => {
                 let skip = rest.len().saturating_sub(HEADER);
-                self.state = State::Plaintext {
-                    scanned: scanned + skip,
-                };
-                if skip == 0 { None } else { Some(skip) }
+                self.scan_further(scanned, rest.len(), skip, |scanned| State::Plaintext {
+                    scanned,
+                })
             }
         }
     }
