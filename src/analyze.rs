@@ -22,11 +22,17 @@ pub const DEFAULT_TLS_PORTS: &[u16] = &[
     443, 465, 563, 636, 853, 989, 990, 991, 992, 993, 994, 995, 5061, 6443, 8443,
 ];
 
+/// Connections tracked at once by default: a few hundred megabytes at the very most.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 100_000;
+
 #[derive(Clone, Debug)]
 pub struct Options {
     /// Ports on which non-TLS connections (refused, timed out, plain HTTP) are reported.
     pub tls_ports: Vec<u16>,
     pub limits: Limits,
+    /// Connections tracked at once; beyond it the least recently seen is judged early and
+    /// dropped (counted as `evicted_connections`).
+    pub max_connections: usize,
     pub diagnose: DiagnoseOptions,
 }
 
@@ -35,6 +41,7 @@ impl Default for Options {
         Options {
             tls_ports: DEFAULT_TLS_PORTS.to_vec(),
             limits: Limits::default(),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
             diagnose: DiagnoseOptions::default(),
         }
     }
@@ -55,6 +62,8 @@ pub struct PacketCounters {
     pub ip_fragments: u64,
     /// Packets whose payload the snaplen cut.
     pub truncated: u64,
+    /// Connections judged early and dropped because the table was full.
+    pub evicted_connections: u64,
     /// Packets on link types tlsdiag does not decode, by link type name.
     pub unknown_link_types: BTreeMap<String, u64>,
 }
@@ -78,7 +87,7 @@ pub struct Analyzer {
 
 impl Analyzer {
     pub fn new(options: Options) -> Self {
-        let table = FlowTable::new(options.tls_ports.clone());
+        let table = FlowTable::new(options.tls_ports.clone(), options.max_connections);
         Analyzer {
             options,
             table,
@@ -140,6 +149,10 @@ impl Analyzer {
             settled: false,
         });
         if let Some(old) = lookup.replaced {
+            self.done.push(finish(old.state, &self.options.diagnose));
+        }
+        if let Some(old) = lookup.evicted {
+            self.counters.evicted_connections += 1;
             self.done.push(finish(old.state, &self.options.diagnose));
         }
         let flow = lookup.flow;

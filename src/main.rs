@@ -69,6 +69,10 @@ struct AnalyzeArgs {
     /// ServerHello time, or the whole handshake.
     #[arg(long, value_name = "MS", default_value_t = 1000.0)]
     slow_ms: f64,
+    /// Connections tracked at once; beyond it the least recently seen one is judged as it
+    /// stands and dropped (counted in the summary).
+    #[arg(long, value_name = "N", default_value_t = tlsdiag::analyze::DEFAULT_MAX_CONNECTIONS)]
+    max_connections: usize,
     /// Print the summary only.
     #[arg(long, short)]
     quiet: bool,
@@ -152,6 +156,7 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
         diagnose: DiagnoseOptions {
             slow_handshake_ms: args.slow_ms,
         },
+        max_connections: args.max_connections,
         ..Options::default()
     };
     let filter = Filter {

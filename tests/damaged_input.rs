@@ -97,3 +97,24 @@ fn garbage_after_a_valid_file_is_reported_as_damage() {
         clean.connections[0].verdict
     );
 }
+
+#[test]
+fn a_full_connection_table_evicts_the_least_recent_and_counts_it() {
+    let path = common::captures_dir().join("interleaved.pcap");
+    let bytes = std::fs::read(path).expect("readable");
+    let (roomy, _, _) = analyze_capture(&bytes[..], &Options::default());
+    assert_eq!(roomy.counters.evicted_connections, 0);
+    let tight = Options {
+        max_connections: 2,
+        ..Options::default()
+    };
+    let (analysis, _, result) = analyze_capture(&bytes[..], &tight);
+    assert!(result.is_ok());
+    assert!(
+        analysis.counters.evicted_connections >= 3,
+        "{}",
+        analysis.counters.evicted_connections
+    );
+    // Every connection is still reported, judged as far as its packets went.
+    assert!(analysis.connections.len() >= roomy.connections.len());
+}

@@ -8,7 +8,7 @@
 pub mod reassembly;
 
 use crate::net::Segment;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 
 pub use reassembly::{Gap, Limits, Placement, Reassembler};
@@ -95,6 +95,8 @@ pub struct Flow<T> {
     /// First sequence number seen from each endpoint (`lo`, `hi`): Wireshark's base_seq, whose
     /// change on a SYN means the ports were reused by a new connection.
     base_seq: [Option<u32>; 2],
+    /// Seen since the evictor last passed it (the "second chance" of a clock eviction).
+    recent: bool,
     pub state: T,
 }
 
@@ -124,6 +126,8 @@ pub struct Lookup<'t, T> {
     pub flow: &'t mut Flow<T>,
     /// A previous connection on the same 4-tuple that this segment's SYN ended.
     pub replaced: Option<Flow<T>>,
+    /// A connection pushed out to make room, the table being full.
+    pub evicted: Option<Flow<T>>,
     pub is_new: bool,
 }
 
@@ -134,15 +138,45 @@ pub struct FlowTable<T> {
     next_stream: u64,
     /// Ports treated as server ports when no SYN or ClientHello tells the roles.
     server_ports: Vec<u16>,
+    /// The most conversations held at once; beyond it the least recently seen one goes.
+    max_flows: usize,
+    /// Conversations in the order they were (re)queued, for eviction; entries of flows that
+    /// are gone are skipped when met.
+    order: VecDeque<(FlowKey, u64)>,
 }
 
 impl<T> FlowTable<T> {
-    pub fn new(server_ports: Vec<u16>) -> Self {
+    pub fn new(server_ports: Vec<u16>, max_flows: usize) -> Self {
         FlowTable {
             flows: HashMap::new(),
             next_stream: 0,
             server_ports,
+            max_flows: max_flows.max(1),
+            order: VecDeque::new(),
         }
+    }
+
+    /// Removes a conversation not seen since the last pass (a clock sweep: each one seen in
+    /// between gets a second chance), so eviction costs O(1) amortised even under a flood.
+    fn evict_one(&mut self) -> Option<Flow<T>> {
+        let mut budget = self.order.len() * 2;
+        while budget > 0 {
+            budget -= 1;
+            let (key, stream) = self.order.pop_front()?;
+            let Some(flow) = self.flows.get_mut(&key) else {
+                continue;
+            };
+            if flow.tcp_stream != stream {
+                continue;
+            }
+            if flow.recent {
+                flow.recent = false;
+                self.order.push_back((key, stream));
+                continue;
+            }
+            return self.flows.remove(&key);
+        }
+        None
     }
 
     pub fn len(&self) -> usize {
@@ -173,6 +207,14 @@ impl<T> FlowTable<T> {
             None
         };
         let is_new = !self.flows.contains_key(&key);
+        let evicted = if is_new && self.flows.len() >= self.max_flows {
+            self.evict_one()
+        } else {
+            None
+        };
+        if is_new {
+            self.order.push_back((key, self.next_stream));
+        }
         let next_stream = &mut self.next_stream;
         let server_ports = &self.server_ports;
         let flow = self.flows.entry(key).or_insert_with(|| {
@@ -185,14 +227,17 @@ impl<T> FlowTable<T> {
                 server,
                 roles,
                 base_seq: [None, None],
+                recent: false,
                 state: init(),
             }
         });
+        flow.recent = true;
         let [lo, hi] = &mut flow.base_seq;
         if from_lo == 0 { lo } else { hi }.get_or_insert(seg.seq);
         Lookup {
             flow,
             replaced,
+            evicted,
             is_new,
         }
     }
@@ -209,6 +254,7 @@ impl<T> FlowTable<T> {
 
     /// Removes and returns every conversation, in stream order.
     pub fn drain(&mut self) -> Vec<Flow<T>> {
+        self.order.clear();
         let mut all: Vec<Flow<T>> = self.flows.drain().map(|(_, f)| f).collect();
         all.sort_by_key(|f| f.tcp_stream);
         all

@@ -66,6 +66,7 @@ impl Summary {
         p.malformed += a.malformed;
         p.ip_fragments += a.ip_fragments;
         p.truncated += a.truncated;
+        p.evicted_connections += a.evicted_connections;
         for (name, n) in &a.unknown_link_types {
             *p.unknown_link_types.entry(name.clone()).or_default() += n;
         }

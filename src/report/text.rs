@@ -342,6 +342,10 @@ pub fn write_text_summary(out: &mut impl Write, s: &Summary, style: Style) -> io
         ("malformed", p.malformed),
         ("IP fragments (not reassembled)", p.ip_fragments),
         ("cut by the snaplen", p.truncated),
+        (
+            "connections judged early: the table was full (--max-connections)",
+            p.evicted_connections,
+        ),
     ];
     for (what, n) in anomalies.iter().filter(|(_, n)| *n > 0) {
         writeln!(out, "  skipped      {n} {what}")?;
