@@ -207,6 +207,16 @@ resumed_tls12() {
   say "$(basename "$f")" "TLS 1.2 full handshake, then a resumed one (session id)"
 }
 
+resumed_tls13() {
+  local f="$here/resumed-tls13.pcap"
+  start_capture "$f" "tcp port 443"
+  s_server 443 -tls1_3 -cert "$work/leaf.pem" -key "$work/leaf.key"
+  s_client 443 -tls1_3 -servername server.test -sess_out "$work/sess13.pem"
+  s_client 443 -tls1_3 -servername server.test -sess_in "$work/sess13.pem"
+  stop_server; stop_capture
+  say "$(basename "$f")" "TLS 1.3 full handshake, then one resumed with the ticket (PSK)"
+}
+
 starttls_smtp() {
   local f="$here/starttls-smtp.pcap"
   start_capture "$f" "tcp port 25"
@@ -649,7 +659,7 @@ failures=(tcp_no_response icmp_unreachable client_hello_lost middlebox_reset no_
   derived_captures)
 
 all=(tls13_sni_alpn tls12_ecdhe_chain protocol_version no_shared_cipher unknown_ca refused
-  gnutls_any tls12_pcapng interleaved resumed_tls12 starttls_smtp postgres_sslrequest http_on_443
+  gnutls_any tls12_pcapng interleaved resumed_tls12 resumed_tls13 starttls_smtp postgres_sslrequest http_on_443
   tcp_fast_open ipv6_veth vlan_tagged one_direction unknown_link_type "${failures[@]}")
 pki
 for s in "${@:-${all[@]}}"; do

@@ -194,6 +194,15 @@ fn expectations() -> Vec<Expect> {
             ..established("one-direction-server-only.pcap", 0, 4)
         },
         established("ipv6-veth.pcap", 0, 8),
+        Expect {
+            offered: TLS13_ONLY,
+            ended_by: E::Client,
+            ..established("resumed-tls13.pcap", 0, 8)
+        },
+        Expect {
+            offered: TLS13_ONLY,
+            ..established("resumed-tls13.pcap", 1, 25)
+        },
         established("vlan-ipv6.pcap", 0, 8),
     ]
 }
@@ -259,6 +268,16 @@ fn roles_and_resumption_and_plaintext_prefixes() {
         common::stream(&resumed, 1).certificates.is_empty(),
         "an abbreviated handshake sends no certificate"
     );
+
+    let resumed13 = common::analyze_named("resumed-tls13.pcap");
+    assert_eq!(common::stream(&resumed13, 0).resumed, Some(false));
+    let second = common::stream(&resumed13, 1);
+    assert_eq!(
+        second.resumed,
+        Some(true),
+        "the server accepted the pre-shared key"
+    );
+    assert!(second.resumption_offered.psk);
 
     let smtp = common::analyze_named("starttls-smtp.pcap");
     let c = common::stream(&smtp, 0);

@@ -6,7 +6,9 @@ use tlsdiag::capture::Timestamp;
 use tlsdiag::tls::Decoder;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&cut, stream)) = data.split_first() else { return };
+    let Some((&cut, stream)) = data.split_first() else {
+        return;
+    };
     let step = usize::from(cut).max(1);
     for server in [false, true] {
         let mut decoder = Decoder::new(server);
