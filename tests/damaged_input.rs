@@ -118,3 +118,82 @@ fn a_full_connection_table_evicts_the_least_recent_and_counts_it() {
     // Every connection is still reported, judged as far as its packets went.
     assert!(analysis.connections.len() >= roomy.connections.len());
 }
+
+/// The files of captures/broken/, made from real captures by captures/make_broken.py.
+fn broken(name: &str) -> (tlsdiag::analyze::Analysis, Result<(), CaptureError>) {
+    let path = common::captures_dir().join("broken").join(name);
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let (analysis, _, result) = analyze_capture(&bytes[..], &Options::default());
+    (analysis, result)
+}
+
+fn outcomes(a: &tlsdiag::analyze::Analysis) -> Vec<(u64, tlsdiag::connection::Outcome)> {
+    a.connections
+        .iter()
+        .map(|c| (c.tcp_stream, c.verdict.outcome))
+        .collect()
+}
+
+#[test]
+fn broken_files_say_what_and_where_and_keep_what_came_before() {
+    let whole = common::analyze_named("interleaved.pcap");
+
+    let (a, r) = broken("truncated-mid-record.pcap");
+    assert!(
+        matches!(r, Err(CaptureError::Truncated { offset: 10575 })),
+        "{r:?}"
+    );
+    assert_eq!(
+        a.connections.len(),
+        3,
+        "the connections begun before the cut"
+    );
+
+    let (a, r) = broken("garbage-appended.pcap");
+    assert!(
+        matches!(r, Err(CaptureError::Truncated { offset: 16594 })),
+        "{r:?}"
+    );
+    assert_eq!(
+        outcomes(&a),
+        outcomes(&whole),
+        "every verdict survives the garbage after it"
+    );
+
+    let (a, r) = broken("record-claims-2gb.pcap");
+    assert!(
+        matches!(r, Err(CaptureError::Truncated { offset: 15176 })),
+        "{r:?}"
+    );
+    assert_eq!(a.connections.len(), 5);
+
+    let (a, r) = broken("zero-length-record.pcap");
+    assert!(r.is_ok(), "an empty record is odd but readable: {r:?}");
+    assert_eq!(outcomes(&a), outcomes(&whole));
+    assert_eq!(a.counters.malformed, 1, "the empty record is counted");
+
+    let (_, r) = broken("not-a-capture.pcap");
+    assert!(matches!(r, Err(CaptureError::NotACapture)), "{r:?}");
+    let (_, r) = broken("empty.pcap");
+    assert!(matches!(r, Err(CaptureError::Empty)), "{r:?}");
+
+    let (a, r) = broken("pcapng-bad-block-length.pcapng");
+    assert!(
+        matches!(r, Err(CaptureError::Malformed { offset: 1000, .. })),
+        "{r:?}"
+    );
+    assert_eq!(
+        a.connections.len(),
+        1,
+        "the connection read before the damage is reported"
+    );
+
+    let ng = common::analyze_named("tls12-dumpcap.pcapng");
+    let (a, r) = broken("pcapng-unknown-block.pcapng");
+    assert!(r.is_ok(), "{r:?}");
+    assert_eq!(
+        outcomes(&a),
+        outcomes(&ng),
+        "a block of unknown type is skipped"
+    );
+}

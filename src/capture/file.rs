@@ -67,7 +67,7 @@ impl fmt::Display for CaptureError {
             CaptureError::Truncated { offset } => {
                 write!(
                     f,
-                    "the file is truncated: it ends inside the record at byte offset {offset}"
+                    "the file ends inside the record at byte offset {offset} (cut short, or garbage after the last packet)"
                 )
             }
             CaptureError::Malformed { offset, detail } => {
