@@ -225,22 +225,44 @@ impl Analyzer {
         }
     }
 
-    /// Ends the analysis: every connection still open is judged as the capture left it.
-    pub fn finish(mut self) -> Analysis {
-        let flows = self.table.drain();
-        let diagnose = self.options.diagnose;
-        self.done
-            .extend(flows.into_iter().map(|f| finish(f.state, &diagnose)));
-        let tls_ports = &self.options.tls_ports;
-        let mut connections: Vec<Connection> = self
-            .done
-            .into_iter()
-            .filter(|c| c.facts.saw_tls || c.server.is_some_and(|s| tls_ports.contains(&s.port)))
-            .collect();
+    /// Connections judged before the end (a port reused, or evicted from a full table), to be
+    /// reported now: memory then follows the connections open, not all the capture held.
+    pub fn take_finished(&mut self) -> Vec<Connection> {
+        let done = std::mem::take(&mut self.done);
+        let ports = &self.options.tls_ports;
+        done.into_iter().filter(|c| reportable(c, ports)).collect()
+    }
+
+    /// Ends the analysis: every connection still open is judged as the capture left it and
+    /// handed to `each` in tcp.stream order, one at a time (so that they are never all held
+    /// twice). Returns the packet counters.
+    pub fn finish_each(mut self, mut each: impl FnMut(Connection)) -> PacketCounters {
+        for conn in self.take_finished() {
+            each(conn);
+        }
+        let Analyzer {
+            options,
+            mut table,
+            counters,
+            ..
+        } = self;
+        for flow in table.drain() {
+            let conn = finish(flow.state, &options.diagnose);
+            if reportable(&conn, &options.tls_ports) {
+                each(conn);
+            }
+        }
+        counters
+    }
+
+    /// Ends the analysis and returns every connection not taken before, in tcp.stream order.
+    pub fn finish(self) -> Analysis {
+        let mut connections = Vec::new();
+        let counters = self.finish_each(|c| connections.push(c));
         connections.sort_by_key(|c| c.tcp_stream);
         Analysis {
             connections,
-            counters: self.counters,
+            counters,
         }
     }
 }
@@ -269,6 +291,11 @@ impl Analysis {
             .filter(|c| c.verdict.outcome == outcome)
             .count()
     }
+}
+
+/// TLS connections, and connections to a TLS port that never carried TLS.
+fn reportable(c: &Connection, tls_ports: &[u16]) -> bool {
+    c.facts.saw_tls || c.server.is_some_and(|s| tls_ports.contains(&s.port))
 }
 
 /// A ServerHello in the first payload of a flow whose roles were guessed from ports.

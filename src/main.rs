@@ -6,8 +6,10 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::io::{self, IsTerminal, Read, Write};
 use std::net::IpAddr;
 use std::process::ExitCode;
+use tlsdiag::Analyzer;
 use tlsdiag::Options;
-use tlsdiag::analyze::{DEFAULT_TLS_PORTS, analyze_capture};
+use tlsdiag::analyze::DEFAULT_TLS_PORTS;
+use tlsdiag::capture::read_capture;
 use tlsdiag::connection::{Connection, Outcome};
 use tlsdiag::diagnose::DiagnoseOptions;
 use tlsdiag::report::{self, Style, Summary};
@@ -175,73 +177,115 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
             }
         },
     };
-    let mut summary = Summary::default();
-    let mut kept: Vec<Connection> = Vec::new();
+    let mut sink = Sink {
+        format: args.format,
+        quiet: args.quiet,
+        style,
+        filter,
+        file: None,
+        summary: Summary::default(),
+        json: None,
+    };
     let mut damaged = false;
     let several = args.files.len() > 1;
-    for path in &args.files {
-        let input: Box<dyn Read + Send> = if path == "-" {
-            Box::new(io::stdin())
-        } else {
-            match std::fs::File::open(path) {
-                Ok(f) => Box::new(f),
-                Err(e) => {
-                    eprintln!("tlsdiag: {path}: {e}");
-                    damaged = true;
-                    summary.files.push(report::FileSummary {
-                        path: path.clone(),
-                        error: Some(e.to_string()),
-                        ..Default::default()
-                    });
-                    continue;
-                }
-            }
-        };
-        let (analysis, stats, result) = analyze_capture(input, &options);
-        let error = result.err().map(|e| {
-            eprintln!("tlsdiag: {path}: {e}");
-            damaged = true;
-            e.to_string()
-        });
-        summary.add_file(path, &stats, error, &analysis);
-        for mut conn in analysis.connections {
-            if !filter.keeps(&conn) {
-                continue;
-            }
-            summary.shown += 1;
-            if several {
-                conn.file = Some(path.clone());
-            }
-            let written = match args.format {
-                _ if args.quiet => Ok(()),
-                Format::Text => report::write_text_connection(&mut out, &conn, style),
-                Format::Ndjson => report::write_ndjson_connection(&mut out, &conn),
-                Format::Json => {
-                    kept.push(conn);
-                    Ok(())
+    let run = (|| -> io::Result<()> {
+        if args.format == Format::Json && !args.quiet {
+            sink.json = Some(report::JsonDocument::begin(&mut out)?);
+        }
+        for path in &args.files {
+            let input: Box<dyn Read + Send> = if path == "-" {
+                Box::new(io::stdin())
+            } else {
+                match std::fs::File::open(path) {
+                    Ok(f) => Box::new(f),
+                    Err(e) => {
+                        eprintln!("tlsdiag: {path}: {e}");
+                        damaged = true;
+                        sink.summary.files.push(report::FileSummary {
+                            path: path.clone(),
+                            error: Some(e.to_string()),
+                            ..Default::default()
+                        });
+                        continue;
+                    }
                 }
             };
-            if let Err(e) = written {
-                return output_error(&e);
-            }
+            sink.file = several.then(|| path.clone());
+            // Connections judged early (port reuse, eviction) go out at once, so memory
+            // follows the connections open, not every connection of the file.
+            let mut analyzer = Analyzer::new(options.clone());
+            let mut written = Ok(());
+            let (stats, result) = read_capture(input, |packet| {
+                analyzer.packet(packet);
+                for conn in analyzer.take_finished() {
+                    if written.is_ok() {
+                        written = sink.emit(&mut out, conn);
+                    }
+                }
+            });
+            written?;
+            let error = result.err().map(|e| {
+                eprintln!("tlsdiag: {path}: {e}");
+                damaged = true;
+                e.to_string()
+            });
+            let mut written = Ok(());
+            let counters = analyzer.finish_each(|conn| {
+                if written.is_ok() {
+                    written = sink.emit(&mut out, conn);
+                }
+            });
+            written?;
+            sink.summary.add_counters(path, &stats, error, &counters);
         }
-    }
-    summary.finish();
-    let written = match args.format {
-        Format::Text => report::write_text_summary(&mut out, &summary, style),
-        Format::Ndjson => report::write_ndjson_summary(&mut out, &summary),
-        Format::Json => {
-            let refs: Vec<&Connection> = kept.iter().collect();
-            report::write_json(&mut out, &refs, &summary)
+        sink.summary.finish();
+        match (args.format, sink.json.take()) {
+            (Format::Text, _) => report::write_text_summary(&mut out, &sink.summary, style)?,
+            (Format::Ndjson, _) => report::write_ndjson_summary(&mut out, &sink.summary)?,
+            (Format::Json, Some(doc)) => doc.end(&mut out, &sink.summary)?,
+            (Format::Json, None) => report::write_json(&mut out, &[], &sink.summary)?,
         }
-    };
-    if let Err(e) = written.and_then(|()| out.flush()) {
+        out.flush()
+    })();
+    if let Err(e) = run {
         return output_error(&e);
     }
     if damaged {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// Where each judged connection goes: counted in the summary, filtered, then written.
+struct Sink<'a> {
+    format: Format,
+    quiet: bool,
+    style: Style,
+    filter: Filter<'a>,
+    /// The file name to put on each connection, when several files are read.
+    file: Option<String>,
+    summary: Summary,
+    json: Option<report::JsonDocument>,
+}
+
+impl Sink<'_> {
+    fn emit(&mut self, out: &mut impl Write, mut conn: Connection) -> io::Result<()> {
+        self.summary.count(&conn);
+        if !self.filter.keeps(&conn) {
+            return Ok(());
+        }
+        self.summary.shown += 1;
+        conn.file.clone_from(&self.file);
+        if self.quiet {
+            return Ok(());
+        }
+        match (self.format, &mut self.json) {
+            (Format::Text, _) => report::write_text_connection(out, &conn, self.style),
+            (Format::Ndjson, _) => report::write_ndjson_connection(out, &conn),
+            (Format::Json, Some(doc)) => doc.connection(out, &conn),
+            (Format::Json, None) => Ok(()),
+        }
     }
 }
 

@@ -134,7 +134,8 @@ pub struct Lookup<'t, T> {
 /// All conversations of one capture, in the order they appeared.
 #[derive(Debug)]
 pub struct FlowTable<T> {
-    flows: HashMap<FlowKey, Flow<T>>,
+    /// Boxed, so that the table's slots stay small: growing it moves pointers, not states.
+    flows: HashMap<FlowKey, Box<Flow<T>>>,
     next_stream: u64,
     /// Ports treated as server ports when no SYN or ClientHello tells the roles.
     server_ports: Vec<u16>,
@@ -174,7 +175,7 @@ impl<T> FlowTable<T> {
                 self.order.push_back((key, stream));
                 continue;
             }
-            return self.flows.remove(&key);
+            return self.flows.remove(&key).map(|f| *f);
         }
         None
     }
@@ -202,7 +203,7 @@ impl<T> FlowTable<T> {
             .get(&key)
             .is_some_and(|f| pure_syn && f.base_seq(from_lo).is_some_and(|base| base != seg.seq));
         let replaced = if reused {
-            self.flows.remove(&key)
+            self.flows.remove(&key).map(|f| *f)
         } else {
             None
         };
@@ -221,7 +222,7 @@ impl<T> FlowTable<T> {
             let (client, server, roles) = initial_roles(seg, src, dst, server_ports);
             let stream = *next_stream;
             *next_stream += 1;
-            Flow {
+            Box::new(Flow {
                 tcp_stream: stream,
                 client,
                 server,
@@ -229,7 +230,7 @@ impl<T> FlowTable<T> {
                 base_seq: [None, None],
                 recent: false,
                 state: init(),
-            }
+            })
         });
         flow.recent = true;
         let [lo, hi] = &mut flow.base_seq;
@@ -249,15 +250,18 @@ impl<T> FlowTable<T> {
         } else {
             FlowKey { lo: b, hi: a }
         };
-        self.flows.get_mut(&key)
+        self.flows.get_mut(&key).map(|f| &mut **f)
     }
 
-    /// Removes and returns every conversation, in stream order.
-    pub fn drain(&mut self) -> Vec<Flow<T>> {
+    /// Removes every conversation, yielding them in stream order one at a time: only the keys
+    /// are sorted, so the conversations are never held twice.
+    pub fn drain(&mut self) -> impl Iterator<Item = Flow<T>> + '_ {
         self.order.clear();
-        let mut all: Vec<Flow<T>> = self.flows.drain().map(|(_, f)| f).collect();
-        all.sort_by_key(|f| f.tcp_stream);
-        all
+        let mut keys: Vec<(u64, FlowKey)> =
+            self.flows.iter().map(|(k, f)| (f.tcp_stream, *k)).collect();
+        keys.sort_unstable_by_key(|(stream, _)| *stream);
+        keys.into_iter()
+            .filter_map(|(_, key)| self.flows.remove(&key).map(|f| *f))
     }
 }
 

@@ -42,3 +42,32 @@ pub fn write_ndjson_summary(out: &mut impl Write, summary: &Summary) -> io::Resu
     writeln!(out)?;
     out.flush()
 }
+
+/// The JSON document written one connection at a time, so that a capture with millions of
+/// connections never holds them all: `{"connections": [...], "summary": {...}}`.
+pub struct JsonDocument {
+    first: bool,
+}
+
+impl JsonDocument {
+    pub fn begin(out: &mut impl Write) -> io::Result<Self> {
+        write!(out, "{{\"connections\": [")?;
+        Ok(JsonDocument { first: true })
+    }
+
+    pub fn connection(&mut self, out: &mut impl Write, connection: &Connection) -> io::Result<()> {
+        if !self.first {
+            write!(out, ",")?;
+        }
+        self.first = false;
+        writeln!(out)?;
+        serde_json::to_writer_pretty(&mut *out, connection)?;
+        Ok(())
+    }
+
+    pub fn end(self, out: &mut impl Write, summary: &Summary) -> io::Result<()> {
+        write!(out, "\n],\n\"summary\": ")?;
+        serde_json::to_writer_pretty(&mut *out, summary)?;
+        writeln!(out, "}}")
+    }
+}

@@ -40,7 +40,7 @@ pub struct ServerFailures {
 }
 
 impl Summary {
-    /// Adds one file's analysis.
+    /// Adds one file's analysis: its connections and its counters.
     pub fn add_file(
         &mut self,
         path: &str,
@@ -48,16 +48,27 @@ impl Summary {
         error: Option<String>,
         analysis: &Analysis,
     ) {
+        for conn in &analysis.connections {
+            self.count(conn);
+        }
+        self.add_counters(path, stats, error, &analysis.counters);
+    }
+
+    /// Adds one file's counters (its connections are counted one by one with `count`).
+    pub fn add_counters(
+        &mut self,
+        path: &str,
+        stats: &FileStats,
+        error: Option<String>,
+        a: &PacketCounters,
+    ) {
         self.files.push(FileSummary {
             path: path.to_string(),
             format: stats.format,
             packets: stats.packets,
             error,
         });
-        for conn in &analysis.connections {
-            self.count(conn);
-        }
-        let (p, a) = (&mut self.packets, &analysis.counters);
+        let p = &mut self.packets;
         p.packets += a.packets;
         p.bytes += a.bytes;
         p.tcp_packets += a.tcp_packets;
@@ -72,7 +83,8 @@ impl Summary {
         }
     }
 
-    fn count(&mut self, conn: &Connection) {
+    /// Counts one connection by outcome, diagnosis and failing server.
+    pub fn count(&mut self, conn: &Connection) {
         self.connections += 1;
         *self
             .outcomes
