@@ -42,12 +42,8 @@ pub fn cipher_suite_name(id: u16) -> String {
     if is_grease(id) {
         return "GREASE".into();
     }
-    match id {
-        // Signalling values that are not suites, named as IANA lists them.
-        0x00ff => "TLS_EMPTY_RENEGOTIATION_INFO_SCSV".into(),
-        0x5600 => "TLS_FALLBACK_SCSV".into(),
-        _ => TlsCipherSuite::from_id(id).map_or_else(|| number(id), |c| c.name.to_string()),
-    }
+    // The table also names the two signalling values (0x00ff, 0x5600) as IANA does.
+    TlsCipherSuite::from_id(id).map_or_else(|| number(id), |c| c.name.to_string())
 }
 
 pub fn group_name(id: u16) -> String {
@@ -61,6 +57,7 @@ pub fn group_name(id: u16) -> String {
         31 => "brainpoolP256r1tls13",
         32 => "brainpoolP384r1tls13",
         33 => "brainpoolP512r1tls13",
+        41 => "curveSM2",
         26 => "brainpoolP256r1",
         27 => "brainpoolP384r1",
         28 => "brainpoolP512r1",
@@ -87,6 +84,13 @@ pub fn signature_scheme_name(id: u16) -> String {
     if let Some(name) = known(SignatureScheme(id).to_string()) {
         return name;
     }
+    // Post-quantum schemes tls-parser lacks.
+    match id {
+        0x0904 => return "mldsa44".into(),
+        0x0905 => return "mldsa65".into(),
+        0x0906 => return "mldsa87".into(),
+        _ => {}
+    }
     // TLS 1.2's (hash, signature) pairs that are not TLS 1.3 schemes (RFC 5246 7.4.1.4.1).
     let hash = match id >> 8 {
         1 => "md5",
@@ -111,16 +115,27 @@ pub fn extension_name(id: u16) -> String {
         return "GREASE".into();
     }
     let name = match id {
-        15 => "heartbeat",
+        // tls-parser's names that differ from IANA's.
         17 => "status_request_v2",
+        35 => "session_ticket",
+        45 => "psk_key_exchange_modes",
+        50 => "signature_algorithms_cert",
+        // Values tls-parser lacks.
+        26 => "tls_lts",
         27 => "compress_certificate",
         34 => "delegated_credential",
-        35 => "session_ticket",
+        52 => "transparency_info",
+        53 => "connection_id_deprecated",
+        54 => "connection_id",
         57 => "quic_transport_parameters",
-        13172 => "next_protocol_negotiation",
+        58 => "ticket_request",
+        59 => "dnssec_chain",
+        // ALPS: 17513 is the draft codepoint, 17613 the one Chrome moved to.
         17513 | 17613 => "application_settings",
+        // Not IANA's: Google's Channel ID, still in older Chrome captures.
+        30032 => "channel_id",
+        0xfd00 => "ech_outer_extensions",
         0xfe0d => "encrypted_client_hello",
-        0xffce => "encrypted_server_name",
         _ => {
             return known(TlsExtensionType(id).to_string())
                 .map_or_else(|| number(id), |n| snake_case(&n));
@@ -165,6 +180,9 @@ pub fn version_name(version: u16) -> String {
         0x0303 => "TLSv1.2".into(),
         0x0304 => "TLSv1.3".into(),
         0x7f00..=0x7fff => format!("TLSv1.3-draft{}", version & 0xff),
+        0xfeff => "DTLSv1.0".into(),
+        0xfefd => "DTLSv1.2".into(),
+        0xfefc => "DTLSv1.3".into(),
         other => number(other),
     }
 }
@@ -177,6 +195,7 @@ pub fn handshake_type_name(t: u8) -> String {
         3 => "hello_verify_request",
         4 => "new_session_ticket",
         5 => "end_of_early_data",
+        6 => "hello_retry_request",
         8 => "encrypted_extensions",
         11 => "certificate",
         12 => "server_key_exchange",
@@ -187,6 +206,7 @@ pub fn handshake_type_name(t: u8) -> String {
         20 => "finished",
         21 => "certificate_url",
         22 => "certificate_status",
+        23 => "supplemental_data",
         24 => "key_update",
         25 => "compressed_certificate",
         254 => "message_hash",
@@ -200,16 +220,23 @@ pub fn handshake_type_name(t: u8) -> String {
 pub struct CipherFacts {
     /// ECDHE or DHE key exchange, or any TLS 1.3 suite.
     pub forward_secret: bool,
-    /// Why the suite is weak, where it is.
+    /// Why the suite is weak, where it is: "NULL", "EXPORT", "RC4", "3DES", "DES",
+    /// "anonymous" or "MD5 MAC" (the first that applies, in that order).
     pub weak: Option<&'static str>,
-    /// The AEAD tag length; None for MAC-then-encrypt suites.
+    /// The record tag length in bytes; None for MAC-then-encrypt suites.
     pub aead_tag_len: Option<u8>,
     pub tls13: bool,
 }
 
+/// Facts about a suite; None for unknown ids and for the signalling values (0x00ff, 0x5600),
+/// which the table lists but which are no suites: counting them would skew an offer's profile.
 pub fn cipher_facts(id: u16) -> Option<CipherFacts> {
+    if matches!(id, 0x00ff | 0x5600) {
+        return None;
+    }
     let suite = TlsCipherSuite::from_id(id)?;
     let tls13 = suite.kx == TlsCipherKx::Tls13;
+    // PSK and SRP authenticate without a certificate; only the *_anon suites do not at all.
     let anonymous = suite.au == TlsCipherAu::Null && suite.kx != TlsCipherKx::Psk && !tls13;
     let weak = if suite.enc == TlsCipherEnc::Null {
         Some("NULL")
@@ -228,21 +255,28 @@ pub fn cipher_facts(id: u16) -> Option<CipherFacts> {
     } else {
         None
     };
-    let aead = suite.mac == TlsCipherMac::Aead
-        || matches!(
-            suite.enc_mode,
-            TlsCipherEncMode::Gcm | TlsCipherEncMode::Ccm
-        )
-        || suite.enc == TlsCipherEnc::Chacha20_Poly1305;
-    let aead_tag_len = aead.then(|| {
-        if suite.name.ends_with("CCM_8") || suite.name.contains("CCM_8_") {
-            8
-        } else {
-            16
-        }
-    });
+    let aead_tag_len = if suite.name.contains("CCM_8") {
+        Some(8)
+    } else if matches!(
+        suite.enc_mode,
+        TlsCipherEncMode::Gcm | TlsCipherEncMode::Ccm
+    ) || matches!(
+        suite.enc,
+        TlsCipherEnc::Chacha20_Poly1305 | TlsCipherEnc::Aegis
+    ) {
+        // The table lists AEGIS with an HMAC and no mode; its TLS tag is 128 bits.
+        Some(16)
+    } else if tls13 && suite.enc == TlsCipherEnc::Null {
+        // RFC 9150's integrity-only suites protect TLS 1.3 records with a full HMAC as the tag.
+        u8::try_from(suite.mac_length()).ok()
+    } else {
+        None
+    };
+    // The table swaps kx and au for the TLS_PSK_DHE_* suites (RFC 6655), which are DHE.
+    let ephemeral = matches!(suite.kx, TlsCipherKx::Ecdhe | TlsCipherKx::Dhe)
+        || (suite.kx == TlsCipherKx::Psk && suite.au == TlsCipherAu::Dhe);
     Some(CipherFacts {
-        forward_secret: tls13 || matches!(suite.kx, TlsCipherKx::Ecdhe | TlsCipherKx::Dhe),
+        forward_secret: tls13 || ephemeral,
         weak,
         aead_tag_len,
         tls13,
@@ -254,72 +288,256 @@ mod tests {
     use super::*;
 
     #[test]
+    fn grease() {
+        for hi in 0..16u16 {
+            assert!(is_grease(hi << 12 | 0x0a00 | hi << 4 | 0x0a));
+        }
+        assert!(!is_grease(0x0a1a));
+        assert!(!is_grease(0x0b0b));
+        assert!(!is_grease(0x1301));
+    }
+
+    #[test]
     fn cipher_suites() {
         assert_eq!(cipher_suite_name(0x1301), "TLS_AES_128_GCM_SHA256");
+        assert_eq!(cipher_suite_name(0x1302), "TLS_AES_256_GCM_SHA384");
+        assert_eq!(cipher_suite_name(0x1303), "TLS_CHACHA20_POLY1305_SHA256");
         assert_eq!(
             cipher_suite_name(0xc02f),
             "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"
         );
+        assert_eq!(
+            cipher_suite_name(0xc02c),
+            "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"
+        );
+        assert_eq!(
+            cipher_suite_name(0xcca8),
+            "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256"
+        );
         assert_eq!(cipher_suite_name(0x002f), "TLS_RSA_WITH_AES_128_CBC_SHA");
+        assert_eq!(cipher_suite_name(0x000a), "TLS_RSA_WITH_3DES_EDE_CBC_SHA");
+        assert_eq!(cipher_suite_name(0xc011), "TLS_ECDHE_RSA_WITH_RC4_128_SHA");
         assert_eq!(
             cipher_suite_name(0x00ff),
             "TLS_EMPTY_RENEGOTIATION_INFO_SCSV"
         );
+        assert_eq!(cipher_suite_name(0x5600), "TLS_FALLBACK_SCSV");
         assert_eq!(cipher_suite_name(0x0a0a), "GREASE");
+        assert_eq!(cipher_suite_name(0xfafa), "GREASE");
         assert_eq!(cipher_suite_name(0x1234), "0x1234");
+        assert_eq!(cipher_suite_name(0x00fe), "0x00fe");
     }
 
     #[test]
-    fn groups_schemes_extensions() {
+    fn groups() {
         assert_eq!(group_name(29), "x25519");
+        assert_eq!(group_name(30), "x448");
         assert_eq!(group_name(23), "secp256r1");
+        assert_eq!(group_name(24), "secp384r1");
+        assert_eq!(group_name(25), "secp521r1");
+        assert_eq!(group_name(26), "brainpoolP256r1");
+        assert_eq!(group_name(41), "curveSM2");
         assert_eq!(group_name(0x0100), "ffdhe2048");
+        assert_eq!(group_name(0x0104), "ffdhe8192");
+        assert_eq!(group_name(0x11eb), "SecP256r1MLKEM768");
         assert_eq!(group_name(0x11ec), "X25519MLKEM768");
+        assert_eq!(group_name(0x11ed), "SecP384r1MLKEM1024");
+        assert_eq!(group_name(0x6399), "X25519Kyber768Draft00");
         assert_eq!(group_name(0xdada), "GREASE");
         assert_eq!(group_name(0x4444), "0x4444");
+    }
+
+    #[test]
+    fn signature_schemes() {
         assert_eq!(signature_scheme_name(0x0403), "ecdsa_secp256r1_sha256");
+        assert_eq!(signature_scheme_name(0x0503), "ecdsa_secp384r1_sha384");
         assert_eq!(signature_scheme_name(0x0804), "rsa_pss_rsae_sha256");
+        assert_eq!(signature_scheme_name(0x0809), "rsa_pss_pss_sha256");
+        assert_eq!(signature_scheme_name(0x0401), "rsa_pkcs1_sha256");
+        assert_eq!(signature_scheme_name(0x0201), "rsa_pkcs1_sha1");
+        assert_eq!(signature_scheme_name(0x0203), "ecdsa_sha1");
+        assert_eq!(signature_scheme_name(0x0807), "ed25519");
+        assert_eq!(signature_scheme_name(0x0808), "ed448");
+        assert_eq!(signature_scheme_name(0x0905), "mldsa65");
+        // TLS 1.2 hash/signature pairs that are no TLS 1.3 scheme.
+        assert_eq!(signature_scheme_name(0x0202), "dsa_sha1");
+        assert_eq!(signature_scheme_name(0x0301), "rsa_sha224");
         assert_eq!(signature_scheme_name(0x0303), "ecdsa_sha224");
         assert_eq!(signature_scheme_name(0x0101), "rsa_md5");
-        assert_eq!(extension_name(0), "server_name");
-        assert_eq!(extension_name(16), "application_layer_protocol_negotiation");
-        assert_eq!(extension_name(35), "session_ticket");
-        assert_eq!(extension_name(43), "supported_versions");
-        assert_eq!(extension_name(0xff01), "renegotiation_info");
-        assert_eq!(extension_name(0xfe0d), "encrypted_client_hello");
-        assert_eq!(extension_name(0x2a2a), "GREASE");
-        assert_eq!(extension_name(0x7777), "0x7777");
+        assert_eq!(signature_scheme_name(0x0a0a), "GREASE");
+        assert_eq!(signature_scheme_name(0x0709), "0x0709");
+        assert_eq!(signature_scheme_name(0x1234), "0x1234");
     }
 
     #[test]
-    fn alerts_versions_handshakes() {
-        assert_eq!(alert_description_name(40), "handshake_failure");
-        assert_eq!(alert_description_name(48), "unknown_ca");
-        assert_eq!(alert_description_name(70), "protocol_version");
-        assert_eq!(alert_description_name(90), "user_canceled");
-        assert_eq!(alert_description_name(112), "unrecognized_name");
-        assert_eq!(alert_description_name(120), "no_application_protocol");
-        assert_eq!(alert_description_name(200), "200");
+    fn extensions() {
+        let cases = [
+            (0, "server_name"),
+            (5, "status_request"),
+            (10, "supported_groups"),
+            (11, "ec_point_formats"),
+            (13, "signature_algorithms"),
+            (15, "heartbeat"),
+            (16, "application_layer_protocol_negotiation"),
+            (18, "signed_certificate_timestamp"),
+            (21, "padding"),
+            (22, "encrypt_then_mac"),
+            (23, "extended_master_secret"),
+            (27, "compress_certificate"),
+            (28, "record_size_limit"),
+            (34, "delegated_credential"),
+            (35, "session_ticket"),
+            (41, "pre_shared_key"),
+            (42, "early_data"),
+            (43, "supported_versions"),
+            (44, "cookie"),
+            (45, "psk_key_exchange_modes"),
+            (47, "certificate_authorities"),
+            (49, "post_handshake_auth"),
+            (50, "signature_algorithms_cert"),
+            (51, "key_share"),
+            (57, "quic_transport_parameters"),
+            (13172, "next_protocol_negotiation"),
+            (17513, "application_settings"),
+            (17613, "application_settings"),
+            (0xfe0d, "encrypted_client_hello"),
+            (0xff01, "renegotiation_info"),
+            (0x2a2a, "GREASE"),
+            (0x7777, "0x7777"),
+        ];
+        for (id, name) in cases {
+            assert_eq!(extension_name(id), name, "extension {id}");
+        }
+    }
+
+    #[test]
+    fn alerts() {
+        let cases = [
+            (0, "close_notify"),
+            (10, "unexpected_message"),
+            (20, "bad_record_mac"),
+            (40, "handshake_failure"),
+            (42, "bad_certificate"),
+            (43, "unsupported_certificate"),
+            (44, "certificate_revoked"),
+            (45, "certificate_expired"),
+            (46, "certificate_unknown"),
+            (47, "illegal_parameter"),
+            (48, "unknown_ca"),
+            (49, "access_denied"),
+            (50, "decode_error"),
+            (51, "decrypt_error"),
+            (70, "protocol_version"),
+            (71, "insufficient_security"),
+            (80, "internal_error"),
+            (86, "inappropriate_fallback"),
+            (90, "user_canceled"),
+            (100, "no_renegotiation"),
+            (109, "missing_extension"),
+            (110, "unsupported_extension"),
+            (112, "unrecognized_name"),
+            (113, "bad_certificate_status_response"),
+            (115, "unknown_psk_identity"),
+            (116, "certificate_required"),
+            (120, "no_application_protocol"),
+            (121, "ech_required"),
+            (200, "200"),
+            (255, "255"),
+        ];
+        for (code, name) in cases {
+            assert_eq!(alert_description_name(code), name, "alert {code}");
+        }
+        assert_eq!(alert_level_name(1), "warning");
         assert_eq!(alert_level_name(2), "fatal");
-        assert_eq!(version_name(0x0303), "TLSv1.2");
-        assert_eq!(version_name(0x7f12), "TLSv1.3-draft18");
-        assert_eq!(version_name(0x3a3a), "GREASE");
-        assert_eq!(handshake_type_name(14), "server_hello_done");
+        assert_eq!(alert_level_name(7), "7");
     }
 
     #[test]
-    fn cipher_facts_from_the_table() {
-        let tls13 = cipher_facts(0x1301).expect("known");
-        assert!(tls13.tls13 && tls13.forward_secret && tls13.weak.is_none());
-        assert_eq!(tls13.aead_tag_len, Some(16));
-        assert_eq!(cipher_facts(0x1305).and_then(|f| f.aead_tag_len), Some(8));
-        let rsa_cbc = cipher_facts(0x002f).expect("known");
-        assert!(!rsa_cbc.forward_secret && rsa_cbc.aead_tag_len.is_none());
-        assert_eq!(cipher_facts(0xc011).and_then(|f| f.weak), Some("RC4"));
-        assert_eq!(cipher_facts(0x000a).and_then(|f| f.weak), Some("3DES"));
-        assert_eq!(cipher_facts(0x0002).and_then(|f| f.weak), Some("NULL"));
-        assert_eq!(cipher_facts(0x0034).and_then(|f| f.weak), Some("anonymous"));
-        assert!(cipher_facts(0xc02f).is_some_and(|f| f.forward_secret && f.weak.is_none()));
+    fn versions_and_handshake_types() {
+        assert_eq!(version_name(0x0002), "SSLv2");
+        assert_eq!(version_name(0x0300), "SSLv3");
+        assert_eq!(version_name(0x0301), "TLSv1.0");
+        assert_eq!(version_name(0x0302), "TLSv1.1");
+        assert_eq!(version_name(0x0303), "TLSv1.2");
+        assert_eq!(version_name(0x0304), "TLSv1.3");
+        assert_eq!(version_name(0x7f12), "TLSv1.3-draft18");
+        assert_eq!(version_name(0x7f1c), "TLSv1.3-draft28");
+        assert_eq!(version_name(0x3a3a), "GREASE");
+        assert_eq!(version_name(0x0305), "0x0305");
+        assert_eq!(handshake_type_name(0), "hello_request");
+        assert_eq!(handshake_type_name(1), "client_hello");
+        assert_eq!(handshake_type_name(2), "server_hello");
+        assert_eq!(handshake_type_name(4), "new_session_ticket");
+        assert_eq!(handshake_type_name(8), "encrypted_extensions");
+        assert_eq!(handshake_type_name(11), "certificate");
+        assert_eq!(handshake_type_name(14), "server_hello_done");
+        assert_eq!(handshake_type_name(20), "finished");
+        assert_eq!(handshake_type_name(22), "certificate_status");
+        assert_eq!(handshake_type_name(24), "key_update");
+        assert_eq!(handshake_type_name(254), "message_hash");
+        assert_eq!(handshake_type_name(99), "99");
+    }
+
+    fn facts(id: u16) -> CipherFacts {
+        cipher_facts(id).unwrap_or_else(|| panic!("0x{id:04x} is in tls-parser's table"))
+    }
+
+    #[test]
+    fn cipher_facts_tls13() {
+        for id in 0x1301..=0x1305 {
+            let f = facts(id);
+            assert!(
+                f.tls13 && f.forward_secret && f.weak.is_none(),
+                "0x{id:04x}"
+            );
+        }
+        assert_eq!(facts(0x1301).aead_tag_len, Some(16));
+        assert_eq!(facts(0x1303).aead_tag_len, Some(16));
+        assert_eq!(facts(0x1304).aead_tag_len, Some(16));
+        assert_eq!(facts(0x1305).aead_tag_len, Some(8));
+        // RFC 9150 integrity-only: no encryption, an HMAC-SHA256 tag.
+        let integrity_only = facts(0xc0b4);
+        assert_eq!(integrity_only.weak, Some("NULL"));
+        assert_eq!(integrity_only.aead_tag_len, Some(32));
+    }
+
+    #[test]
+    fn cipher_facts_tls12() {
+        let ecdhe_gcm = facts(0xc02f);
+        assert!(ecdhe_gcm.forward_secret && !ecdhe_gcm.tls13 && ecdhe_gcm.weak.is_none());
+        assert_eq!(ecdhe_gcm.aead_tag_len, Some(16));
+        assert_eq!(facts(0xcca9).aead_tag_len, Some(16));
+        assert!(facts(0x009e).forward_secret); // DHE_RSA_WITH_AES_128_GCM
+        let rsa_cbc = facts(0x002f);
+        assert!(!rsa_cbc.forward_secret && rsa_cbc.weak.is_none());
+        assert_eq!(rsa_cbc.aead_tag_len, None);
+        assert!(!facts(0x009c).forward_secret); // RSA_WITH_AES_128_GCM
+        assert!(facts(0xc0aa).forward_secret); // PSK_DHE_WITH_AES_128_CCM_8
+        assert_eq!(facts(0xc0ae).aead_tag_len, Some(8)); // ECDHE_ECDSA_WITH_AES_128_CCM_8
+        assert_eq!(facts(0xc0ac).aead_tag_len, Some(16)); // ECDHE_ECDSA_WITH_AES_128_CCM
+    }
+
+    #[test]
+    fn cipher_facts_weaknesses() {
+        assert_eq!(facts(0xc011).weak, Some("RC4"));
+        assert_eq!(facts(0x0005).weak, Some("RC4"));
+        assert_eq!(facts(0x000a).weak, Some("3DES"));
+        assert_eq!(facts(0xc012).weak, Some("3DES"));
+        assert_eq!(facts(0x0009).weak, Some("DES"));
+        assert_eq!(facts(0x0002).weak, Some("NULL"));
+        assert_eq!(facts(0x0000).weak, Some("NULL"));
+        assert_eq!(facts(0x0003).weak, Some("EXPORT"));
+        assert_eq!(facts(0x0034).weak, Some("anonymous"));
+        assert_eq!(facts(0xc018).weak, Some("anonymous"));
+        assert_eq!(facts(0x0025).weak, Some("MD5 MAC")); // KRB5_WITH_IDEA_CBC_MD5
+        assert_eq!(facts(0x008c).weak, None); // PSK_WITH_AES_128_CBC_SHA
+    }
+
+    #[test]
+    fn cipher_facts_unknown_and_signalling() {
         assert_eq!(cipher_facts(0x1234), None);
+        assert_eq!(cipher_facts(0x0a0a), None);
+        assert_eq!(cipher_facts(0x00ff), None);
+        assert_eq!(cipher_facts(0x5600), None);
     }
 }
