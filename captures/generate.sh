@@ -3,7 +3,7 @@
 # loopback, recorded by tcpdump (pcap) or dumpcap (pcapng). Nothing here writes a packet by hand.
 #
 # Needs root (port 443, capture on lo) and: openssl, gnutls-bin (gnutls-serv, gnutls-cli),
-# tcpdump, dumpcap, tshark and editcap (tshark), iproute2 (ss, ip netns), nftables, iptables, curl,
+# tcpdump, dumpcap, tshark, editcap and capinfos (tshark), iproute2 (ss, ip netns), nftables, iptables, curl,
 # python3, faketime, tcprewrite.
 #   apt-get install openssl gnutls-bin tcpdump tshark iproute2 nftables iptables curl python3 faketime tcpreplay
 #
@@ -22,7 +22,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-for tool in openssl gnutls-serv gnutls-cli tcpdump dumpcap tshark editcap ss ip nft iptables curl python3 faketime; do
+for tool in openssl gnutls-serv gnutls-cli tcpdump dumpcap tshark editcap capinfos ss ip nft iptables curl python3 faketime; do
   command -v "$tool" >/dev/null || { echo "generate.sh: $tool is missing (see the header)" >&2; exit 1; }
 done
 [ "$(id -u)" -eq 0 ] || { echo "generate.sh: run as root (port 443, capture on lo)" >&2; exit 1; }
@@ -102,7 +102,8 @@ plaintext_server() {
   start_server "$2" python3 "$here/plaintext_servers.py" "$1" "$2" "$work/chain.pem" "$work/leaf.key"
 }
 
-say() { printf '%-28s %s\n' "$1" "$2"; }
+made=() # the files this run wrote, for the check at the end
+say() { printf '%-28s %s\n' "$1" "$2"; made+=("$1"); }
 
 # --- scenarios
 tls13_sni_alpn() {
@@ -664,4 +665,13 @@ all=(tls13_sni_alpn tls12_ecdhe_chain protocol_version no_shared_cipher unknown_
 pki
 for s in "${@:-${all[@]}}"; do
   "$s"
+done
+
+# Sanity check, printed only (never fails the run): each file's format, link type, packet count
+# and TCP conversations as tshark sees them.
+echo
+echo "--- check: capinfos and tshark -q -z conv,tcp"
+for f in "${made[@]}"; do
+  echo "$f: $(capinfos -T -r -t -E -c "$here/$f" 2>/dev/null | cut -f2- | tr '\t' ' ' || true) packets"
+  tshark -r "$here/$f" -q -z conv,tcp 2>/dev/null | grep -- '<->' | sed 's/^/    /' || true
 done
