@@ -328,6 +328,18 @@ hosts_up() {
   ip -n $NS_C link set tlsdiag-c0 up
   ip -n $NS_S link set tlsdiag-s0 up
 }
+# One nftables rule on the server host's input path.
+server_input_rule() {
+  ip netns exec $NS_S nft -f - <<NFT
+table inet tlsdiag {
+  chain input {
+    type filter hook input priority 0;
+    $1;
+  }
+}
+NFT
+}
+
 hosts_down() { for ns in $NS_C $NS_S $NS_R; do ip netns del $ns 2>/dev/null || true; done; }
 
 # client 198.18.1.1 -- router (198.18.1.254 | 198.18.2.254) -- server 198.18.2.2
@@ -362,14 +374,7 @@ in_server() { # command... (runs in the background as the server)
 tcp_no_response() {
   local f="$here/tcp-no-response.pcap"
   hosts_up
-  ip netns exec $NS_S nft -f - <<NFT
-table inet drop443 {
-  chain input {
-    type filter hook input priority 0;
-    tcp dport 443 drop;
-  }
-}
-NFT
+  server_input_rule "tcp dport 443 drop"
   client_capture "$f" "tcp port 443"
   ip netns exec $NS_C curl -sk --connect-timeout 4 -o /dev/null https://$S_IP/ || true
   stop_capture; hosts_down
@@ -379,14 +384,7 @@ NFT
 icmp_unreachable() {
   local f="$here/icmp-admin-prohibited.pcap"
   hosts_up
-  ip netns exec $NS_S nft -f - <<NFT
-table inet reject443 {
-  chain input {
-    type filter hook input priority 0;
-    tcp dport 443 reject with icmpx type admin-prohibited;
-  }
-}
-NFT
+  server_input_rule "tcp dport 443 reject with icmpx type admin-prohibited"
   client_capture "$f" "tcp port 443 or icmp"
   ip netns exec $NS_C curl -sk --connect-timeout 3 -o /dev/null https://$S_IP/ || true
   stop_capture; hosts_down
@@ -397,14 +395,7 @@ client_hello_lost() {
   local f="$here/client-hello-lost.pcap"
   hosts_up
   # Drop any packet to 443 longer than 250 bytes: SYN and ACKs pass, the ClientHello does not.
-  ip netns exec $NS_S nft -f - <<NFT
-table inet bigdrop {
-  chain input {
-    type filter hook input priority 0;
-    tcp dport 443 meta length > 250 drop;
-  }
-}
-NFT
+  server_input_rule "tcp dport 443 meta length > 250 drop"
   in_server openssl s_server -accept 443 -quiet -cert "$work/leaf.pem" -key "$work/leaf.key"
   client_capture "$f" "tcp port 443"
   ip netns exec $NS_C timeout 5 openssl s_client -connect $S_IP:443 -servername server.test </dev/null >/dev/null 2>&1 || true
@@ -591,14 +582,7 @@ hello_retry_failed() {
   # The server wants secp384r1, so it answers the client's x25519 share with a
   # HelloRetryRequest; the second ClientHello, larger by its P-384 share, exceeds what the path
   # lets through (330 bytes; the first is 297), as on a path that drops large packets.
-  ip netns exec $NS_S nft -f - <<NFT
-table inet bigdrop {
-  chain input {
-    type filter hook input priority 0;
-    tcp dport 443 meta length > 330 drop;
-  }
-}
-NFT
+  server_input_rule "tcp dport 443 meta length > 330 drop"
   in_server openssl s_server -accept 443 -quiet -tls1_3 -groups secp384r1 -cert "$work/leaf.pem" -key "$work/leaf.key"
   client_capture "$f" "tcp port 443"
   ip netns exec $NS_C timeout 4 openssl s_client -connect $S_IP:443 -tls1_3 -servername server.test \
