@@ -185,15 +185,10 @@ impl Analyzer {
             fin_control(state, side, seg, frame, ts);
             return;
         }
-        let data_seq = if seg.flags.syn {
-            seg.seq.wrapping_add(1)
-        } else {
-            seg.seq
-        };
         let placement = state
             .streams
             .get_mut(side)
-            .segment(data_seq, seg.payload, frame, ts);
+            .segment(seg.data_seq(), seg.payload, frame, ts);
         count_placement(&mut state.conn, side, frame, ts, placement);
         if seg.missing > 0 && matches!(placement, Placement::InOrder | Placement::Overlap) {
             // The snaplen cut the rest of this segment: the stream resumes after the hole.
@@ -331,12 +326,9 @@ fn fin_control(
     let conn = &mut state.conn;
     if seg.flags.fin {
         conn.fin(side, frame, ts);
-        let data_seq = if seg.flags.syn {
-            seg.seq.wrapping_add(1)
-        } else {
-            seg.seq
-        };
-        let fin_seq = data_seq.wrapping_add(seg.payload.len() as u32 + seg.missing);
+        let fin_seq = seg
+            .data_seq()
+            .wrapping_add(seg.payload.len() as u32 + seg.missing);
         state.streams.get_mut(side).fin(fin_seq);
     }
 }

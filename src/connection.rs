@@ -33,6 +33,28 @@ pub enum Stage {
     Established,
 }
 
+impl Stage {
+    /// The stage an event shows the handshake has reached, if any. `tls13`: TLS 1.3 was
+    /// negotiated or asked for, so the ServerHello starts the encrypted part and a
+    /// ChangeCipherSpec is a compatibility no-op.
+    pub fn reached_by(event: EventKind, from: Side, tls13: bool) -> Option<Stage> {
+        use EventKind as E;
+        match (event, from) {
+            (E::ClientHello, _) => Some(Stage::ClientHello),
+            (E::ServerHello, _) if tls13 => Some(Stage::EncryptedHandshake),
+            (E::ServerHello | E::HelloRetryRequest, _) => Some(Stage::ServerHello),
+            (E::Certificate, Side::Server) => Some(Stage::ServerCertificate),
+            (E::Certificate, Side::Client) => Some(Stage::ClientCertificate),
+            (E::ServerKeyExchange | E::CertificateRequest | E::ServerHelloDone, _) => {
+                Some(Stage::ServerKeyExchange)
+            }
+            (E::ClientKeyExchange, _) => Some(Stage::ClientKeyExchange),
+            (E::ChangeCipherSpec, _) if !tls13 => Some(Stage::Finished),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
@@ -434,6 +456,10 @@ impl Connection {
         event: EventKind,
         detail: Option<String>,
     ) {
+        // The stage advances even when the timeline is full.
+        if let Some(stage) = Stage::reached_by(event, side, self.speaks_tls13()) {
+            self.advance(stage);
+        }
         if self.timeline.len() >= MAX_TIMELINE {
             self.timeline_dropped += 1;
             return;
@@ -533,9 +559,6 @@ impl Connection {
             Event::ChangeCipherSpec => {
                 self.facts.saw_tls = true;
                 self.facts.ccs.get_mut(side).get_or_insert(frame);
-                if !self.speaks_tls13() {
-                    self.advance(Stage::Finished);
-                }
                 self.note(side, frame, ts, EventKind::ChangeCipherSpec, None);
             }
             Event::Alert { level, description } => {
@@ -603,7 +626,6 @@ impl Connection {
     fn handshake_message(&mut self, side: Side, frame: u64, ts: Timestamp, message: Message) {
         let (kind, detail) = match message {
             Message::ClientHello(ch) => {
-                self.advance(Stage::ClientHello);
                 let detail = ch.sni.as_ref().map(|s| format!("SNI {s}"));
                 if self.facts.client_hello.is_none() {
                     self.client_hello_facts(&ch);
@@ -623,12 +645,10 @@ impl Connection {
                 let detail = chain.first().map(|c| c.subject.clone());
                 match side {
                     Side::Server => {
-                        self.advance(Stage::ServerCertificate);
                         self.certificates = chain;
                         self.facts.server_certificate.get_or_insert((frame, ts));
                     }
                     Side::Client => {
-                        self.advance(Stage::ClientCertificate);
                         let empty = chain.is_empty() && undecoded == 0;
                         self.facts.client_certificate.get_or_insert((frame, empty));
                         self.client_certificates = chain;
@@ -653,23 +673,13 @@ impl Connection {
 
     fn other_message(&mut self, kind: u8) -> (EventKind, Option<String>) {
         match kind {
-            kind::SERVER_KEY_EXCHANGE => {
-                self.advance(Stage::ServerKeyExchange);
-                (EventKind::ServerKeyExchange, None)
-            }
+            kind::SERVER_KEY_EXCHANGE => (EventKind::ServerKeyExchange, None),
             kind::CERTIFICATE_REQUEST => {
-                self.advance(Stage::ServerKeyExchange);
                 self.certificate_requested = true;
                 (EventKind::CertificateRequest, None)
             }
-            kind::SERVER_HELLO_DONE => {
-                self.advance(Stage::ServerKeyExchange);
-                (EventKind::ServerHelloDone, None)
-            }
-            kind::CLIENT_KEY_EXCHANGE => {
-                self.advance(Stage::ClientKeyExchange);
-                (EventKind::ClientKeyExchange, None)
-            }
+            kind::SERVER_HELLO_DONE => (EventKind::ServerHelloDone, None),
+            kind::CLIENT_KEY_EXCHANGE => (EventKind::ClientKeyExchange, None),
             kind::CERTIFICATE_VERIFY => (EventKind::CertificateVerify, None),
             kind::NEW_SESSION_TICKET => (EventKind::NewSessionTicket, None),
             kind::FINISHED => (EventKind::Finished, None),
@@ -722,7 +732,6 @@ impl Connection {
 
     fn server_hello(&mut self, frame: u64, sh: Box<ServerHello>) -> (EventKind, Option<String>) {
         if sh.hello_retry {
-            self.advance(Stage::ServerHello);
             let group = sh.group.map(names::group_name);
             self.hello_retry = Some(HelloRetry {
                 frame,
@@ -734,7 +743,6 @@ impl Connection {
                 group.map(|g| format!("asks for {g}")),
             );
         }
-        self.advance(Stage::ServerHello);
         let version = names::version_name(sh.version());
         let cipher = names::cipher_suite_name(sh.cipher);
         let detail = format!("{version} {cipher}");
@@ -765,9 +773,6 @@ impl Connection {
                 .is_some_and(|(_, s)| s.hello_retry)
         {
             self.facts.server_hello = Some((frame, sh));
-        }
-        if self.is_tls13() {
-            self.advance(Stage::EncryptedHandshake);
         }
         (EventKind::ServerHello, Some(detail))
     }

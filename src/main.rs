@@ -189,7 +189,7 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
     let mut damaged = false;
     let several = args.files.len() > 1;
     let run = (|| -> io::Result<()> {
-        if args.format == Format::Json && !args.quiet {
+        if args.format == Format::Json {
             sink.json = Some(report::JsonDocument::begin(&mut out)?);
         }
         for path in &args.files {
@@ -242,8 +242,13 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
         match (args.format, sink.json.take()) {
             (Format::Text, _) => report::write_text_summary(&mut out, &sink.summary, style)?,
             (Format::Ndjson, _) => report::write_ndjson_summary(&mut out, &sink.summary)?,
-            (Format::Json, Some(doc)) => doc.end(&mut out, &sink.summary)?,
-            (Format::Json, None) => report::write_json(&mut out, &[], &sink.summary)?,
+            (Format::Json, doc) => {
+                let doc = match doc {
+                    Some(doc) => doc,
+                    None => report::JsonDocument::begin(&mut out)?,
+                };
+                doc.end(&mut out, &sink.summary)?
+            }
         }
         out.flush()
     })();

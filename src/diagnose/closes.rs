@@ -190,14 +190,18 @@ pub fn closed_during_handshake(conn: &Connection) -> Option<Diagnosis> {
     })
 }
 
+/// The class of a silent close: who, and whether by RST or FIN.
+fn close_code(side: Side, how: &str) -> Code {
+    match (side, how == "RST") {
+        (Side::Client, true) => Code::ClientReset,
+        (Side::Client, false) => Code::ClientClosed,
+        (Side::Server, true) => Code::ServerReset,
+        (Side::Server, false) => Code::ServerClosed,
+    }
+}
+
 fn closed_before_tls(side: Side, frame: u64, how: &str) -> Diagnosis {
-    let code = match (side, how) {
-        (Side::Client, "RST") => Code::ClientReset,
-        (Side::Client, _) => Code::ClientClosed,
-        (Side::Server, "RST") => Code::ServerReset,
-        (Side::Server, _) => Code::ServerClosed,
-    };
-    Diagnosis::new(code, Stage::TcpConnect, side.into(), frame)
+    Diagnosis::new(close_code(side, how), Stage::TcpConnect, side.into(), frame)
         .summary(format!("the {} closed the connection ({how}) before any TLS was sent", side_word(side)))
         .evidence(frame, format!("{how} from the {}", side_word(side)))
         .cause(match side {
@@ -209,12 +213,7 @@ fn closed_before_tls(side: Side, frame: u64, how: &str) -> Diagnosis {
 
 fn server_closed(conn: &Connection, frame: u64, how: &str, stage: Stage) -> Diagnosis {
     let reset = how == "RST";
-    let code = if reset {
-        Code::ServerReset
-    } else {
-        Code::ServerClosed
-    };
-    let mut d = Diagnosis::new(code, stage, EndedBy::Server, frame)
+    let mut d = Diagnosis::new(close_code(Side::Server, how), stage, EndedBy::Server, frame)
         .summary(format!(
             "the server's side {} {} without an alert",
             if reset {
@@ -264,12 +263,7 @@ fn server_closed(conn: &Connection, frame: u64, how: &str, stage: Stage) -> Diag
 
 fn client_closed(conn: &Connection, frame: u64, how: &str, stage: Stage) -> Diagnosis {
     let reset = how == "RST";
-    let code = if reset {
-        Code::ClientReset
-    } else {
-        Code::ClientClosed
-    };
-    let mut d = Diagnosis::new(code, stage, EndedBy::Client, frame)
+    let mut d = Diagnosis::new(close_code(Side::Client, how), stage, EndedBy::Client, frame)
         .summary(format!(
             "the client {} {} without an alert",
             if reset {

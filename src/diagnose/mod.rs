@@ -16,8 +16,7 @@ mod tcp;
 mod warnings;
 
 use crate::connection::{
-    Code, Confidence, Connection, Diagnosis, EndedBy, EventKind, Evidence, Outcome, Stage, Verdict,
-    Warning,
+    Code, Confidence, Connection, Diagnosis, EndedBy, Evidence, Outcome, Stage, Verdict, Warning,
 };
 use crate::flow::Side;
 
@@ -283,24 +282,11 @@ fn stage_words(stage: Stage) -> &'static str {
 
 /// The stage reached by the time of `frame`: the furthest stage of the timeline events up to it.
 fn stage_at(conn: &Connection, frame: u64) -> Stage {
-    use EventKind as E;
     let tls13 = conn.speaks_tls13();
     conn.timeline
         .iter()
         .filter(|e| e.frame <= frame)
-        .filter_map(|e| match (e.event, e.from) {
-            (E::ClientHello, _) => Some(Stage::ClientHello),
-            (E::ServerHello, _) if tls13 => Some(Stage::EncryptedHandshake),
-            (E::ServerHello | E::HelloRetryRequest, _) => Some(Stage::ServerHello),
-            (E::Certificate, Side::Server) => Some(Stage::ServerCertificate),
-            (E::Certificate, Side::Client) => Some(Stage::ClientCertificate),
-            (E::ServerKeyExchange | E::CertificateRequest | E::ServerHelloDone, _) => {
-                Some(Stage::ServerKeyExchange)
-            }
-            (E::ClientKeyExchange, _) => Some(Stage::ClientKeyExchange),
-            (E::ChangeCipherSpec, _) if !tls13 => Some(Stage::Finished),
-            _ => None,
-        })
+        .filter_map(|e| Stage::reached_by(e.event, e.from, tls13))
         .max()
         .unwrap_or(Stage::TcpConnect)
 }

@@ -27,6 +27,17 @@ pub struct Segment<'a> {
     pub missing: u32,
 }
 
+impl Segment<'_> {
+    /// The sequence number of the first payload byte: a SYN occupies one number before it.
+    pub fn data_seq(&self) -> u32 {
+        if self.flags.syn {
+            self.seq.wrapping_add(1)
+        } else {
+            self.seq
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TcpFlags {
     pub syn: bool,

@@ -5,27 +5,6 @@ use crate::connection::Connection;
 use serde::Serialize;
 use std::io::{self, Write};
 
-#[derive(Serialize)]
-struct Document<'a> {
-    connections: &'a [&'a Connection],
-    summary: &'a Summary,
-}
-
-pub fn write_json(
-    out: &mut impl Write,
-    connections: &[&Connection],
-    summary: &Summary,
-) -> io::Result<()> {
-    serde_json::to_writer_pretty(
-        &mut *out,
-        &Document {
-            connections,
-            summary,
-        },
-    )?;
-    writeln!(out)
-}
-
 /// One connection on one line, flushed so that a reader downstream sees it at once.
 pub fn write_ndjson_connection(out: &mut impl Write, connection: &Connection) -> io::Result<()> {
     serde_json::to_writer(&mut *out, connection)?;

@@ -1,6 +1,6 @@
 //! The summary of a run: connections by outcome, and every packet accounted for.
 
-use crate::analyze::{Analysis, PacketCounters};
+use crate::analyze::PacketCounters;
 use crate::capture::{CaptureFormat, FileStats};
 use crate::connection::{Connection, Outcome};
 use serde::Serialize;
@@ -40,20 +40,6 @@ pub struct ServerFailures {
 }
 
 impl Summary {
-    /// Adds one file's analysis: its connections and its counters.
-    pub fn add_file(
-        &mut self,
-        path: &str,
-        stats: &FileStats,
-        error: Option<String>,
-        analysis: &Analysis,
-    ) {
-        for conn in &analysis.connections {
-            self.count(conn);
-        }
-        self.add_counters(path, stats, error, &analysis.counters);
-    }
-
     /// Adds one file's counters (its connections are counted one by one with `count`).
     pub fn add_counters(
         &mut self,
