@@ -4,8 +4,10 @@
 //! serves both. A packet borrows its bytes from the reader's buffer: nothing is copied.
 
 mod file;
+mod write;
 
 pub use file::{CaptureError, CaptureFormat, FileStats, read_capture};
+pub use write::PcapWriter;
 
 use std::fmt;
 
