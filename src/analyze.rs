@@ -6,7 +6,7 @@
 //! packets only update counters and close events.
 
 use crate::capture::{CaptureError, FileStats, LinkType, Packet, read_capture};
-use crate::connection::{Connection, Outcome};
+use crate::connection::{Connection, Limit, LimitHit, Outcome};
 use crate::diagnose::{self, DiagnoseOptions};
 use crate::flow::{
     Endpoint, FlowTable, Limits, PerSide, Placement, Reassembler, RoleEvidence, Side,
@@ -29,7 +29,10 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 100_000;
 pub struct Options {
     /// Ports on which non-TLS connections (refused, timed out, plain HTTP) are reported.
     pub tls_ports: Vec<u16>,
-    pub limits: Limits,
+    /// Bytes and out-of-order segments held per direction before the handshake settles.
+    pub reassembly: Limits,
+    /// Handshake message size, certificates per chain, bytes per certificate.
+    pub tls: tls::Limits,
     /// Connections tracked at once; beyond it the least recently seen is judged early and
     /// dropped (counted as `evicted_connections`).
     pub max_connections: usize,
@@ -40,7 +43,8 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             tls_ports: DEFAULT_TLS_PORTS.to_vec(),
-            limits: Limits::default(),
+            reassembly: Limits::default(),
+            tls: tls::Limits::default(),
             max_connections: DEFAULT_MAX_CONNECTIONS,
             diagnose: DiagnoseOptions::default(),
         }
@@ -64,6 +68,15 @@ pub struct PacketCounters {
     pub truncated: u64,
     /// Connections judged early and dropped because the table was full.
     pub evicted_connections: u64,
+    /// Segments dropped because their direction already buffered `max_buffered` bytes.
+    pub segments_over_buffer_limit: u64,
+    /// Segments dropped because their direction already held `max_out_of_order` segments.
+    pub segments_over_out_of_order_limit: u64,
+    /// Handshake messages refused for declaring more than `max_handshake_message` bytes.
+    pub handshake_messages_over_limit: u64,
+    /// Certificates not decoded: beyond `max_chain` in their chain, or over
+    /// `max_certificate` bytes.
+    pub certificates_over_limit: u64,
     /// Packets on link types tlsdiag does not decode, by link type name.
     pub unknown_link_types: BTreeMap<String, u64>,
 }
@@ -135,25 +148,26 @@ impl Analyzer {
         if seg.missing > 0 {
             self.counters.truncated += 1;
         }
-        let limits = self.options.limits;
+        let (reassembly, tls_limits) = (self.options.reassembly, self.options.tls);
         let lookup = self.table.lookup(seg, || State {
             conn: Connection::default(),
             streams: PerSide {
-                client: Reassembler::new(limits),
-                server: Reassembler::new(limits),
+                client: Reassembler::new(reassembly),
+                server: Reassembler::new(reassembly),
             },
             decoders: PerSide {
-                client: Decoder::new(false),
-                server: Decoder::new(true),
+                client: Decoder::new(false, tls_limits),
+                server: Decoder::new(true, tls_limits),
             },
             settled: false,
         });
+        let (diagnose, counters) = (&self.options.diagnose, &mut self.counters);
         if let Some(old) = lookup.replaced {
-            self.done.push(finish(old.state, &self.options.diagnose));
+            self.done.push(finish(old.state, diagnose, counters));
         }
         if let Some(old) = lookup.evicted {
-            self.counters.evicted_connections += 1;
-            self.done.push(finish(old.state, &self.options.diagnose));
+            counters.evicted_connections += 1;
+            self.done.push(finish(old.state, diagnose, counters));
         }
         let flow = lookup.flow;
         if lookup.is_new {
@@ -238,11 +252,11 @@ impl Analyzer {
         let Analyzer {
             options,
             mut table,
-            counters,
+            mut counters,
             ..
         } = self;
         for flow in table.drain() {
-            let conn = finish(flow.state, &options.diagnose);
+            let conn = finish(flow.state, &options.diagnose, &mut counters);
             if reportable(&conn, &options.tls_ports) {
                 each(conn);
             }
@@ -372,8 +386,13 @@ fn decode_side(state: &mut State, side: Side, events: &mut Vec<Located>) {
     }
 }
 
-/// Flushes what the capture left behind and judges the connection.
-fn finish(mut state: State, diagnose_options: &DiagnoseOptions) -> Connection {
+/// Flushes what the capture left behind and judges the connection; adds what its limits
+/// cost to the run's counters.
+fn finish(
+    mut state: State,
+    diagnose_options: &DiagnoseOptions,
+    counters: &mut PacketCounters,
+) -> Connection {
     if !state.settled {
         for side in [Side::Client, Side::Server] {
             let (frame, ts) = (state.conn.last_frame, state.conn.facts.last_ts);
@@ -384,6 +403,18 @@ fn finish(mut state: State, diagnose_options: &DiagnoseOptions) -> Connection {
             let mut events = Vec::new();
             decode_side(&mut state, side, &mut events);
         }
+    }
+    for side in [Side::Client, Side::Server] {
+        let stream = &state.streams.get_mut(side).counters;
+        if let Some((frame, bound)) = stream.first_drop {
+            let limit = Limit::Reassembly(bound);
+            state.conn.limit_reached(LimitHit { frame, side, limit });
+        }
+        counters.segments_over_buffer_limit += stream.over_buffer;
+        counters.segments_over_out_of_order_limit += stream.over_out_of_order;
+        let tls = &state.decoders.get_mut(side).counters;
+        counters.handshake_messages_over_limit += tls.messages_over_limit;
+        counters.certificates_over_limit += tls.certificates_over_limit;
     }
     state.conn.facts.client_unacked = state.streams.client.unacked();
     state.conn.close_tls13_pending();

@@ -5,7 +5,7 @@
 //! mean (outcome, stage, who ended it, why) is `diagnose`'s, and is stored here once made.
 
 use crate::capture::Timestamp;
-use crate::flow::{Endpoint, PerSide, RoleEvidence, Side};
+use crate::flow::{Bound, Endpoint, PerSide, RoleEvidence, Side};
 use crate::tls::certificate::CertificateInfo;
 use crate::tls::handshake::kind;
 use crate::tls::names;
@@ -128,6 +128,7 @@ pub enum Code {
     CaptureEnded,
     TruncatedPackets,
     StreamGap,
+    LimitReached,
 }
 
 /// Whether the wire says it outright (a cleartext alert, an RST) or it is inferred (from
@@ -177,6 +178,39 @@ pub enum WarningCode {
     WeakKey,
     WeakSignature,
     SlowHandshake,
+    LimitReached,
+}
+
+/// One of tlsdiag's own bounds, reached by a connection: what follows it was not read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Limit {
+    Reassembly(Bound),
+    HandshakeMessage { declared: usize },
+}
+
+impl Limit {
+    /// What happened, and the flag that moves the bound.
+    pub fn words(self) -> String {
+        match self {
+            Limit::Reassembly(Bound::Buffered) => {
+                "its buffer of handshake bytes was full (--max-buffered)".to_string()
+            }
+            Limit::Reassembly(Bound::OutOfOrder) => {
+                "too many of its segments were held out of order (--max-out-of-order)".to_string()
+            }
+            Limit::HandshakeMessage { declared } => format!(
+                "a handshake message declared {declared} bytes, over --max-handshake-message"
+            ),
+        }
+    }
+}
+
+/// The first limit a connection reached: at which frame, in which direction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LimitHit {
+    pub frame: u64,
+    pub side: Side,
+    pub limit: Limit,
 }
 
 /// A weakness of a connection that did establish.
@@ -398,6 +432,10 @@ pub struct Facts {
     pub first_gap: Option<(u64, Side)>,
     pub saw_tls: bool,
     pub plaintext_first: Option<(u64, Side)>,
+    /// The first of tlsdiag's limits this connection reached.
+    pub limit: Option<LimitHit>,
+    /// Certificates left undecoded by --max-chain or --max-certificate.
+    pub certificates_over_limit: usize,
 }
 
 impl Connection {
@@ -597,11 +635,21 @@ impl Connection {
                 let detail = format!("after {prefix_len} bytes of plaintext");
                 self.note(side, frame, ts, EventKind::TlsStart, Some(detail));
             }
+            Event::TooLarge { declared } => {
+                let limit = Limit::HandshakeMessage { declared };
+                self.limit_reached(LimitHit { frame, side, limit });
+                self.note(side, frame, ts, EventKind::Malformed, Some(limit.words()));
+            }
             Event::Malformed { detail } => {
                 self.note(side, frame, ts, EventKind::Malformed, Some(detail.clone()));
                 self.malformed.push(format!("frame {frame}: {detail}"));
             }
         }
+    }
+
+    /// Keeps the first limit reached.
+    pub fn limit_reached(&mut self, hit: LimitHit) {
+        self.facts.limit.get_or_insert(hit);
     }
 
     pub fn is_tls13(&self) -> bool {
@@ -640,8 +688,13 @@ impl Connection {
                 }
                 self.server_hello(frame, sh)
             }
-            Message::Certificate { chain, undecoded } => {
+            Message::Certificate {
+                chain,
+                undecoded,
+                over_limit,
+            } => {
                 self.certificates_undecoded += undecoded;
+                self.facts.certificates_over_limit += over_limit;
                 let detail = chain.first().map(|c| c.subject.clone());
                 match side {
                     Side::Server => {

@@ -71,16 +71,72 @@ struct AnalyzeArgs {
     /// ServerHello time, or the whole handshake.
     #[arg(long, value_name = "MS", default_value_t = 1000.0)]
     slow_ms: f64,
-    /// Connections tracked at once; beyond it the least recently seen one is judged as it
-    /// stands and dropped (counted in the summary).
-    #[arg(long, value_name = "N", default_value_t = tlsdiag::analyze::DEFAULT_MAX_CONNECTIONS)]
-    max_connections: usize,
+    #[command(flatten)]
+    limits: LimitArgs,
     /// Print the summary only.
     #[arg(long, short)]
     quiet: bool,
     /// Colour the text report.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     color: ColorChoice,
+}
+
+/// The bounds on memory; each one that bites is counted in the summary. Sizes take a K, M or G
+/// suffix (powers of 1024).
+#[derive(clap::Args)]
+#[command(next_help_heading = "Limits")]
+struct LimitArgs {
+    /// Connections tracked at once; beyond it the least recently seen one is judged as it
+    /// stands and dropped.
+    #[arg(long, value_name = "N", default_value_t = tlsdiag::analyze::DEFAULT_MAX_CONNECTIONS)]
+    max_connections: usize,
+    /// Bytes buffered per direction before the handshake settles.
+    #[arg(long, value_name = "SIZE", default_value = "4M", value_parser = parse_size)]
+    max_buffered: usize,
+    /// Out-of-order segments held per direction.
+    #[arg(long, value_name = "N", default_value_t = 512)]
+    max_out_of_order: usize,
+    /// Largest handshake message awaited; a larger declared length is refused, unallocated.
+    #[arg(long, value_name = "SIZE", default_value = "1M", value_parser = parse_size)]
+    max_handshake_message: usize,
+    /// Certificates decoded per chain.
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    max_chain: usize,
+    /// Largest certificate decoded.
+    #[arg(long, value_name = "SIZE", default_value = "256K", value_parser = parse_size)]
+    max_certificate: usize,
+}
+
+impl LimitArgs {
+    fn apply(&self, options: &mut Options) {
+        options.max_connections = self.max_connections;
+        options.reassembly = tlsdiag::flow::Limits {
+            max_buffered: self.max_buffered,
+            max_pending_segments: self.max_out_of_order,
+        };
+        options.tls = tlsdiag::tls::Limits {
+            max_handshake_message: self.max_handshake_message,
+            max_chain: self.max_chain,
+            max_certificate: self.max_certificate,
+        };
+    }
+}
+
+/// A byte count: digits, then an optional K, M or G (powers of 1024).
+fn parse_size(text: &str) -> Result<usize, String> {
+    let t = text.trim();
+    let (digits, shift) = match t.char_indices().last() {
+        Some((i, 'k' | 'K')) => (t.get(..i), 10),
+        Some((i, 'm' | 'M')) => (t.get(..i), 20),
+        Some((i, 'g' | 'G')) => (t.get(..i), 30),
+        _ => (Some(t), 0),
+    };
+    let n: usize = digits
+        .unwrap_or_default()
+        .parse()
+        .map_err(|_| format!("'{text}' is not a size (digits, then K, M or G)"))?;
+    n.checked_mul(1 << shift)
+        .ok_or_else(|| format!("'{text}' is too large"))
 }
 
 fn main() -> ExitCode {
@@ -149,7 +205,7 @@ fn glob_match(pattern: &str, text: &str) -> bool {
 }
 
 fn analyze(args: &AnalyzeArgs) -> ExitCode {
-    let options = Options {
+    let mut options = Options {
         tls_ports: if args.ports.is_empty() {
             DEFAULT_TLS_PORTS.to_vec()
         } else {
@@ -158,9 +214,9 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
         diagnose: DiagnoseOptions {
             slow_handshake_ms: args.slow_ms,
         },
-        max_connections: args.max_connections,
         ..Options::default()
     };
+    args.limits.apply(&mut options);
     let filter = Filter {
         failed: args.failed,
         sni: args.sni.as_deref(),
@@ -305,7 +361,31 @@ fn output_error(e: &io::Error) -> ExitCode {
 
 #[cfg(test)]
 mod tests {
-    use super::glob_match;
+    use super::{Cli, Command, Options, Parser, glob_match, parse_size};
+
+    #[test]
+    fn limit_flags_default_to_the_library_defaults() {
+        let Command::Analyze(args) = Cli::parse_from(["tlsdiag", "analyze", "x.pcap"]).command;
+        let mut options = Options {
+            max_connections: 1,
+            ..Options::default()
+        };
+        args.limits.apply(&mut options);
+        let defaults = Options::default();
+        assert_eq!(options.max_connections, defaults.max_connections);
+        assert_eq!(options.reassembly, defaults.reassembly);
+        assert_eq!(options.tls, defaults.tls);
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("4M"), Ok(4 << 20));
+        assert_eq!(parse_size("256k"), Ok(256 << 10));
+        assert_eq!(parse_size("1000"), Ok(1000));
+        assert!(parse_size("M").is_err());
+        assert!(parse_size("-1").is_err());
+        assert!(parse_size("99999999999999999999G").is_err());
+    }
 
     #[test]
     fn globs() {

@@ -36,6 +36,27 @@ pub fn started_late(conn: &Connection) -> Option<Diagnosis> {
     )
 }
 
+/// One of tlsdiag's own bounds stopped the reading before anything decided the handshake:
+/// what follows is unread, so no verdict is drawn from it.
+pub fn limit_reached(conn: &Connection) -> Option<Diagnosis> {
+    let hit = conn.facts.limit?;
+    if decided_before(conn, hit.frame) {
+        return None;
+    }
+    let words = hit.limit.words();
+    Some(
+        Diagnosis::new(Code::LimitReached, conn.facts.stage, EndedBy::Unknown, hit.frame)
+            .summary(format!(
+                "tlsdiag stopped reading the {}'s stream at frame {}: {words}",
+                side_word(hit.side),
+                hit.frame
+            ))
+            .evidence(hit.frame, format!("the {}'s stream: {words}", side_word(hit.side)))
+            .cause("the connection sent more than tlsdiag holds by default: an unusually large handshake, or hostile traffic")
+            .fix("raise the limit named above and analyse the capture again"),
+    )
+}
+
 /// The snaplen cut payload that the handshake needed.
 pub fn truncated_packets(conn: &Connection) -> Option<Diagnosis> {
     if conn.tcp.truncated_bytes == 0 {

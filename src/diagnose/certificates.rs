@@ -82,7 +82,9 @@ pub fn findings(conn: &Connection) -> Vec<Finding> {
             ),
             browser: "ERR_CERT_AUTHORITY_INVALID",
         });
-    } else if let Some(top) = incomplete_top(&conn.certificates) {
+    } else if conn.certificates_undecoded == 0
+        && let Some(top) = incomplete_top(&conn.certificates)
+    {
         out.push(Finding {
             warning: WarningCode::CertChainIncomplete,
             text: format!(

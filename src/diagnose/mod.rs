@@ -51,6 +51,7 @@ const RULES: &[Rule] = &[
     tcp::refused,
     tcp::no_response,
     capture::started_late,
+    capture::limit_reached,
     capture::truncated_packets,
     capture::gap_before_the_end,
     plaintext::client_not_tls,
@@ -92,7 +93,8 @@ pub fn judge(conn: &Connection, options: &DiagnoseOptions) -> Judgement {
         Code::CaptureStartedLate
         | Code::CaptureEnded
         | Code::TruncatedPackets
-        | Code::StreamGap => Outcome::Incomplete,
+        | Code::StreamGap
+        | Code::LimitReached => Outcome::Incomplete,
         _ => Outcome::Failed,
     };
     Judgement {

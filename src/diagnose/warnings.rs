@@ -1,7 +1,7 @@
 //! Weaknesses of connections that did establish: old versions, weak suites, certificates the
 //! client accepted anyway, slow servers.
 
-use super::{DiagnoseOptions, certificates, ms_between, timestamp_at};
+use super::{DiagnoseOptions, certificates, ms_between, side_word, timestamp_at};
 use crate::connection::{Connection, Evidence, Warning, WarningCode};
 use crate::tls::names;
 
@@ -62,6 +62,30 @@ pub fn of(conn: &Connection, options: &DiagnoseOptions) -> Vec<Warning> {
         );
     }
     slow(conn, options, &mut out);
+    if let Some(hit) = conn.facts.limit {
+        warn(
+            &mut out,
+            WarningCode::LimitReached,
+            format!(
+                "tlsdiag stopped reading the {}'s stream at frame {}: {}",
+                side_word(hit.side),
+                hit.frame,
+                hit.limit.words()
+            ),
+            Some(hit.frame),
+        );
+    }
+    if conn.facts.certificates_over_limit > 0 {
+        warn(
+            &mut out,
+            WarningCode::LimitReached,
+            format!(
+                "{} certificates were not decoded: beyond --max-chain or over --max-certificate",
+                conn.facts.certificates_over_limit
+            ),
+            cert_frame,
+        );
+    }
     out
 }
 

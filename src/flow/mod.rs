@@ -11,7 +11,7 @@ use crate::net::Segment;
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 
-pub use reassembly::{Gap, Limits, Placement, Reassembler};
+pub use reassembly::{Bound, Gap, Limits, Placement, Reassembler};
 
 /// One end of a connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]

@@ -53,12 +53,26 @@ pub enum Placement {
     Dropped,
 }
 
+/// Which of the `Limits` dropped a segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bound {
+    Buffered,
+    OutOfOrder,
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Counters {
     pub retransmissions: u64,
     pub out_of_order: u64,
     pub overlaps: u64,
+    /// Segments dropped for a limit (either of the two below).
     pub dropped_segments: u64,
+    /// Segments dropped because `max_buffered` bytes were waiting already.
+    pub over_buffer: u64,
+    /// Segments dropped because `max_pending_segments` were held already.
+    pub over_out_of_order: u64,
+    /// The frame of the first segment a limit dropped, and which limit.
+    pub first_drop: Option<(u64, Bound)>,
 }
 
 #[derive(Clone, Debug)]
@@ -241,6 +255,10 @@ impl Reassembler {
         }
         if self.pending.len() >= self.limits.max_pending_segments {
             self.counters.dropped_segments += 1;
+            self.counters.over_out_of_order += 1;
+            self.counters
+                .first_drop
+                .get_or_insert((frame, Bound::OutOfOrder));
             return Placement::Dropped;
         }
         self.counters.out_of_order += 1;
@@ -261,6 +279,10 @@ impl Reassembler {
         }
         if self.buffered.len() + fresh.len() > self.limits.max_buffered {
             self.counters.dropped_segments += 1;
+            self.counters.over_buffer += 1;
+            self.counters
+                .first_drop
+                .get_or_insert((frame, Bound::Buffered));
             return false;
         }
         self.buffered.extend_from_slice(fresh);
@@ -496,6 +518,11 @@ mod tests {
         assert_eq!(feed(&mut r, 10, b"x", 2), Placement::OutOfOrder);
         assert_eq!(feed(&mut r, 20, b"y", 3), Placement::Dropped);
         assert_eq!(r.counters.dropped_segments, 2);
+        assert_eq!(
+            (r.counters.over_buffer, r.counters.over_out_of_order),
+            (1, 1)
+        );
+        assert_eq!(r.counters.first_drop, Some((1, Bound::Buffered)));
         r.stop();
         assert_eq!(feed(&mut r, 1, b"a", 4), Placement::Dropped);
         assert!(r.data().is_empty());

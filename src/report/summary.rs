@@ -64,6 +64,10 @@ impl Summary {
         p.ip_fragments += a.ip_fragments;
         p.truncated += a.truncated;
         p.evicted_connections += a.evicted_connections;
+        p.segments_over_buffer_limit += a.segments_over_buffer_limit;
+        p.segments_over_out_of_order_limit += a.segments_over_out_of_order_limit;
+        p.handshake_messages_over_limit += a.handshake_messages_over_limit;
+        p.certificates_over_limit += a.certificates_over_limit;
         for (name, n) in &a.unknown_link_types {
             *p.unknown_link_types.entry(name.clone()).or_default() += n;
         }

@@ -342,13 +342,34 @@ pub fn write_text_summary(out: &mut impl Write, s: &Summary, style: Style) -> io
         ("malformed", p.malformed),
         ("IP fragments (not reassembled)", p.ip_fragments),
         ("cut by the snaplen", p.truncated),
+    ];
+    for (what, n) in anomalies.iter().filter(|(_, n)| *n > 0) {
+        writeln!(out, "  skipped      {n} {what}")?;
+    }
+    let limits = [
         (
             "connections judged early: the table was full (--max-connections)",
             p.evicted_connections,
         ),
+        (
+            "segments dropped: a direction's buffer was full (--max-buffered)",
+            p.segments_over_buffer_limit,
+        ),
+        (
+            "segments dropped: too many held out of order (--max-out-of-order)",
+            p.segments_over_out_of_order_limit,
+        ),
+        (
+            "handshake messages refused: too large (--max-handshake-message)",
+            p.handshake_messages_over_limit,
+        ),
+        (
+            "certificates not decoded: beyond --max-chain or --max-certificate",
+            p.certificates_over_limit,
+        ),
     ];
-    for (what, n) in anomalies.iter().filter(|(_, n)| *n > 0) {
-        writeln!(out, "  skipped      {n} {what}")?;
+    for (what, n) in limits.iter().filter(|(_, n)| *n > 0) {
+        writeln!(out, "  limit        {n} {what}")?;
     }
     for (link, n) in &p.unknown_link_types {
         writeln!(out, "  skipped      {n} on unsupported link type {link}")?;

@@ -3,6 +3,7 @@
 //! This is the one place where tls-parser's types are mapped into the model: the rest of the
 //! crate sees `ClientHello`, `ServerHello` and `Message`, never a parser type.
 
+use super::Limits;
 use super::certificate::{CertificateInfo, decode_certificate};
 use crate::bytes::be_u16;
 use tls_parser::{
@@ -30,9 +31,6 @@ const HELLO_RETRY_RANDOM: [u8; 32] = [
     0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91,
     0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c,
 ];
-
-/// At most this many certificates of a chain are decoded; the rest are counted.
-pub const MAX_CHAIN: usize = 16;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ClientHello {
@@ -88,8 +86,10 @@ pub enum Message {
     ServerHello(Box<ServerHello>),
     Certificate {
         chain: Vec<CertificateInfo>,
-        /// Certificates present but not decodable, or beyond `MAX_CHAIN`.
+        /// Certificates present but not decoded: undecodable, or over a limit.
         undecoded: usize,
+        /// Of `undecoded`, those beyond `Limits::max_chain` or over `max_certificate`.
+        over_limit: usize,
     },
     /// Any other type: the decoder knows it by its number.
     Other {
@@ -98,12 +98,12 @@ pub enum Message {
 }
 
 /// Decodes one whole handshake message (4-byte header included).
-pub fn decode(msg: &[u8]) -> Result<Message, String> {
+pub fn decode(msg: &[u8], limits: &Limits) -> Result<Message, String> {
     let kind = *msg.first().ok_or("empty handshake message")?;
     match kind {
         kind::CLIENT_HELLO => decode_client_hello(msg).map(|ch| Message::ClientHello(Box::new(ch))),
         kind::SERVER_HELLO => decode_server_hello(msg).map(|sh| Message::ServerHello(Box::new(sh))),
-        kind::CERTIFICATE => decode_certificate_chain(msg),
+        kind::CERTIFICATE => decode_certificate_chain(msg, limits),
         other => Ok(Message::Other { kind: other }),
     }
 }
@@ -228,19 +228,29 @@ fn decode_server_hello(msg: &[u8]) -> Result<ServerHello, String> {
     Ok(out)
 }
 
-fn decode_certificate_chain(msg: &[u8]) -> Result<Message, String> {
+fn decode_certificate_chain(msg: &[u8], limits: &Limits) -> Result<Message, String> {
     let TlsMessageHandshake::Certificate(contents) = parse(msg)? else {
         return Err("Certificate did not decode".into());
     };
     let mut chain = Vec::new();
-    let mut undecoded = contents.cert_chain.len().saturating_sub(MAX_CHAIN);
-    for raw in contents.cert_chain.iter().take(MAX_CHAIN) {
+    let mut over_limit = contents.cert_chain.len().saturating_sub(limits.max_chain);
+    let mut undecoded = over_limit;
+    for raw in contents.cert_chain.iter().take(limits.max_chain) {
+        if raw.data.len() > limits.max_certificate {
+            over_limit += 1;
+            undecoded += 1;
+            continue;
+        }
         match decode_certificate(raw.data) {
             Ok(c) => chain.push(c),
             Err(_) => undecoded += 1,
         }
     }
-    Ok(Message::Certificate { chain, undecoded })
+    Ok(Message::Certificate {
+        chain,
+        undecoded,
+        over_limit,
+    })
 }
 
 /// Decodes an SSLv2-format CLIENT-HELLO body (after the 2-byte record header): version,
@@ -284,7 +294,7 @@ mod tests {
                 if let Some(b) = m.first_mut() {
                     *b = first;
                 }
-                let _ = decode(&m);
+                let _ = decode(&m, &Limits::default());
             }
             let _ = decode_sslv2_client_hello(&junk);
             let _ = client_key_share_groups(&junk);

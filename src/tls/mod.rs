@@ -13,9 +13,37 @@ use crate::capture::Timestamp;
 pub use handshake::{ClientHello, Message, ServerHello};
 use record::Framing;
 
-/// Handshake bytes held per direction while a message is incomplete. Real certificate
-/// messages reach a few hundred kilobytes; a declared 16 MB message is refused, not awaited.
-pub const MAX_HANDSHAKE_MESSAGE: usize = 1 << 20;
+/// Bounds on what one direction's decoder holds and decodes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest handshake message awaited across records. Real certificate messages reach a
+    /// few hundred kilobytes; a declared 16 MB message is refused when its header is read,
+    /// never awaited or allocated.
+    pub max_handshake_message: usize,
+    /// Certificates decoded per chain; the rest are counted.
+    pub max_chain: usize,
+    /// Largest certificate decoded; a larger one is counted, not parsed.
+    pub max_certificate: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_handshake_message: 1 << 20,
+            max_chain: 16,
+            max_certificate: 256 << 10,
+        }
+    }
+}
+
+/// What the limits cost this direction.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Handshake messages refused for declaring more than `max_handshake_message`.
+    pub messages_over_limit: u64,
+    /// Certificates not decoded: beyond `max_chain`, or over `max_certificate`.
+    pub certificates_over_limit: u64,
+}
 /// Plaintext scanned for the start of TLS (STARTTLS) before a direction is declared not TLS.
 const MAX_PLAINTEXT_PREFIX: usize = 64 << 10;
 /// Bytes kept of a plaintext prefix, to show the user.
@@ -43,6 +71,11 @@ pub enum Event {
     /// TLS started after a plaintext prefix of this many bytes.
     TlsAfterPlaintext {
         prefix_len: u64,
+    },
+    /// A handshake message declared more bytes than `Limits::max_handshake_message`: it is
+    /// not awaited, and this direction is no longer followed.
+    TooLarge {
+        declared: usize,
     },
     /// Bytes that claimed to be TLS but do not decode.
     Malformed {
@@ -88,10 +121,12 @@ pub struct Decoder {
     handshake: Vec<u8>,
     /// Records framed in this direction.
     records: u64,
+    limits: Limits,
+    pub counters: Counters,
 }
 
 impl Decoder {
-    pub fn new(server: bool) -> Self {
+    pub fn new(server: bool, limits: Limits) -> Self {
         Decoder {
             state: State::Start,
             server,
@@ -99,6 +134,8 @@ impl Decoder {
             tls13: false,
             handshake: Vec::new(),
             records: 0,
+            limits,
+            counters: Counters::default(),
         }
     }
 
@@ -370,15 +407,14 @@ impl Decoder {
             };
             let &[_, b1, b2, b3] = header else { return };
             let body_len = usize::from(b1) << 16 | usize::from(b2) << 8 | usize::from(b3);
-            if body_len + 4 > MAX_HANDSHAKE_MESSAGE {
+            if body_len + 4 > self.limits.max_handshake_message {
+                self.counters.messages_over_limit += 1;
                 push(
                     out,
                     origin,
                     last,
-                    Event::Malformed {
-                        detail: format!(
-                            "a handshake message declares {body_len} bytes, beyond the limit"
-                        ),
+                    Event::TooLarge {
+                        declared: body_len + 4,
                     },
                 );
                 self.lose_sync();
@@ -387,8 +423,13 @@ impl Decoder {
             let Some(msg) = self.handshake.get(..body_len + 4) else {
                 return;
             };
-            let event = match handshake::decode(msg) {
-                Ok(m) => Event::Handshake(m),
+            let event = match handshake::decode(msg, &self.limits) {
+                Ok(m) => {
+                    if let Message::Certificate { over_limit, .. } = &m {
+                        self.counters.certificates_over_limit += *over_limit as u64;
+                    }
+                    Event::Handshake(m)
+                }
                 Err(detail) => Event::Malformed { detail },
             };
             self.handshake.drain(..body_len + 4);
