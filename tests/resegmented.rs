@@ -9,30 +9,9 @@
 
 mod common;
 
-use tlsdiag::analyze::{Analysis, Analyzer};
-use tlsdiag::capture::{LinkType, Packet, Timestamp, read_capture};
-use tlsdiag::{Options, connection::Connection};
-
-struct Owned {
-    ts: Timestamp,
-    link: LinkType,
-    data: Vec<u8>,
-}
-
-/// Where the TCP payload of an Ethernet/IPv4 packet starts, and the TCP header's offset.
-fn tcp_offsets(data: &[u8]) -> Option<(usize, usize)> {
-    let eth = 14;
-    if data.get(12..14)? != [0x08, 0x00] {
-        return None;
-    }
-    let ihl = usize::from(data.get(eth)? & 0x0f) * 4;
-    if *data.get(eth + 9)? != 6 {
-        return None;
-    }
-    let tcp = eth + ihl;
-    let doff = usize::from(data.get(tcp + 12)? >> 4) * 4;
-    Some((tcp, tcp + doff))
-}
+use common::derive::{Owned, analyze_packets, facts, read_packets, tcp_offsets};
+use tlsdiag::Options;
+use tlsdiag::capture::LinkType;
 
 /// Splits one packet's payload into `size`-byte pieces, as separate packets.
 fn split(p: &Owned, size: usize) -> Vec<Owned> {
@@ -103,75 +82,25 @@ fn scramble(pieces: Vec<Owned>) -> Vec<Owned> {
     out
 }
 
-fn analyze(packets: &[Owned]) -> Analysis {
-    let mut analyzer = Analyzer::new(Options::default());
-    for (i, p) in packets.iter().enumerate() {
-        analyzer.packet(&Packet {
-            frame: i as u64 + 1,
-            ts: p.ts,
-            link: p.link,
-            data: &p.data,
-            orig_len: p.data.len() as u32,
-        });
-    }
-    analyzer.finish()
-}
-
-/// What must not change: the wire facts and the judgement, without frame numbers.
-fn facts(c: &Connection) -> String {
-    let d = c.diagnosis.as_ref();
-    format!(
-        "{:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} | {:?} {:?} {:?} {:?} | {:?}",
-        c.sni,
-        c.client_versions,
-        c.version,
-        c.cipher,
-        c.alpn_offered,
-        c.certificates
-            .iter()
-            .map(|x| &x.subject)
-            .collect::<Vec<_>>(),
-        c.alerts
-            .iter()
-            .map(|a| (&a.description, a.from, a.encrypted))
-            .collect::<Vec<_>>(),
-        c.verdict.outcome,
-        d.map(|d| d.code),
-        c.verdict.stage,
-        c.verdict.ended_by,
-        d.map(|d| d.confidence),
-        c.warnings.iter().map(|w| w.code).collect::<Vec<_>>(),
-    )
-}
-
 #[test]
 fn resegmented_and_reordered_captures_keep_their_verdicts() {
     let mut compared = 0;
     let mut extra_packets = 0;
     for path in common::all_captures() {
-        let bytes = std::fs::read(&path).expect("readable");
-        let mut packets = Vec::new();
-        let (_, result) = read_capture(&bytes[..], |p| {
-            packets.push(Owned {
-                ts: p.ts,
-                link: p.link,
-                data: p.data.to_vec(),
-            });
-        });
-        assert!(result.is_ok());
+        let packets = read_packets(&path);
         if packets
             .iter()
             .any(|p| p.link != LinkType::ETHERNET || tcp_offsets(&p.data).is_none())
         {
             continue; // SLL2, VLAN, IPv6, ICMP: the splitting above reads Ethernet/IPv4/TCP only
         }
-        let original = analyze(&packets);
+        let original = analyze_packets(&packets, &Options::default());
         let derived: Vec<Owned> = packets
             .iter()
             .flat_map(|p| scramble(split(p, 37)))
             .collect();
         extra_packets += derived.len() - packets.len();
-        let resegmented = analyze(&derived);
+        let resegmented = analyze_packets(&derived, &Options::default());
         let name = path.display();
         assert_eq!(
             original.connections.len(),

@@ -1,6 +1,8 @@
 //! Shared by the integration tests: the bundled captures and running the analysis on them.
 #![allow(dead_code)]
 
+pub mod derive;
+
 use std::path::{Path, PathBuf};
 use tlsdiag::analyze::{Analysis, analyze_capture};
 use tlsdiag::connection::Connection;
