@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Run every fuzz target for SECONDS each (default 60: the CI smoke run), seeding empty corpora
+# from the real captures in captures/. Needs cargo-fuzz; the stable toolchain works with
+# RUSTC_BOOTSTRAP=1. Exits non-zero on the first crash, leaving the input in fuzz/artifacts/.
+#   fuzz/run.sh [SECONDS] [TARGET...]
+set -euo pipefail
+cd "$(dirname "$0")"
+secs=${1:-60}
+shift || true
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(capture_file packet tls_stream certificate)
+export RUSTC_BOOTSTRAP=1
+
+seed() {
+    local target=$1 dir=corpus/$1
+    mkdir -p "$dir"
+    [ -z "$(ls -A "$dir")" ] || return 0
+    local caps=(../captures/*.pcap ../captures/*.pcapng)
+    case $target in
+    capture_file) cp "${caps[@]}" ../captures/broken/* "$dir"/ ;;
+    packet)
+        # One seed per packet: the first 40 frames of each capture, as raw link-layer bytes.
+        python3 - "$dir" "${caps[@]}" <<'PY'
+import struct, sys
+out, files = sys.argv[1], sys.argv[2:]
+n = 0
+for f in files:
+    data = open(f, 'rb').read()
+    if data[:4] not in (b'\xd4\xc3\xb2\xa1', b'\xa1\xb2\xc3\xd4'):
+        continue
+    end = '<' if data[:4] == b'\xd4\xc3\xb2\xa1' else '>'
+    link = struct.unpack(end + 'I', data[20:24])[0] & 0xffff
+    off = 24
+    for _ in range(40):
+        if off + 16 > len(data):
+            break
+        incl = struct.unpack(end + 'I', data[off + 8:off + 12])[0]
+        pkt = data[off + 16:off + 16 + incl]
+        # The target's first byte picks the link type from its list.
+        links = [0, 1, 101, 108, 113, 228, 229, 276]
+        if link not in links:
+            break
+        open(f'{out}/{n:05}', 'wb').write(bytes([links.index(link)]) + pkt)
+        n += 1
+        off += 16 + incl
+PY
+        ;;
+    tls_stream | certificate)
+        command -v tshark >/dev/null || { echo "no tshark: $target starts from an empty corpus"; return 0; }
+        local field=tcp.payload
+        [ "$target" = certificate ] && field=tls.handshake.certificate
+        local n=0
+        for f in "${caps[@]}"; do
+            tshark -r "$f" -Y "$field" -T fields -e "$field" 2>/dev/null | tr ',' '\n' | head -200 |
+                while read -r hex; do
+                    [ -n "$hex" ] && python3 -c 'import sys; sys.stdout.buffer.write(bytes.fromhex(sys.argv[1]))' \
+                        "$hex" >"$dir/$(basename "$f")-$((n++))"
+                done
+        done
+        ;;
+    esac
+}
+
+for t in "${targets[@]}"; do
+    seed "$t"
+    echo "== $t: ${secs}s, corpus $(ls corpus/$t | wc -l) inputs"
+    log=$(mktemp)
+    if ! cargo fuzz run -O "$t" "corpus/$t" -- -max_total_time="$secs" -rss_limit_mb=2048 \
+        -malloc_limit_mb=1024 -print_final_stats=1 >"$log" 2>&1; then
+        tail -n 60 "$log"
+        echo "== $t: CRASH, the input is in fuzz/artifacts/$t"
+        exit 1
+    fi
+    grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|Done)' "$log" || tail -n 5 "$log"
+    rm -f "$log"
+done
