@@ -4,6 +4,8 @@
 //! serves both. A packet borrows its bytes from the reader's buffer: nothing is copied.
 
 mod file;
+#[cfg(feature = "live")]
+pub mod live;
 mod write;
 
 pub use file::{CaptureError, CaptureFormat, FileStats, read_capture};
