@@ -4,9 +4,14 @@
 //! File and live input both feed `Analyzer::packet`, so they share every rule. Once a
 //! connection's handshake has settled its payload is no longer buffered or parsed: later
 //! packets only update counters and close events.
+//!
+//! Live input differs only in when a connection is reported (`Options::report_early`): as
+//! soon as it establishes, or when it closes, or after it has been idle (`expire_idle`),
+//! instead of at the end of a file; and it may keep each open connection's recent packets
+//! (`Options::keep_packets`) to save those of a failure.
 
-use crate::capture::{CaptureError, FileStats, LinkType, Packet, read_capture};
-use crate::connection::{Connection, Limit, LimitHit, Outcome};
+use crate::capture::{CaptureError, FileStats, LinkType, Packet, Timestamp, read_capture};
+use crate::connection::{Connection, Facts, Limit, LimitHit, Outcome};
 use crate::diagnose::{self, DiagnoseOptions};
 use crate::flow::{
     Endpoint, FlowTable, Limits, PerSide, Placement, Reassembler, RoleEvidence, Side,
@@ -14,7 +19,7 @@ use crate::flow::{
 use crate::net::{self, Decoded, Segment, Skip, Unreachable};
 use crate::tls::{self, Decoder, Located};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 /// TLS's registered ports (IANA) and the usual alternatives, on which connections that never
 /// carried TLS are reported too.
@@ -37,6 +42,56 @@ pub struct Options {
     /// dropped (counted as `evicted_connections`).
     pub max_connections: usize,
     pub diagnose: DiagnoseOptions,
+    /// Report a connection when it establishes or closes, not only at the end (live input).
+    pub report_early: bool,
+    /// Keep each open connection's recent packets, to hand over with a failed connection.
+    pub keep_packets: Option<PacketRingLimits>,
+}
+
+/// How many of an open connection's recent packets are kept, and the budget of them all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PacketRingLimits {
+    pub packets_per_connection: usize,
+    pub bytes_per_connection: usize,
+    /// For all connections together: beyond it packets are not kept (and counted).
+    pub total_bytes: usize,
+}
+
+impl Default for PacketRingLimits {
+    fn default() -> Self {
+        PacketRingLimits {
+            packets_per_connection: 64,
+            bytes_per_connection: 256 << 10,
+            total_bytes: 64 << 20,
+        }
+    }
+}
+
+/// One packet kept for saving, with the frame number it had.
+#[derive(Clone, Debug)]
+pub struct SavedPacket {
+    pub frame: u64,
+    pub ts: Timestamp,
+    pub data: Vec<u8>,
+    pub orig_len: u32,
+}
+
+impl SavedPacket {
+    pub fn packet(&self, link: LinkType) -> Packet<'_> {
+        Packet {
+            frame: self.frame,
+            ts: self.ts,
+            link,
+            data: &self.data,
+            orig_len: self.orig_len,
+        }
+    }
+}
+
+/// A judged connection, with its recent packets when they were kept.
+pub struct Finished {
+    pub conn: Connection,
+    pub packets: Vec<SavedPacket>,
 }
 
 impl Default for Options {
@@ -47,6 +102,8 @@ impl Default for Options {
             tls: tls::Limits::default(),
             max_connections: DEFAULT_MAX_CONNECTIONS,
             diagnose: DiagnoseOptions::default(),
+            report_early: false,
+            keep_packets: None,
         }
     }
 }
@@ -77,8 +134,15 @@ pub struct PacketCounters {
     /// Certificates not decoded: beyond `max_chain` in their chain, or over
     /// `max_certificate` bytes.
     pub certificates_over_limit: u64,
+    /// Packets not kept for --save-failures because all kept packets reached their budget.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub packets_not_kept: u64,
     /// Packets on link types tlsdiag does not decode, by link type name.
     pub unknown_link_types: BTreeMap<String, u64>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Per-connection state: the record, and the two directions' reassembly and decoding.
@@ -87,12 +151,19 @@ struct State {
     streams: PerSide<Reassembler>,
     decoders: PerSide<Decoder>,
     settled: bool,
+    /// Already reported (live): later packets are followed but not reported again.
+    reported: bool,
+    /// Recent packets, when kept.
+    ring: VecDeque<SavedPacket>,
+    ring_bytes: usize,
 }
 
 pub struct Analyzer {
     options: Options,
     table: FlowTable<State>,
-    done: Vec<Connection>,
+    done: Vec<Finished>,
+    /// Bytes of all kept packets.
+    kept_bytes: usize,
     counters: PacketCounters,
     /// Scratch space for decoded events, reused across packets.
     events: Vec<Located>,
@@ -105,6 +176,7 @@ impl Analyzer {
             options,
             table,
             done: Vec::new(),
+            kept_bytes: 0,
             counters: PacketCounters::default(),
             events: Vec::new(),
         }
@@ -126,7 +198,11 @@ impl Analyzer {
         let src = Endpoint::new(icmp.src, icmp.src_port);
         let dst = Endpoint::new(icmp.dst, icmp.dst_port);
         match self.table.find_mut(src, dst) {
-            Some(flow) => flow.state.conn.unreachable(packet.frame, packet.ts, icmp),
+            Some(flow) => {
+                let (kept, counters) = (&mut self.kept_bytes, &mut self.counters);
+                keep(&mut flow.state, packet, &self.options, kept, counters);
+                flow.state.conn.unreachable(packet.frame, packet.ts, icmp);
+            }
             None => self.counters.skipped += 1,
         }
     }
@@ -160,14 +236,20 @@ impl Analyzer {
                 server: Decoder::new(true, tls_limits),
             },
             settled: false,
+            reported: false,
+            ring: VecDeque::new(),
+            ring_bytes: 0,
         });
         let (diagnose, counters) = (&self.options.diagnose, &mut self.counters);
+        let kept = &mut self.kept_bytes;
         if let Some(old) = lookup.replaced {
-            self.done.push(finish(old.state, diagnose, counters));
+            self.done
+                .extend(finish(old.state, diagnose, counters, kept));
         }
         if let Some(old) = lookup.evicted {
             counters.evicted_connections += 1;
-            self.done.push(finish(old.state, diagnose, counters));
+            self.done
+                .extend(finish(old.state, diagnose, counters, kept));
         }
         let flow = lookup.flow;
         if lookup.is_new {
@@ -190,6 +272,8 @@ impl Analyzer {
         }
         let side = flow.side_of(seg);
         let state = &mut flow.state;
+        let (kept, counters) = (&mut self.kept_bytes, &mut self.counters);
+        keep(state, packet, &self.options, kept, counters);
         let (frame, ts) = (packet.frame, packet.ts);
         state
             .conn
@@ -197,6 +281,11 @@ impl Analyzer {
         tcp_control(state, side, seg, frame, ts);
         if state.settled {
             fin_control(state, side, seg, frame, ts);
+            if self.options.report_early && !state.reported && closed(&state.conn) {
+                let d = &self.options.diagnose;
+                let (counters, kept) = (&mut self.counters, &mut self.kept_bytes);
+                self.done.push(report_now(state, d, counters, kept));
+            }
             return;
         }
         let placement = state
@@ -232,33 +321,97 @@ impl Analyzer {
             state.streams.client.stop();
             state.streams.server.stop();
         }
+        if self.options.report_early && !state.reported {
+            let established = state.conn.facts.established_at.is_some()
+                && (state.conn.facts.syn.is_some() || state.conn.facts.client_hello.is_some());
+            if established || closed(&state.conn) {
+                let d = &self.options.diagnose;
+                let (counters, kept) = (&mut self.counters, &mut self.kept_bytes);
+                self.done.push(report_now(state, d, counters, kept));
+            }
+        }
+    }
+
+    /// Live input: connections not yet reported and silent for `idle` seconds at time `now`
+    /// are judged as they stand, so that a SYN never answered is reported after the timeout,
+    /// not when the program ends. Reported ones are forgotten once closed and quiet for
+    /// `linger` seconds (their last ACKs must not start a new record); an established one
+    /// still open stays (a few hundred bytes) until an hour of silence or eviction, so that
+    /// an idle keep-alive connection is not reported again as one the capture joined late.
+    pub fn expire_idle(&mut self, now: Timestamp, idle: f64, linger: f64) {
+        const FORGET_OPEN: f64 = 3600.0;
+        let expired = self.table.drain_where(|flow| {
+            let s = &flow.state;
+            let quiet = now.seconds_since(s.conn.facts.last_ts);
+            if s.reported {
+                quiet >= FORGET_OPEN || (closed(&s.conn) && quiet >= linger)
+            } else {
+                quiet >= idle
+            }
+        });
+        let (diagnose, counters) = (&self.options.diagnose, &mut self.counters);
+        for flow in expired {
+            self.done
+                .extend(finish(flow.state, diagnose, counters, &mut self.kept_bytes));
+        }
+    }
+
+    /// Connections open now.
+    pub fn open_connections(&self) -> usize {
+        self.table.len()
+    }
+
+    /// The packet counters so far.
+    pub fn counters(&self) -> &PacketCounters {
+        &self.counters
+    }
+
+    /// Connections judged so far and not yet taken, with their kept packets (live input).
+    pub fn take_finished_with_packets(&mut self) -> Vec<Finished> {
+        let done = std::mem::take(&mut self.done);
+        let ports = &self.options.tls_ports;
+        done.into_iter()
+            .filter(|f| reportable(&f.conn, ports))
+            .collect()
     }
 
     /// Connections judged before the end (a port reused, or evicted from a full table), to be
     /// reported now: memory then follows the connections open, not all the capture held.
     pub fn take_finished(&mut self) -> Vec<Connection> {
-        let done = std::mem::take(&mut self.done);
-        let ports = &self.options.tls_ports;
-        done.into_iter().filter(|c| reportable(c, ports)).collect()
+        self.take_finished_with_packets()
+            .into_iter()
+            .map(|f| f.conn)
+            .collect()
     }
 
     /// Ends the analysis: every connection still open is judged as the capture left it and
     /// handed to `each` in tcp.stream order, one at a time (so that they are never all held
     /// twice). Returns the packet counters.
-    pub fn finish_each(mut self, mut each: impl FnMut(Connection)) -> PacketCounters {
-        for conn in self.take_finished() {
-            each(conn);
+    pub fn finish_each(self, mut each: impl FnMut(Connection)) -> PacketCounters {
+        self.finish_each_with_packets(|f| each(f.conn))
+    }
+
+    /// `finish_each`, with each connection's kept packets (live input).
+    pub fn finish_each_with_packets(mut self, mut each: impl FnMut(Finished)) -> PacketCounters {
+        for finished in self.take_finished_with_packets() {
+            each(finished);
         }
         let Analyzer {
             options,
             mut table,
             mut counters,
+            mut kept_bytes,
             ..
         } = self;
         for flow in table.drain() {
-            let conn = finish(flow.state, &options.diagnose, &mut counters);
-            if reportable(&conn, &options.tls_ports) {
-                each(conn);
+            let finished = finish(
+                flow.state,
+                &options.diagnose,
+                &mut counters,
+                &mut kept_bytes,
+            );
+            if let Some(f) = finished.filter(|f| reportable(&f.conn, &options.tls_ports)) {
+                each(f);
             }
         }
         counters
@@ -386,13 +539,124 @@ fn decode_side(state: &mut State, side: Side, events: &mut Vec<Located>) {
     }
 }
 
-/// Flushes what the capture left behind and judges the connection; adds what its limits
-/// cost to the run's counters.
+/// Whether the TCP connection is over: reset, or closed both ways.
+fn closed(conn: &Connection) -> bool {
+    let f = &conn.facts;
+    f.rst.client.is_some()
+        || f.rst.server.is_some()
+        || (f.fin.client.is_some() && f.fin.server.is_some())
+}
+
+/// Adds a packet to the connection's recent packets, when they are kept and it is not yet
+/// reported, within its bounds and the budget of all.
+fn keep(
+    state: &mut State,
+    packet: &Packet<'_>,
+    options: &Options,
+    kept_bytes: &mut usize,
+    counters: &mut PacketCounters,
+) {
+    let Some(limits) = &options.keep_packets else {
+        return;
+    };
+    if state.reported {
+        return;
+    }
+    let len = packet.data.len();
+    if *kept_bytes + len > limits.total_bytes || len > limits.bytes_per_connection {
+        counters.packets_not_kept += 1;
+        return;
+    }
+    while state.ring.len() >= limits.packets_per_connection
+        || state.ring_bytes + len > limits.bytes_per_connection
+    {
+        let Some(old) = state.ring.pop_front() else {
+            break;
+        };
+        state.ring_bytes -= old.data.len();
+        *kept_bytes -= old.data.len();
+    }
+    state.ring.push_back(SavedPacket {
+        frame: packet.frame,
+        ts: packet.ts,
+        data: packet.data.to_vec(),
+        orig_len: packet.orig_len,
+    });
+    state.ring_bytes += len;
+    *kept_bytes += len;
+}
+
+/// Judges a connection that stays in the table (live input), and hands over its kept
+/// packets when it failed.
+fn report_now(
+    state: &mut State,
+    diagnose_options: &DiagnoseOptions,
+    counters: &mut PacketCounters,
+    kept_bytes: &mut usize,
+) -> Finished {
+    judge_state(state, diagnose_options, counters);
+    state.reported = true;
+    let packets = take_ring(state, kept_bytes);
+    // What stays is only what tells when the connection is over: the reported record goes
+    // out whole, and the table keeps a few hundred bytes per connection.
+    let f = &state.conn.facts;
+    let facts = Facts {
+        start_ts: f.start_ts,
+        last_ts: f.last_ts,
+        fin: f.fin.clone(),
+        rst: f.rst.clone(),
+        ..Facts::default()
+    };
+    let slim = Connection {
+        tcp_stream: state.conn.tcp_stream,
+        facts,
+        ..Connection::default()
+    };
+    let conn = std::mem::replace(&mut state.conn, slim);
+    state.settled = true;
+    state.streams = PerSide::default();
+    state.streams.client.stop();
+    state.streams.server.stop();
+    Finished { conn, packets }
+}
+
+/// The kept packets of a failed connection; those of any other are dropped.
+fn take_ring(state: &mut State, kept_bytes: &mut usize) -> Vec<SavedPacket> {
+    *kept_bytes -= state.ring_bytes;
+    state.ring_bytes = 0;
+    let ring = std::mem::take(&mut state.ring);
+    if state.conn.verdict.outcome == Outcome::Failed {
+        ring.into()
+    } else {
+        Vec::new()
+    }
+}
+
+/// Judges a connection leaving the table; nothing when it was reported already.
 fn finish(
     mut state: State,
     diagnose_options: &DiagnoseOptions,
     counters: &mut PacketCounters,
-) -> Connection {
+    kept_bytes: &mut usize,
+) -> Option<Finished> {
+    if state.reported {
+        return None;
+    }
+    judge_state(&mut state, diagnose_options, counters);
+    let packets = take_ring(&mut state, kept_bytes);
+    Some(Finished {
+        conn: state.conn,
+        packets,
+    })
+}
+
+/// Flushes what the capture left behind and judges the connection; adds what its limits
+/// cost to the run's counters.
+fn judge_state(
+    state: &mut State,
+    diagnose_options: &DiagnoseOptions,
+    counters: &mut PacketCounters,
+) {
     if !state.settled {
         for side in [Side::Client, Side::Server] {
             let (frame, ts) = (state.conn.last_frame, state.conn.facts.last_ts);
@@ -401,7 +665,7 @@ fn finish(
                 state.decoders.get_mut(side).lose_sync();
             }
             let mut events = Vec::new();
-            decode_side(&mut state, side, &mut events);
+            decode_side(state, side, &mut events);
         }
     }
     for side in [Side::Client, Side::Server] {
@@ -422,5 +686,4 @@ fn finish(
     state.conn.verdict = judgement.verdict;
     state.conn.diagnosis = judgement.diagnosis;
     state.conn.warnings = judgement.warnings;
-    state.conn
 }

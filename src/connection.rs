@@ -341,6 +341,9 @@ pub struct TcpFacts {
 pub struct Connection {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
+    /// Live capture with --save-failures: the pcap file holding this failure's packets.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub saved_packets: Option<String>,
     pub tcp_stream: u64,
     pub client: Option<Endpoint>,
     pub server: Option<Endpoint>,

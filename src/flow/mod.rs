@@ -253,6 +253,29 @@ impl<T> FlowTable<T> {
         self.flows.get_mut(&key).map(|f| &mut **f)
     }
 
+    /// Removes the conversations for which `pred` holds, in stream order.
+    pub fn drain_where(&mut self, mut pred: impl FnMut(&Flow<T>) -> bool) -> Vec<Flow<T>> {
+        let mut keys: Vec<(u64, FlowKey)> = self
+            .flows
+            .iter()
+            .filter(|(_, f)| pred(f))
+            .map(|(k, f)| (f.tcp_stream, *k))
+            .collect();
+        keys.sort_unstable_by_key(|(stream, _)| *stream);
+        let removed = keys
+            .into_iter()
+            .filter_map(|(_, key)| self.flows.remove(&key).map(|f| *f))
+            .collect();
+        // The eviction queue keeps entries of removed flows until it meets them: compact it
+        // so that a long live run does not grow it without bound.
+        if self.order.len() > 2 * self.flows.len() + 1024 {
+            let flows = &self.flows;
+            self.order
+                .retain(|(key, stream)| flows.get(key).is_some_and(|f| f.tcp_stream == *stream));
+        }
+        removed
+    }
+
     /// Removes every conversation, yielding them in stream order one at a time: only the keys
     /// are sorted, so the conversations are never held twice.
     pub fn drain(&mut self) -> impl Iterator<Item = Flow<T>> + '_ {

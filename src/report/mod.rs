@@ -8,5 +8,5 @@ mod summary;
 mod text;
 
 pub use json::{JsonDocument, write_ndjson_connection, write_ndjson_summary};
-pub use summary::{FileSummary, Summary};
+pub use summary::{CaptureStats, FileSummary, Summary};
 pub use text::{Style, write_text_connection, write_text_summary};

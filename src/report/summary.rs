@@ -30,6 +30,20 @@ pub struct Summary {
     pub failing_servers: Vec<ServerFailures>,
     #[serde(flatten)]
     pub packets: PacketCounters,
+    /// Live capture only: what libpcap counted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capture: Option<CaptureStats>,
+}
+
+/// What the capture library counted during a live capture.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct CaptureStats {
+    /// Packets that passed the filter.
+    pub received: u64,
+    /// Dropped by the kernel: its buffer was full, tlsdiag did not read fast enough.
+    pub dropped_by_kernel: u64,
+    /// Dropped by the interface or its driver.
+    pub dropped_by_interface: u64,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]

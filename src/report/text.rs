@@ -371,6 +371,28 @@ pub fn write_text_summary(out: &mut impl Write, s: &Summary, style: Style) -> io
     for (what, n) in limits.iter().filter(|(_, n)| *n > 0) {
         writeln!(out, "  limit        {n} {what}")?;
     }
+    if let Some(c) = &s.capture {
+        writeln!(
+            out,
+            "  capture      {} received, {} dropped by the kernel, {} dropped by the interface",
+            c.received, c.dropped_by_kernel, c.dropped_by_interface
+        )?;
+        let lost = c.dropped_by_kernel + c.dropped_by_interface;
+        if lost > 0 {
+            writeln!(
+                out,
+                "  {}     {lost} packets were lost before tlsdiag saw them: connections reported incomplete (stream_gap, capture_ended) or with a lost ClientHello may come from those drops",
+                style.paint("1;31", "dropped")
+            )?;
+        }
+    }
+    if p.packets_not_kept > 0 {
+        writeln!(
+            out,
+            "  limit        {} packets not kept for --save-failures: all kept packets reached their budget",
+            p.packets_not_kept
+        )?;
+    }
     for (link, n) in &p.unknown_link_types {
         writeln!(out, "  skipped      {n} on unsupported link type {link}")?;
     }
