@@ -29,6 +29,11 @@ struct Cli {
 enum Command {
     /// Analyse capture files (pcap or pcapng; '-' reads standard input).
     Analyze(AnalyzeArgs),
+    /// Capture on an interface and report each TLS connection as its handshake settles
+    /// (needs the `live` build feature, and root or CAP_NET_RAW + CAP_NET_ADMIN).
+    Live(cli::live::LiveArgs),
+    /// List the interfaces live capture can use.
+    Interfaces,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -50,6 +55,13 @@ struct AnalyzeArgs {
     /// Capture files to read, in order; '-' is standard input.
     #[arg(required = true)]
     files: Vec<String>,
+    #[command(flatten)]
+    report: ReportArgs,
+}
+
+/// What to report and how: shared by file and live analysis.
+#[derive(clap::Args)]
+struct ReportArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
@@ -143,7 +155,14 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Analyze(args) => analyze(&args),
+        Command::Live(args) => cli::live::run(&args),
+        Command::Interfaces => cli::live::interfaces(),
     }
+}
+
+/// The binary's own modules: the live loop.
+mod cli {
+    pub mod live;
 }
 
 /// Which connections the user asked to see.
@@ -204,50 +223,57 @@ fn glob_match(pattern: &str, text: &str) -> bool {
         .is_some_and(|rest| rest.iter().all(|&c| c == '*'))
 }
 
+impl ReportArgs {
+    fn options(&self) -> Options {
+        let mut options = Options {
+            tls_ports: if self.ports.is_empty() {
+                DEFAULT_TLS_PORTS.to_vec()
+            } else {
+                self.ports.clone()
+            },
+            diagnose: DiagnoseOptions {
+                slow_handshake_ms: self.slow_ms,
+            },
+            ..Options::default()
+        };
+        self.limits.apply(&mut options);
+        options
+    }
+
+    fn sink(&self) -> Sink<'_> {
+        Sink {
+            format: self.format,
+            quiet: self.quiet,
+            style: Style {
+                color: match self.color {
+                    ColorChoice::Always => true,
+                    ColorChoice::Never => false,
+                    ColorChoice::Auto => {
+                        io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+                    }
+                },
+            },
+            filter: Filter {
+                failed: self.failed,
+                sni: self.sni.as_deref(),
+                host: self.host,
+            },
+            file: None,
+            summary: Summary::default(),
+            json: None,
+        }
+    }
+}
+
 fn analyze(args: &AnalyzeArgs) -> ExitCode {
-    let mut options = Options {
-        tls_ports: if args.ports.is_empty() {
-            DEFAULT_TLS_PORTS.to_vec()
-        } else {
-            args.ports.clone()
-        },
-        diagnose: DiagnoseOptions {
-            slow_handshake_ms: args.slow_ms,
-        },
-        ..Options::default()
-    };
-    args.limits.apply(&mut options);
-    let filter = Filter {
-        failed: args.failed,
-        sni: args.sni.as_deref(),
-        host: args.host,
-    };
+    let options = args.report.options();
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
-    let style = Style {
-        color: match args.color {
-            ColorChoice::Always => true,
-            ColorChoice::Never => false,
-            ColorChoice::Auto => {
-                io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
-            }
-        },
-    };
-    let mut sink = Sink {
-        format: args.format,
-        quiet: args.quiet,
-        style,
-        filter,
-        file: None,
-        summary: Summary::default(),
-        json: None,
-    };
+    let mut sink = args.report.sink();
     let mut damaged = false;
     let several = args.files.len() > 1;
     let run = (|| -> io::Result<()> {
-        if args.format == Format::Json {
-            sink.json = Some(report::JsonDocument::begin(&mut out)?);
-        }
+        sink.begin(&mut out)?;
         for path in &args.files {
             let input: Box<dyn Read + Send> = if path == "-" {
                 Box::new(io::stdin())
@@ -294,19 +320,7 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
             written?;
             sink.summary.add_counters(path, &stats, error, &counters);
         }
-        sink.summary.finish();
-        match (args.format, sink.json.take()) {
-            (Format::Text, _) => report::write_text_summary(&mut out, &sink.summary, style)?,
-            (Format::Ndjson, _) => report::write_ndjson_summary(&mut out, &sink.summary)?,
-            (Format::Json, doc) => {
-                let doc = match doc {
-                    Some(doc) => doc,
-                    None => report::JsonDocument::begin(&mut out)?,
-                };
-                doc.end(&mut out, &sink.summary)?
-            }
-        }
-        out.flush()
+        sink.end(&mut out)
     })();
     if let Err(e) = run {
         return output_error(&e);
@@ -331,6 +345,30 @@ struct Sink<'a> {
 }
 
 impl Sink<'_> {
+    fn begin(&mut self, out: &mut impl Write) -> io::Result<()> {
+        if self.format == Format::Json {
+            self.json = Some(report::JsonDocument::begin(out)?);
+        }
+        Ok(())
+    }
+
+    /// Writes the summary (and closes the JSON document).
+    fn end(&mut self, out: &mut impl Write) -> io::Result<()> {
+        self.summary.finish();
+        match (self.format, self.json.take()) {
+            (Format::Text, _) => report::write_text_summary(out, &self.summary, self.style)?,
+            (Format::Ndjson, _) => report::write_ndjson_summary(out, &self.summary)?,
+            (Format::Json, doc) => {
+                let doc = match doc {
+                    Some(doc) => doc,
+                    None => report::JsonDocument::begin(out)?,
+                };
+                doc.end(out, &self.summary)?
+            }
+        }
+        out.flush()
+    }
+
     fn emit(&mut self, out: &mut impl Write, mut conn: Connection) -> io::Result<()> {
         self.summary.count(&conn);
         if !self.filter.keeps(&conn) {
@@ -365,12 +403,15 @@ mod tests {
 
     #[test]
     fn limit_flags_default_to_the_library_defaults() {
-        let Command::Analyze(args) = Cli::parse_from(["tlsdiag", "analyze", "x.pcap"]).command;
+        let Command::Analyze(args) = Cli::parse_from(["tlsdiag", "analyze", "x.pcap"]).command
+        else {
+            unreachable!("parsed as analyze")
+        };
         let mut options = Options {
             max_connections: 1,
             ..Options::default()
         };
-        args.limits.apply(&mut options);
+        args.report.limits.apply(&mut options);
         let defaults = Options::default();
         assert_eq!(options.max_connections, defaults.max_connections);
         assert_eq!(options.reassembly, defaults.reassembly);

@@ -181,3 +181,15 @@ fn text_has_no_colour_when_piped_and_damage_sets_the_exit_status() {
     let usage = tlsdiag(&["analyze"]);
     assert_eq!(usage.status.code(), Some(2));
 }
+
+#[cfg(not(feature = "live"))]
+#[test]
+fn live_without_the_feature_says_how_to_build_it() {
+    for args in [&["live", "-i", "lo"][..], &["interfaces"][..]] {
+        let o = tlsdiag(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("--features live"), "{err}");
+        assert!(err.contains("libpcap-dev"), "{err}");
+    }
+}
