@@ -11,7 +11,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let step = usize::from(cut).max(1);
     for server in [false, true] {
-        let mut decoder = Decoder::new(server);
+        let mut decoder = Decoder::new(server, Default::default());
         if cut & 1 == 1 {
             decoder.joined_mid_stream();
         }
