@@ -974,7 +974,8 @@ impl Connection {
         }
     }
 
-    /// At the end of the capture: a TLS 1.3 client Finished that nothing contradicted stands.
+    /// At the end of the capture: a TLS 1.3 client Finished that nothing contradicted stands,
+    /// unless the server's stream has a hole, where its objection may have been.
     pub fn close_tls13_pending(&mut self) {
         let alert_len = self.tls13_alert_record_len();
         let server_objected = self
@@ -982,8 +983,10 @@ impl Connection {
             .tls13_after_client_first
             .server
             .is_some_and(|(_, len)| len == alert_len);
+        let server_unseen = self.gaps.iter().any(|g| g.from == Side::Server);
         if self.facts.established_at.is_none()
             && !server_objected
+            && !server_unseen
             && let Some((frame, len)) = self.facts.tls13_client_first
             && len != alert_len
         {

@@ -3,6 +3,7 @@
 
 use super::{side_word, stage_words};
 use crate::connection::{Code, Connection, Diagnosis, EndedBy, Stage};
+use crate::flow::Side;
 
 /// TLS records but no ClientHello and no SYN: the capture began mid-connection.
 pub fn started_late(conn: &Connection) -> Option<Diagnosis> {
@@ -40,7 +41,7 @@ pub fn started_late(conn: &Connection) -> Option<Diagnosis> {
 /// what follows is unread, so no verdict is drawn from it.
 pub fn limit_reached(conn: &Connection) -> Option<Diagnosis> {
     let hit = conn.facts.limit?;
-    if decided_before(conn, hit.frame) {
+    if decided_before(conn, hit.frame, hit.side) {
         return None;
     }
     let words = hit.limit.words();
@@ -63,7 +64,7 @@ pub fn truncated_packets(conn: &Connection) -> Option<Diagnosis> {
         return None;
     }
     let gap = conn.gaps.first()?;
-    if decided_before(conn, gap.frame) {
+    if decided_before(conn, gap.frame, gap.from) {
         return None;
     }
     Some(
@@ -78,13 +79,15 @@ pub fn truncated_packets(conn: &Connection) -> Option<Diagnosis> {
     )
 }
 
-/// Whether a cleartext alert or a close already decided the handshake before `frame`.
-fn decided_before(conn: &Connection, frame: u64) -> bool {
+/// Whether a cleartext alert or a close already decided the handshake before `frame`, where
+/// `side`'s stream lost bytes. That side's own close comes after all its bytes, the lost ones
+/// too (which may have held its reason), so it decides nothing here.
+fn decided_before(conn: &Connection, frame: u64, side: Side) -> bool {
     let alert = conn
         .alerts
         .iter()
         .any(|a| a.frame < frame && a.code.is_some());
-    let close = super::first_close(conn).is_some_and(|(_, f, _)| f < frame);
+    let close = super::first_close(conn).is_some_and(|(by, f, _)| f < frame && by != side);
     alert || close
 }
 
@@ -92,7 +95,7 @@ fn decided_before(conn: &Connection, frame: u64) -> bool {
 /// the hole cannot be read, so no verdict is drawn from it.
 pub fn gap_before_the_end(conn: &Connection) -> Option<Diagnosis> {
     let gap = conn.gaps.first()?;
-    if decided_before(conn, gap.frame) {
+    if decided_before(conn, gap.frame, gap.from) {
         return None;
     }
     stream_gap(conn)

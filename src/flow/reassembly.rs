@@ -34,7 +34,8 @@ pub struct Gap {
     /// Stream offset of the first missing byte.
     pub offset: u64,
     pub len: u64,
-    /// The frame at which the loss became certain.
+    /// The first frame that shows the loss: the acknowledgment that passed the hole, or an
+    /// earlier one carrying bytes after it (the missing bytes were sent before those).
     pub frame: u64,
     pub ts: Timestamp,
 }
@@ -239,6 +240,13 @@ impl Reassembler {
         self.origins.clear();
         self.next = self.next.wrapping_add(missing as u32);
         self.fin_at_next = false;
+        let (frame, ts) = self
+            .pending
+            .values()
+            .map(|p| (p.frame, p.ts))
+            .chain([(frame, ts)])
+            .min_by_key(|&(frame, _)| frame)
+            .unwrap_or((frame, ts));
         self.drain_pending();
         Gap {
             offset,
@@ -391,9 +399,10 @@ mod tests {
         r.set_initial_seq(0);
         feed(&mut r, 1, b"abc", 1);
         assert_eq!(feed(&mut r, 7, b"ghi", 3), Placement::OutOfOrder);
-        // The receiver acknowledged everything: bytes 3..6 were lost by the capture.
+        // The receiver acknowledged everything: bytes 3..6 were lost by the capture, and
+        // sent before frame 3, which carried the bytes after them.
         let gap = r.peer_ack(10, 4, ts(4)).expect("gap");
-        assert_eq!((gap.offset, gap.len, gap.frame), (3, 3, 4));
+        assert_eq!((gap.offset, gap.len, gap.frame), (3, 3, 3));
         assert_eq!(r.data(), b"ghi");
         assert_eq!(r.data_offset(), 6);
         assert_eq!(r.peer_ack(10, 5, ts(5)), None);
@@ -402,7 +411,7 @@ mod tests {
         r.set_initial_seq(0);
         feed(&mut r, 5, b"late", 2);
         let gap = r.flush(9, ts(9)).expect("gap");
-        assert_eq!((gap.offset, gap.len), (0, 4));
+        assert_eq!((gap.offset, gap.len, gap.frame), (0, 4, 2));
         assert_eq!(r.data(), b"late");
     }
 

@@ -237,3 +237,33 @@ pub fn garbage_before_hello(packets: &[Owned], bytes: usize, mut out: impl FnMut
         out(p);
     }
 }
+
+/// The packet's TCP payload cut into `size`-byte pieces, each its own packet (the link and
+/// IP headers copied, IP length and sequence number adjusted), each piece but the first
+/// starting `overlap` bytes early so that it repeats the end of the one before. SYN and FIN
+/// packets, and packets with no payload, stay whole.
+pub fn resegment(p: &Owned, size: usize, overlap: usize) -> Vec<Owned> {
+    let Some((tcp, payload_at)) = tcp_offsets(&p.data) else {
+        return vec![p.clone()];
+    };
+    let mut q = p.clone();
+    let t = Tcp::of(&mut q).expect("Ethernet/IPv4/TCP");
+    let (payload, seq, flags) = (t.payload().to_vec(), t.seq(), t.flags());
+    if payload.len() <= size || flags & 0x03 != 0 {
+        return vec![p.clone()];
+    }
+    let _ = (tcp, payload_at);
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < payload.len() {
+        let start = at.saturating_sub(if at == 0 { 0 } else { overlap });
+        let end = (at + size).min(payload.len());
+        let mut piece = p.clone();
+        let mut t = Tcp::of(&mut piece).expect("Ethernet/IPv4/TCP");
+        t.set_seq(seq.wrapping_add(start as u32));
+        t.set_payload(&payload[start..end]);
+        out.push(piece);
+        at = end;
+    }
+    out
+}
