@@ -29,6 +29,11 @@ pub const DEFAULT_TLS_PORTS: &[u16] = &[
 
 /// Connections tracked at once by default: a few hundred megabytes at the very most.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 100_000;
+/// Long enough for the last ACK and a retransmitted FIN or two after a close.
+pub const DEFAULT_LINGER: f64 = 2.0;
+/// How long a retired connection is remembered, so that its stragglers are recognised:
+/// twice Linux's TIME_WAIT.
+const REMEMBER_RETIRED: i64 = 120;
 
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -46,6 +51,9 @@ pub struct Options {
     pub report_early: bool,
     /// Keep each open connection's recent packets, to hand over with a failed connection.
     pub keep_packets: Option<PacketRingLimits>,
+    /// Seconds of capture time a closed connection stays quiet before it is judged and
+    /// removed, so that memory follows the connections open, not all those of the capture.
+    pub linger: f64,
 }
 
 /// How many of an open connection's recent packets are kept, and the budget of them all.
@@ -104,6 +112,7 @@ impl Default for Options {
             diagnose: DiagnoseOptions::default(),
             report_early: false,
             keep_packets: None,
+            linger: DEFAULT_LINGER,
         }
     }
 }
@@ -137,6 +146,10 @@ pub struct PacketCounters {
     /// Packets not kept for --save-failures because all kept packets reached their budget.
     #[serde(skip_serializing_if = "is_zero")]
     pub packets_not_kept: u64,
+    /// Packets of connections already closed, judged and removed (late ACKs, retransmitted
+    /// FINs): counted, not reported as connections of their own.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub packets_after_close: u64,
     /// Packets on link types tlsdiag does not decode, by link type name.
     pub unknown_link_types: BTreeMap<String, u64>,
 }
@@ -167,6 +180,8 @@ pub struct Analyzer {
     counters: PacketCounters,
     /// Scratch space for decoded events, reused across packets.
     events: Vec<Located>,
+    /// The capture second of the last sweep for closed connections.
+    swept: i64,
 }
 
 impl Analyzer {
@@ -179,17 +194,39 @@ impl Analyzer {
             kept_bytes: 0,
             counters: PacketCounters::default(),
             events: Vec::new(),
+            swept: i64::MIN,
         }
     }
 
     pub fn packet(&mut self, packet: &Packet<'_>) {
         self.counters.packets += 1;
         self.counters.bytes += packet.data.len() as u64;
+        // Once per second of capture time, whatever the pace of packets: the sweep's moments
+        // depend on the capture alone, and so does the order connections come out in.
+        if packet.ts.secs != self.swept {
+            self.swept = packet.ts.secs;
+            self.retire_closed(packet.ts, self.options.linger);
+        }
         match net::decode(packet) {
             Ok(Decoded::Tcp(seg)) => self.segment(packet, &seg),
             Ok(Decoded::Unreachable(icmp)) => self.unreachable(packet, &icmp),
             Err(skip) => self.count_skip(skip),
         }
+    }
+
+    /// Judges the connections closed and quiet for `linger` seconds at time `now` and
+    /// removes them, remembering only enough to know their stragglers for a while.
+    fn retire_closed(&mut self, now: Timestamp, linger: f64) {
+        let retired = self.table.retire_where(now, |flow| {
+            closed(&flow.state.conn) && now.seconds_since(flow.state.conn.facts.last_ts) >= linger
+        });
+        let (diagnose, counters) = (&self.options.diagnose, &mut self.counters);
+        for flow in retired {
+            self.done
+                .extend(finish(flow.state, diagnose, counters, &mut self.kept_bytes));
+        }
+        let forget = Timestamp::new(now.secs.saturating_sub(REMEMBER_RETIRED), now.nanos);
+        self.table.forget_retired(forget);
     }
 
     /// An ICMP error belongs to the connection whose packet it quotes; one that quotes no
@@ -240,6 +277,10 @@ impl Analyzer {
             ring: VecDeque::new(),
             ring_bytes: 0,
         });
+        let Some(lookup) = lookup else {
+            self.counters.packets_after_close += 1;
+            return;
+        };
         let (diagnose, counters) = (&self.options.diagnose, &mut self.counters);
         let kept = &mut self.kept_bytes;
         if let Some(old) = lookup.replaced {
@@ -340,11 +381,12 @@ impl Analyzer {
     /// an idle keep-alive connection is not reported again as one the capture joined late.
     pub fn expire_idle(&mut self, now: Timestamp, idle: f64, linger: f64) {
         const FORGET_OPEN: f64 = 3600.0;
+        self.retire_closed(now, linger);
         let expired = self.table.drain_where(|flow| {
             let s = &flow.state;
             let quiet = now.seconds_since(s.conn.facts.last_ts);
             if s.reported {
-                quiet >= FORGET_OPEN || (closed(&s.conn) && quiet >= linger)
+                quiet >= FORGET_OPEN
             } else {
                 quiet >= idle
             }

@@ -12,21 +12,6 @@ use std::path::Path;
 use std::process::Command;
 use tlsdiag::tls::names;
 
-fn tshark_available() -> bool {
-    let found = Command::new("tshark")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(
-            std::env::var_os("TLSDIAG_REQUIRE_TSHARK").is_none(),
-            "TLSDIAG_REQUIRE_TSHARK is set but tshark is not installed"
-        );
-        eprintln!("SKIPPED: tshark is not installed; the tshark comparison did not run");
-    }
-    found
-}
-
 /// Runs tshark with a display filter and returns one row of fields per matching frame.
 fn tshark(
     path: &Path,
@@ -64,7 +49,7 @@ fn hex_u16(s: &str) -> u16 {
 
 #[test]
 fn tlsdiag_agrees_with_tshark_on_every_bundled_capture() {
-    if !tshark_available() {
+    if !common::tshark_available() {
         return;
     }
     let mut checked = 0;

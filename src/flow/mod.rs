@@ -7,7 +7,9 @@
 
 pub mod reassembly;
 
+use crate::capture::Timestamp;
 use crate::net::Segment;
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 
@@ -31,6 +33,47 @@ impl Endpoint {
 struct FlowKey {
     lo: Endpoint,
     hi: Endpoint,
+}
+
+impl FlowKey {
+    fn of(a: Endpoint, b: Endpoint) -> Self {
+        if a <= b {
+            FlowKey { lo: a, hi: b }
+        } else {
+            FlowKey { lo: b, hi: a }
+        }
+    }
+}
+
+/// What is left of a retired conversation: enough to know its stragglers.
+#[derive(Clone, Copy, Debug)]
+struct Retired {
+    tcp_stream: u64,
+    base_seq: [Option<u32>; 2],
+}
+
+/// Whether a segment for which no conversation is open belongs to a retired one; a SYN with a
+/// new initial sequence number starts a new one instead (and the old record goes).
+fn straggler(
+    retired: &mut HashMap<FlowKey, Retired, foldhash::fast::RandomState>,
+    key: &FlowKey,
+    from_lo: usize,
+    pure_syn: bool,
+    seq: u32,
+) -> bool {
+    let Some(r) = retired.get(key) else {
+        return false;
+    };
+    let reused = pure_syn
+        && r.base_seq
+            .get(from_lo)
+            .copied()
+            .flatten()
+            .is_some_and(|base| base != seq);
+    if reused {
+        retired.remove(key);
+    }
+    !reused
 }
 
 /// Which way a segment travels relative to the connection's client.
@@ -125,9 +168,9 @@ impl<T> Flow<T> {
 pub struct Lookup<'t, T> {
     pub flow: &'t mut Flow<T>,
     /// A previous connection on the same 4-tuple that this segment's SYN ended.
-    pub replaced: Option<Flow<T>>,
+    pub replaced: Option<Box<Flow<T>>>,
     /// A connection pushed out to make room, the table being full.
-    pub evicted: Option<Flow<T>>,
+    pub evicted: Option<Box<Flow<T>>>,
     pub is_new: bool,
 }
 
@@ -135,7 +178,9 @@ pub struct Lookup<'t, T> {
 #[derive(Debug)]
 pub struct FlowTable<T> {
     /// Boxed, so that the table's slots stay small: growing it moves pointers, not states.
-    flows: HashMap<FlowKey, Box<Flow<T>>>,
+    /// foldhash: fast on small keys, and seeded per run, so that a flood of chosen 4-tuples
+    /// cannot aim at one bucket.
+    flows: HashMap<FlowKey, Box<Flow<T>>, foldhash::fast::RandomState>,
     next_stream: u64,
     /// Ports treated as server ports when no SYN or ClientHello tells the roles.
     server_ports: Vec<u16>,
@@ -144,22 +189,27 @@ pub struct FlowTable<T> {
     /// Conversations in the order they were (re)queued, for eviction; entries of flows that
     /// are gone are skipped when met.
     order: VecDeque<(FlowKey, u64)>,
+    /// Conversations judged and removed, kept small until forgotten, and in retirement order.
+    retired: HashMap<FlowKey, Retired, foldhash::fast::RandomState>,
+    retired_order: VecDeque<(FlowKey, u64, Timestamp)>,
 }
 
 impl<T> FlowTable<T> {
     pub fn new(server_ports: Vec<u16>, max_flows: usize) -> Self {
         FlowTable {
-            flows: HashMap::new(),
+            flows: HashMap::default(),
             next_stream: 0,
             server_ports,
             max_flows: max_flows.max(1),
             order: VecDeque::new(),
+            retired: HashMap::default(),
+            retired_order: VecDeque::new(),
         }
     }
 
     /// Removes a conversation not seen since the last pass (a clock sweep: each one seen in
     /// between gets a second chance), so eviction costs O(1) amortised even under a flood.
-    fn evict_one(&mut self) -> Option<Flow<T>> {
+    fn evict_one(&mut self) -> Option<Box<Flow<T>>> {
         let mut budget = self.order.len() * 2;
         while budget > 0 {
             budget -= 1;
@@ -175,7 +225,7 @@ impl<T> FlowTable<T> {
                 self.order.push_back((key, stream));
                 continue;
             }
-            return self.flows.remove(&key).map(|f| *f);
+            return self.flows.remove(&key);
         }
         None
     }
@@ -188,8 +238,10 @@ impl<T> FlowTable<T> {
         self.flows.is_empty()
     }
 
-    /// Finds (or creates, with `init`) the conversation of `seg`.
-    pub fn lookup(&mut self, seg: &Segment<'_>, init: impl FnOnce() -> T) -> Lookup<'_, T> {
+    /// Finds (or creates, with `init`) the conversation of `seg`, hashing its key once when
+    /// the conversation exists (the case of nearly every packet). `None`: the segment is a
+    /// straggler of a retired conversation (a last ACK, a retransmitted FIN).
+    pub fn lookup(&mut self, seg: &Segment<'_>, init: impl FnOnce() -> T) -> Option<Lookup<'_, T>> {
         let src = Endpoint::new(seg.src, seg.src_port);
         let dst = Endpoint::new(seg.dst, seg.dst_port);
         let (key, from_lo) = if src <= dst {
@@ -198,30 +250,17 @@ impl<T> FlowTable<T> {
             (FlowKey { lo: dst, hi: src }, 1)
         };
         let pure_syn = seg.flags.syn && !seg.flags.ack;
-        let reused = self
-            .flows
-            .get(&key)
-            .is_some_and(|f| pure_syn && f.base_seq(from_lo).is_some_and(|base| base != seg.seq));
-        let replaced = if reused {
-            self.flows.remove(&key).map(|f| *f)
-        } else {
-            None
-        };
-        let is_new = !self.flows.contains_key(&key);
-        let evicted = if is_new && self.flows.len() >= self.max_flows {
+        let evicted = if self.flows.len() >= self.max_flows
+            && !self.flows.contains_key(&key)
+            && !straggler(&mut self.retired, &key, from_lo, pure_syn, seg.seq)
+        {
             self.evict_one()
         } else {
             None
         };
-        if is_new {
-            self.order.push_back((key, self.next_stream));
-        }
-        let next_stream = &mut self.next_stream;
-        let server_ports = &self.server_ports;
-        let flow = self.flows.entry(key).or_insert_with(|| {
-            let (client, server, roles) = initial_roles(seg, src, dst, server_ports);
-            let stream = *next_stream;
-            *next_stream += 1;
+        let stream = self.next_stream;
+        let new_flow = |init: T| {
+            let (client, server, roles) = initial_roles(seg, src, dst, &self.server_ports);
             Box::new(Flow {
                 tcp_stream: stream,
                 client,
@@ -229,28 +268,92 @@ impl<T> FlowTable<T> {
                 roles,
                 base_seq: [None, None],
                 recent: false,
-                state: init(),
+                state: init,
             })
-        });
+        };
+        let (flow, replaced) = match self.flows.entry(key) {
+            Entry::Occupied(entry) => {
+                let flow = entry.into_mut();
+                // A SYN with a new initial sequence number: the ports were reused.
+                if pure_syn && flow.base_seq(from_lo).is_some_and(|base| base != seg.seq) {
+                    let old = std::mem::replace(flow, new_flow(init()));
+                    (flow, Some(old))
+                } else {
+                    (flow, None)
+                }
+            }
+            Entry::Vacant(entry) => {
+                if straggler(&mut self.retired, entry.key(), from_lo, pure_syn, seg.seq) {
+                    return None;
+                }
+                (entry.insert(new_flow(init())), None)
+            }
+        };
+        // Every conversation already in the table has a smaller number.
+        let is_new = flow.tcp_stream == stream;
+        if is_new {
+            self.next_stream += 1;
+            self.order.push_back((key, stream));
+        }
         flow.recent = true;
         let [lo, hi] = &mut flow.base_seq;
         if from_lo == 0 { lo } else { hi }.get_or_insert(seg.seq);
-        Lookup {
+        Some(Lookup {
             flow,
             replaced,
             evicted,
             is_new,
+        })
+    }
+
+    /// Removes the conversations for which `pred` holds, in stream order, keeping a few dozen
+    /// bytes of each until `forget_retired`: their stragglers are then recognised, instead of
+    /// opening conversations of their own (which would also shift every later tcp.stream).
+    pub fn retire_where(
+        &mut self,
+        at: Timestamp,
+        pred: impl FnMut(&Flow<T>) -> bool,
+    ) -> Vec<Flow<T>> {
+        let removed = self.drain_where(pred);
+        for flow in &removed {
+            let key = FlowKey::of(flow.client, flow.server);
+            self.retired.insert(
+                key,
+                Retired {
+                    tcp_stream: flow.tcp_stream,
+                    base_seq: flow.base_seq,
+                },
+            );
+            self.retired_order.push_back((key, flow.tcp_stream, at));
         }
+        removed
+    }
+
+    /// Forgets the conversations retired before `before`.
+    pub fn forget_retired(&mut self, before: Timestamp) {
+        while let Some(&(key, stream, at)) = self.retired_order.front() {
+            if at >= before {
+                break;
+            }
+            self.retired_order.pop_front();
+            if self
+                .retired
+                .get(&key)
+                .is_some_and(|r| r.tcp_stream == stream)
+            {
+                self.retired.remove(&key);
+            }
+        }
+    }
+
+    /// Conversations retired and not yet forgotten.
+    pub fn retired(&self) -> usize {
+        self.retired.len()
     }
 
     /// The conversation between these endpoints, if there is one (never creates one).
     pub fn find_mut(&mut self, a: Endpoint, b: Endpoint) -> Option<&mut Flow<T>> {
-        let key = if a <= b {
-            FlowKey { lo: a, hi: b }
-        } else {
-            FlowKey { lo: b, hi: a }
-        };
-        self.flows.get_mut(&key).map(|f| &mut **f)
+        self.flows.get_mut(&FlowKey::of(a, b)).map(|f| &mut **f)
     }
 
     /// Removes the conversations for which `pred` holds, in stream order.

@@ -393,6 +393,13 @@ pub fn write_text_summary(out: &mut impl Write, s: &Summary, style: Style) -> io
             p.packets_not_kept
         )?;
     }
+    if p.packets_after_close > 0 {
+        writeln!(
+            out,
+            "  late         {} packets came after their connection closed and was judged",
+            p.packets_after_close
+        )?;
+    }
     for (link, n) in &p.unknown_link_types {
         writeln!(out, "  skipped      {n} on unsupported link type {link}")?;
     }

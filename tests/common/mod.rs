@@ -54,3 +54,20 @@ pub fn stream(analysis: &Analysis, tcp_stream: u64) -> &Connection {
         .find(|c| c.tcp_stream == tcp_stream)
         .unwrap_or_else(|| panic!("no connection with tcp.stream {tcp_stream}"))
 }
+
+/// Whether tshark is installed; says so when it is not, and fails when CI requires it
+/// (TLSDIAG_REQUIRE_TSHARK=1).
+pub fn tshark_available() -> bool {
+    let found = std::process::Command::new("tshark")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var_os("TLSDIAG_REQUIRE_TSHARK").is_none(),
+            "TLSDIAG_REQUIRE_TSHARK is set but tshark is not installed"
+        );
+        eprintln!("SKIPPED: tshark is not installed; the tshark comparison did not run");
+    }
+    found
+}
