@@ -354,13 +354,13 @@ pub struct Connection {
     pub duration_ms: f64,
 
     pub sni: Option<String>,
-    pub client_versions: Vec<String>,
-    pub cipher_suites: Vec<String>,
+    pub client_versions: Vec<&'static str>,
+    pub cipher_suites: Vec<&'static str>,
     pub alpn_offered: Vec<String>,
-    pub groups: Vec<String>,
-    pub key_share_groups: Vec<String>,
-    pub signature_algorithms: Vec<String>,
-    pub client_extensions: Vec<String>,
+    pub groups: Vec<&'static str>,
+    pub key_share_groups: Vec<&'static str>,
+    pub signature_algorithms: Vec<&'static str>,
+    pub client_extensions: Vec<&'static str>,
     pub resumption_offered: ResumptionOffer,
     pub client_hello_size: Option<usize>,
 
@@ -369,7 +369,7 @@ pub struct Connection {
     pub alpn: Option<String>,
     pub group: Option<String>,
     pub resumed: Option<bool>,
-    pub server_extensions: Vec<String>,
+    pub server_extensions: Vec<&'static str>,
     pub hello_retry: Option<HelloRetry>,
 
     pub certificates: Vec<CertificateInfo>,
@@ -608,8 +608,8 @@ impl Connection {
                     frame,
                     time: self.time_of(ts),
                     from: side,
-                    level: Some(names::alert_level_name(level)),
-                    description: Some(names::alert_description_name(description)),
+                    level: Some(names::alert_level_name(level).to_string()),
+                    description: Some(names::alert_description_name(description).to_string()),
                     code: Some(description),
                     encrypted: false,
                 });
@@ -741,7 +741,7 @@ impl Connection {
             kind::FINISHED => (EventKind::Finished, None),
             other => (
                 EventKind::HandshakeMessage,
-                Some(names::handshake_type_name(other)),
+                Some(names::handshake_type_name(other).to_string()),
             ),
         }
     }
@@ -788,11 +788,11 @@ impl Connection {
 
     fn server_hello(&mut self, frame: u64, sh: Box<ServerHello>) -> (EventKind, Option<String>) {
         if sh.hello_retry {
-            let group = sh.group.map(names::group_name);
+            let group = sh.group.map(|g| names::group_name(g).to_string());
             self.hello_retry = Some(HelloRetry {
                 frame,
                 group: group.clone(),
-                cipher: names::cipher_suite_name(sh.cipher),
+                cipher: names::cipher_suite_name(sh.cipher).to_string(),
             });
             return (
                 EventKind::HelloRetryRequest,
@@ -802,10 +802,10 @@ impl Connection {
         let version = names::version_name(sh.version());
         let cipher = names::cipher_suite_name(sh.cipher);
         let detail = format!("{version} {cipher}");
-        self.version = Some(version);
-        self.cipher = Some(cipher);
+        self.version = Some(version.to_string());
+        self.cipher = Some(cipher.to_string());
         self.alpn = sh.alpn.clone();
-        self.group = sh.group.map(names::group_name);
+        self.group = sh.group.map(|g| names::group_name(g).to_string());
         self.server_extensions = sh
             .extensions
             .iter()

@@ -117,7 +117,7 @@ fn compare(path: &Path) -> usize {
         );
         let sni = (!row[2].is_empty()).then(|| row[2].clone());
         assert_eq!(conn.sni, sni, "{name}: SNI of stream {stream}");
-        let versions: Vec<String> = if row[3].is_empty() {
+        let versions: Vec<&str> = if row[3].is_empty() {
             vec![names::version_name(hex_u16(&row[4]))]
         } else {
             row[3]
@@ -179,12 +179,12 @@ fn compare(path: &Path) -> usize {
         let version = if row[3].is_empty() { &row[4] } else { &row[3] };
         assert_eq!(
             conn.version.as_deref(),
-            Some(names::version_name(hex_u16(version)).as_str()),
+            Some(names::version_name(hex_u16(version))),
             "{name}: version of stream {stream}"
         );
         assert_eq!(
             conn.cipher.as_deref(),
-            Some(names::cipher_suite_name(hex_u16(&row[2])).as_str()),
+            Some(names::cipher_suite_name(hex_u16(&row[2]))),
             "{name}: cipher of stream {stream}"
         );
         checked += 2;

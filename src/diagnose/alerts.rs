@@ -221,7 +221,7 @@ fn protocol_version(conn: &Connection, alert: &Alert) -> Diagnosis {
     let offered: Vec<&str> = conn
         .client_versions
         .iter()
-        .map(String::as_str)
+        .copied()
         .filter(|v| *v != "GREASE")
         .collect();
     let range = offered.join(", ");
@@ -306,7 +306,7 @@ fn no_shared_cipher(conn: &Connection, alert: &Alert) -> Diagnosis {
     let suites: Vec<&str> = conn
         .cipher_suites
         .iter()
-        .map(String::as_str)
+        .copied()
         .filter(|c| *c != "GREASE")
         .take(6)
         .collect();
@@ -354,7 +354,7 @@ fn downgrade(conn: &Connection, alert: &Alert) -> Diagnosis {
         .summary("the server refused a fallback to a lower version (TLS_FALLBACK_SCSV)")
         .evidence(
             None,
-            if conn.cipher_suites.iter().any(|c| c == "TLS_FALLBACK_SCSV") {
+            if conn.cipher_suites.contains(&"TLS_FALLBACK_SCSV") {
                 "the ClientHello carries TLS_FALLBACK_SCSV: the client is retrying at a lower version after a failure"
             } else {
                 "the server judged this ClientHello a downgrade"

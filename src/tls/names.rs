@@ -5,10 +5,39 @@
 //! and a short table of our own covers values it lacks or names differently (newer groups and
 //! extensions). Unknown values are shown as their number, GREASE values (RFC 8701) as "GREASE".
 
+use std::sync::OnceLock;
 use tls_parser::{
     NamedGroup, SignatureScheme, TlsAlertDescription, TlsCipherAu, TlsCipherEnc, TlsCipherEncMode,
     TlsCipherKx, TlsCipherMac, TlsCipherSuite, TlsExtensionType,
 };
+
+/// Names are made once per value and kept for the run (at most 65,536 of a kind), so that a
+/// busy capture does not format the same few dozen names for every handshake. Each kind has a
+/// table of slots, one per value, filled on first use; threads share it.
+macro_rules! interned_names {
+    ($($(#[$doc:meta])* $name:ident($value:ident: $ty:ty) from $make:ident;)*) => {$(
+        $(#[$doc])*
+        pub fn $name($value: $ty) -> &'static str {
+            static TABLE: [OnceLock<Box<str>>; 1 << <$ty>::BITS] =
+                [const { OnceLock::new() }; 1 << <$ty>::BITS];
+            // Every value of the type has its slot; the fallback only satisfies the type.
+            TABLE
+                .get(usize::from($value))
+                .map_or("", |cell| cell.get_or_init(|| $make($value).into_boxed_str()))
+        }
+    )*};
+}
+
+interned_names! {
+    cipher_suite_name(id: u16) from cipher_suite_name_uncached;
+    group_name(id: u16) from group_name_uncached;
+    signature_scheme_name(id: u16) from signature_scheme_name_uncached;
+    extension_name(id: u16) from extension_name_uncached;
+    version_name(version: u16) from version_name_uncached;
+    alert_description_name(code: u8) from alert_description_name_uncached;
+    alert_level_name(level: u8) from alert_level_name_uncached;
+    handshake_type_name(t: u8) from handshake_type_name_uncached;
+}
 
 /// RFC 8701: 0x0a0a, 0x1a1a ... 0xfafa.
 pub fn is_grease(value: u16) -> bool {
@@ -38,7 +67,7 @@ fn known(display: String) -> Option<String> {
     (!display.contains('(')).then_some(display)
 }
 
-pub fn cipher_suite_name(id: u16) -> String {
+fn cipher_suite_name_uncached(id: u16) -> String {
     if is_grease(id) {
         return "GREASE".into();
     }
@@ -46,7 +75,7 @@ pub fn cipher_suite_name(id: u16) -> String {
     TlsCipherSuite::from_id(id).map_or_else(|| number(id), |c| c.name.to_string())
 }
 
-pub fn group_name(id: u16) -> String {
+fn group_name_uncached(id: u16) -> String {
     if is_grease(id) {
         return "GREASE".into();
     }
@@ -77,7 +106,7 @@ pub fn group_name(id: u16) -> String {
     name.into()
 }
 
-pub fn signature_scheme_name(id: u16) -> String {
+fn signature_scheme_name_uncached(id: u16) -> String {
     if is_grease(id) {
         return "GREASE".into();
     }
@@ -110,7 +139,7 @@ pub fn signature_scheme_name(id: u16) -> String {
     format!("{sign}_{hash}")
 }
 
-pub fn extension_name(id: u16) -> String {
+fn extension_name_uncached(id: u16) -> String {
     if is_grease(id) {
         return "GREASE".into();
     }
@@ -144,7 +173,7 @@ pub fn extension_name(id: u16) -> String {
     name.into()
 }
 
-pub fn alert_description_name(code: u8) -> String {
+fn alert_description_name_uncached(code: u8) -> String {
     let name = match code {
         90 => "user_canceled",
         111 => "certificate_unobtainable",
@@ -160,7 +189,7 @@ pub fn alert_description_name(code: u8) -> String {
     name.into()
 }
 
-pub fn alert_level_name(level: u8) -> String {
+fn alert_level_name_uncached(level: u8) -> String {
     match level {
         1 => "warning".into(),
         2 => "fatal".into(),
@@ -168,7 +197,7 @@ pub fn alert_level_name(level: u8) -> String {
     }
 }
 
-pub fn version_name(version: u16) -> String {
+fn version_name_uncached(version: u16) -> String {
     if is_grease(version) {
         return "GREASE".into();
     }
@@ -187,7 +216,7 @@ pub fn version_name(version: u16) -> String {
     }
 }
 
-pub fn handshake_type_name(t: u8) -> String {
+fn handshake_type_name_uncached(t: u8) -> String {
     let name = match t {
         0 => "hello_request",
         1 => "client_hello",
