@@ -11,6 +11,7 @@ use crate::tls::handshake::kind;
 use crate::tls::names;
 use crate::tls::{ClientHello, Event, Located, Message, ServerHello};
 use serde::Serialize;
+use std::sync::Arc;
 
 /// The most events a timeline keeps; later ones are counted in `timeline_dropped`.
 pub const MAX_TIMELINE: usize = 256;
@@ -372,8 +373,8 @@ pub struct Connection {
     pub server_extensions: Vec<&'static str>,
     pub hello_retry: Option<HelloRetry>,
 
-    pub certificates: Vec<CertificateInfo>,
-    pub client_certificates: Vec<CertificateInfo>,
+    pub certificates: Vec<Arc<CertificateInfo>>,
+    pub client_certificates: Vec<Arc<CertificateInfo>>,
     pub certificates_undecoded: usize,
     pub certificate_requested: bool,
 

@@ -6,6 +6,7 @@
 use super::{side_word, stage_words};
 use crate::connection::{Alert, Code, Connection, Diagnosis, Stage, WarningCode};
 use crate::tls::certificate::CertificateInfo;
+use std::sync::Arc;
 
 /// Certificates expiring within this many days of the capture get a warning.
 const EXPIRES_SOON_DAYS: i64 = 30;
@@ -108,7 +109,7 @@ fn name(cert: &CertificateInfo) -> &str {
 
 /// The sent chain ends in a certificate that is no CA and not self-signed: its issuer, an
 /// intermediate (CAs do not issue server certificates from their roots), is missing.
-fn incomplete_top(chain: &[CertificateInfo]) -> Option<&CertificateInfo> {
+fn incomplete_top(chain: &[Arc<CertificateInfo>]) -> Option<&CertificateInfo> {
     let top = chain
         .iter()
         .find(|c| !chain.iter().any(|other| other.subject == c.issuer))?;

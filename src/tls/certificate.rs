@@ -4,8 +4,11 @@
 //! time of analysis: a post-mortem months later must still see what the client saw.
 
 use serde::Serialize;
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
+use std::sync::Arc;
 use x509_parser::asn1_rs::Tag;
 use x509_parser::der_parser::der::parse_der_integer;
 use x509_parser::der_parser::oid::Oid;
@@ -67,6 +70,36 @@ impl fmt::Display for CertificateError {
 }
 
 impl std::error::Error for CertificateError {}
+
+/// Decodes one DER certificate, remembering the last few hundred decoded on this thread: a
+/// server sends the same chain in every full handshake, and parsing X.509 is the costliest
+/// step of a handshake. The key is the whole DER, so a hit is the same certificate, byte for
+/// byte; the cache is emptied when it holds `CACHE_BYTES`, so memory stays bounded.
+pub fn decode_certificate_cached(der: &[u8]) -> Result<Arc<CertificateInfo>, CertificateError> {
+    const CACHE_BYTES: usize = 4 << 20;
+    #[derive(Default)]
+    struct Cache {
+        decoded: HashMap<Box<[u8]>, Arc<CertificateInfo>, foldhash::fast::RandomState>,
+        bytes: usize,
+    }
+    thread_local! {
+        static CACHE: RefCell<Cache> = RefCell::new(Cache::default());
+    }
+    if let Some(hit) = CACHE.with_borrow(|c| c.decoded.get(der).cloned()) {
+        return Ok(hit);
+    }
+    let info = Arc::new(decode_certificate(der)?);
+    CACHE.with_borrow_mut(|c| {
+        if c.bytes + der.len() > CACHE_BYTES {
+            *c = Cache::default();
+        }
+        if der.len() <= CACHE_BYTES {
+            c.bytes += der.len();
+            c.decoded.insert(der.into(), Arc::clone(&info));
+        }
+    });
+    Ok(info)
+}
 
 /// Decodes one DER certificate (one entry of a Certificate message).
 pub fn decode_certificate(der: &[u8]) -> Result<CertificateInfo, CertificateError> {
@@ -504,6 +537,23 @@ mod tests {
         assert_eq!(json["serial"], "c3:a5");
         assert_eq!(json["san"][1], "::1");
         assert!(json.get("not_before").is_some() && json.get("not_before_unix").is_none());
+    }
+
+    #[test]
+    fn the_cache_hands_back_the_same_decoding_for_the_same_bytes_only() {
+        let a = decode_certificate_cached(RSA_SAN).expect("decodes");
+        let b = decode_certificate_cached(RSA_SAN).expect("decodes");
+        assert!(
+            Arc::ptr_eq(&a, &b),
+            "the second decoding came from the cache"
+        );
+        assert_eq!(*a, decode_certificate(RSA_SAN).expect("decodes"));
+        let other = decode_certificate_cached(EC_CN_ONLY).expect("decodes");
+        assert_ne!(a.subject, other.subject);
+        // One byte changed is another certificate (here, one that no longer decodes).
+        let mut changed = RSA_SAN.to_vec();
+        changed[1] ^= 0xff;
+        assert!(decode_certificate_cached(&changed).is_err());
     }
 
     #[test]

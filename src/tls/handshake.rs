@@ -4,8 +4,9 @@
 //! crate sees `ClientHello`, `ServerHello` and `Message`, never a parser type.
 
 use super::Limits;
-use super::certificate::{CertificateInfo, decode_certificate};
+use super::certificate::{CertificateInfo, decode_certificate_cached};
 use crate::bytes::be_u16;
+use std::sync::Arc;
 use tls_parser::{
     TlsExtension, TlsExtensionType, TlsMessage, TlsMessageHandshake,
     parse_tls_client_hello_extensions, parse_tls_message_handshake,
@@ -85,7 +86,7 @@ pub enum Message {
     ClientHello(Box<ClientHello>),
     ServerHello(Box<ServerHello>),
     Certificate {
-        chain: Vec<CertificateInfo>,
+        chain: Vec<Arc<CertificateInfo>>,
         /// Certificates present but not decoded: undecodable, or over a limit.
         undecoded: usize,
         /// Of `undecoded`, those beyond `Limits::max_chain` or over `max_certificate`.
@@ -241,7 +242,7 @@ fn decode_certificate_chain(msg: &[u8], limits: &Limits) -> Result<Message, Stri
             undecoded += 1;
             continue;
         }
-        match decode_certificate(raw.data) {
+        match decode_certificate_cached(raw.data) {
             Ok(c) => chain.push(c),
             Err(_) => undecoded += 1,
         }
