@@ -2,9 +2,9 @@
 
 use crate::analyze::PacketCounters;
 use crate::capture::{CaptureFormat, FileStats};
-use crate::connection::{Connection, Outcome};
+use crate::connection::{Code, Connection, Outcome};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct FileSummary {
@@ -33,6 +33,12 @@ pub struct Summary {
     /// Live capture only: what libpcap counted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub capture: Option<CaptureStats>,
+    /// What `count` gathers, cheap to update; `finish` turns it into `codes` and
+    /// `failing_servers`.
+    #[serde(skip)]
+    code_counts: BTreeMap<Code, u64>,
+    #[serde(skip)]
+    failures_by_server: HashMap<(String, Option<String>), u64>,
 }
 
 /// What the capture library counted during a live capture.
@@ -90,44 +96,51 @@ impl Summary {
     /// Counts one connection by outcome, diagnosis and failing server.
     pub fn count(&mut self, conn: &Connection) {
         self.connections += 1;
-        *self
-            .outcomes
-            .entry(outcome_name(conn.verdict.outcome).to_string())
-            .or_default() += 1;
+        let outcome = outcome_name(conn.verdict.outcome);
+        match self.outcomes.get_mut(outcome) {
+            Some(n) => *n += 1,
+            None => {
+                self.outcomes.insert(outcome.to_string(), 1);
+            }
+        }
         let Some(diagnosis) = &conn.diagnosis else {
             return;
         };
-        let code = serde_json::to_value(diagnosis.code)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
-        *self.codes.entry(code).or_default() += 1;
+        *self.code_counts.entry(diagnosis.code).or_default() += 1;
         if conn.verdict.outcome != Outcome::Failed {
             return;
         }
         let server = conn.server.map(|s| s.ip.to_string()).unwrap_or_default();
-        match self
-            .failing_servers
-            .iter_mut()
-            .find(|f| f.server == server && f.sni == conn.sni)
-        {
-            Some(entry) => entry.failures += 1,
-            None => self.failing_servers.push(ServerFailures {
-                server,
-                sni: conn.sni.clone(),
-                failures: 1,
-            }),
-        }
+        *self
+            .failures_by_server
+            .entry((server, conn.sni.clone()))
+            .or_default() += 1;
     }
 
-    /// Orders the failing servers, most failures first, and keeps the first ten.
+    /// Names the codes, and orders the failing servers, most failures first, keeping the
+    /// first ten.
     pub fn finish(&mut self) {
-        self.failing_servers.sort_by(|a, b| {
+        self.codes = self
+            .code_counts
+            .iter()
+            .map(|(code, &n)| (code_name(*code), n))
+            .collect();
+        let mut servers: Vec<ServerFailures> = self
+            .failures_by_server
+            .iter()
+            .map(|((server, sni), &failures)| ServerFailures {
+                server: server.clone(),
+                sni: sni.clone(),
+                failures,
+            })
+            .collect();
+        servers.sort_by(|a, b| {
             b.failures
                 .cmp(&a.failures)
                 .then_with(|| (&a.server, &a.sni).cmp(&(&b.server, &b.sni)))
         });
-        self.failing_servers.truncate(10);
+        servers.truncate(10);
+        self.failing_servers = servers;
     }
 
     pub fn outcome(&self, outcome: Outcome) -> u64 {
@@ -145,4 +158,12 @@ pub fn outcome_name(outcome: Outcome) -> &'static str {
         Outcome::Incomplete => "incomplete",
         Outcome::NotTls => "not_tls",
     }
+}
+
+/// A code as the JSON output spells it.
+fn code_name(code: Code) -> String {
+    serde_json::to_value(code)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
 }
