@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""tlsdiag beside tshark and `cat` on the same capture files, in one run.
+
+  benches/compare.py [--runs N] [--no-tshark] [--tlsdiag-args ARGS] FILE...
+  (default files: target/bench/bulk-1024.pcap target/bench/dense.pcap, made by
+   benches/make_capture.sh)
+
+For each file, after one read to put it in the page cache, the three commands run in turn,
+N times each (alternating, so that a slow moment of the machine falls on all of them):
+  cat FILE > /dev/null                              the floor: reading the file
+  tlsdiag analyze -q FILE                           the whole analysis and its summary
+  tshark -r FILE -Y '<ClientHello, ServerHello or alert>' -T fields -e ...
+                                                    what the issue names; it extracts less
+                                                    than tlsdiag reports
+and the median of each is printed: wall and CPU seconds, peak RSS, MB/s, packets/s,
+handshakes/s (ClientHellos, as tshark counts them), and the ratios to tlsdiag.
+Needs GNU time (/usr/bin/time) and, unless --no-tshark, tshark.
+"""
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+TSHARK_FILTER = "tls.handshake.type==1 || tls.handshake.type==2 || tls.alert_message"
+TSHARK_FIELDS = ["frame.number", "tcp.stream", "tls.handshake.extensions_server_name",
+                 "tls.handshake.type", "tls.alert_message.desc", "tls.handshake.ciphersuite"]
+
+
+def timed(cmd, stdout=subprocess.DEVNULL):
+    """Runs cmd under GNU time; returns (wall, cpu, peak RSS KiB, stdout text or None)."""
+    with tempfile.NamedTemporaryFile("r") as t:
+        full = ["/usr/bin/time", "-o", t.name, "-f", "%e %U %S %M"] + cmd
+        capture = stdout is subprocess.PIPE
+        p = subprocess.run(full, stdout=stdout, stderr=subprocess.DEVNULL, text=capture)
+        if p.returncode not in (0, 1):
+            sys.exit(f"{cmd[0]} failed with status {p.returncode}")
+        wall, user, sys_, rss = t.read().split()[-4:]
+        return float(wall), float(user) + float(sys_), int(rss), p.stdout if capture else None
+
+
+def count_packets(path, tlsdiag):
+    out = subprocess.run([tlsdiag, "analyze", "--format", "json", "--failed", path],
+                         capture_output=True, text=True).stdout
+    import json
+    summary = json.loads(out)["summary"]
+    return summary["packets"], summary["bytes"]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--no-tshark", action="store_true")
+    ap.add_argument("--tlsdiag-args", default="", help="extra arguments, e.g. '-j 1'")
+    ap.add_argument("files", nargs="*")
+    args = ap.parse_args()
+    files = args.files or [os.path.join(ROOT, "target/bench/bulk-1024.pcap"),
+                           os.path.join(ROOT, "target/bench/dense.pcap")]
+    subprocess.run(["cargo", "build", "--release", "-q"], cwd=ROOT, check=True)
+    tlsdiag = os.path.join(ROOT, "target/release/tlsdiag")
+    print(f"machine: {os.cpu_count()} cores; {args.runs} runs each, medians; file in the page cache")
+    for path in files:
+        size = os.path.getsize(path)
+        subprocess.run(["cat", path], stdout=subprocess.DEVNULL, check=True)
+        packets, _ = count_packets(path, tlsdiag)
+        tshark_cmd = ["tshark", "-r", path, "-Y", TSHARK_FILTER, "-T", "fields"]
+        for f in TSHARK_FIELDS:
+            tshark_cmd += ["-e", f]
+        commands = {
+            "cat": ["cat", path],
+            "tlsdiag": [tlsdiag, "analyze", "-q"] + args.tlsdiag_args.split() + [path],
+        }
+        if not args.no_tshark:
+            commands["tshark"] = tshark_cmd
+        results = {name: [] for name in commands}
+        hellos = None
+        for _ in range(args.runs):
+            for name, cmd in commands.items():
+                if name == "tshark":
+                    wall, cpu, rss, out = timed(cmd, subprocess.PIPE)
+                    hellos = sum(1 for line in out.splitlines()
+                                 if "1" in line.split("\t")[3].split(","))
+                else:
+                    wall, cpu, rss, _ = timed(cmd)
+                results[name].append((wall, cpu, rss))
+        print(f"\n{os.path.relpath(path)}: {size / 1e6:.0f} MB, {packets} packets"
+              + (f", {hellos} ClientHellos (tshark)" if hellos is not None else ""))
+        print(f"  {'':8} {'wall s':>8} {'CPU s':>8} {'peak RSS':>10} {'MB/s':>8} "
+              f"{'packets/s':>11} {'hs/s':>10} {'tlsdiag is':>12}")
+        med = {n: tuple(statistics.median(r[i] for r in rs) for i in range(3))
+               for n, rs in results.items()}
+        t_wall = med["tlsdiag"][0]
+        for name, (wall, cpu, rss) in med.items():
+            wall = max(wall, 0.005)
+            hs = f"{hellos / wall:,.0f}" if hellos and name != "cat" else ""
+            ratio = "" if name == "tlsdiag" else (
+                f"{wall / max(t_wall, 0.005):.1f}x faster" if name == "tshark"
+                else f"{max(t_wall, 0.005) / wall:.2f}x slower")
+            print(f"  {name:8} {wall:8.2f} {cpu:8.2f} {rss / 1024:8.1f}MB {size / 1e6 / wall:8.0f} "
+                  f"{packets / wall:11,.0f} {hs:>10} {ratio:>12}")
+
+
+if __name__ == "__main__":
+    main()
