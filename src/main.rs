@@ -160,9 +160,10 @@ fn main() -> ExitCode {
     }
 }
 
-/// The binary's own modules: the live loop.
+/// The binary's own modules: the live loop, the progress bar.
 mod cli {
     pub mod live;
+    pub mod progress;
 }
 
 /// Which connections the user asked to see.
@@ -279,7 +280,10 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
                 Box::new(io::stdin())
             } else {
                 match std::fs::File::open(path) {
-                    Ok(f) => Box::new(f),
+                    Ok(f) => {
+                        let len = f.metadata().ok().map(|m| m.len());
+                        Box::new(cli::progress::Progress::new(f, len))
+                    }
                     Err(e) => {
                         eprintln!("tlsdiag: {path}: {e}");
                         damaged = true;
