@@ -221,9 +221,13 @@ impl Analyzer {
             closed(&flow.state.conn) && now.seconds_since(flow.state.conn.facts.last_ts) >= linger
         });
         let (diagnose, counters) = (&self.options.diagnose, &mut self.counters);
-        for flow in retired {
-            self.done
-                .extend(finish(flow.state, diagnose, counters, &mut self.kept_bytes));
+        for mut flow in retired {
+            self.done.extend(finish(
+                &mut flow.state,
+                diagnose,
+                counters,
+                &mut self.kept_bytes,
+            ));
         }
         let forget = Timestamp::new(now.secs.saturating_sub(REMEMBER_RETIRED), now.nanos);
         self.table.forget_retired(forget);
@@ -283,14 +287,14 @@ impl Analyzer {
         };
         let (diagnose, counters) = (&self.options.diagnose, &mut self.counters);
         let kept = &mut self.kept_bytes;
-        if let Some(old) = lookup.replaced {
+        if let Some(mut old) = lookup.replaced {
             self.done
-                .extend(finish(old.state, diagnose, counters, kept));
+                .extend(finish(&mut old.state, diagnose, counters, kept));
         }
-        if let Some(old) = lookup.evicted {
+        if let Some(mut old) = lookup.evicted {
             counters.evicted_connections += 1;
             self.done
-                .extend(finish(old.state, diagnose, counters, kept));
+                .extend(finish(&mut old.state, diagnose, counters, kept));
         }
         let flow = lookup.flow;
         if lookup.is_new {
@@ -392,9 +396,13 @@ impl Analyzer {
             }
         });
         let (diagnose, counters) = (&self.options.diagnose, &mut self.counters);
-        for flow in expired {
-            self.done
-                .extend(finish(flow.state, diagnose, counters, &mut self.kept_bytes));
+        for mut flow in expired {
+            self.done.extend(finish(
+                &mut flow.state,
+                diagnose,
+                counters,
+                &mut self.kept_bytes,
+            ));
         }
     }
 
@@ -445,9 +453,9 @@ impl Analyzer {
             mut kept_bytes,
             ..
         } = self;
-        for flow in table.drain() {
+        for mut flow in table.drain() {
             let finished = finish(
-                flow.state,
+                &mut flow.state,
                 &options.diagnose,
                 &mut counters,
                 &mut kept_bytes,
@@ -674,9 +682,10 @@ fn take_ring(state: &mut State, kept_bytes: &mut usize) -> Vec<SavedPacket> {
     }
 }
 
-/// Judges a connection leaving the table; nothing when it was reported already.
+/// Judges a connection leaving the table (its state is left empty); nothing when it was
+/// reported already.
 fn finish(
-    mut state: State,
+    state: &mut State,
     diagnose_options: &DiagnoseOptions,
     counters: &mut PacketCounters,
     kept_bytes: &mut usize,
@@ -684,10 +693,10 @@ fn finish(
     if state.reported {
         return None;
     }
-    judge_state(&mut state, diagnose_options, counters);
-    let packets = take_ring(&mut state, kept_bytes);
+    judge_state(state, diagnose_options, counters);
+    let packets = take_ring(state, kept_bytes);
     Some(Finished {
-        conn: state.conn,
+        conn: std::mem::take(&mut state.conn),
         packets,
     })
 }

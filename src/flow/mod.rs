@@ -313,7 +313,7 @@ impl<T> FlowTable<T> {
         &mut self,
         at: Timestamp,
         pred: impl FnMut(&Flow<T>) -> bool,
-    ) -> Vec<Flow<T>> {
+    ) -> Vec<Box<Flow<T>>> {
         let removed = self.drain_where(pred);
         for flow in &removed {
             let key = FlowKey::of(flow.client, flow.server);
@@ -357,7 +357,7 @@ impl<T> FlowTable<T> {
     }
 
     /// Removes the conversations for which `pred` holds, in stream order.
-    pub fn drain_where(&mut self, mut pred: impl FnMut(&Flow<T>) -> bool) -> Vec<Flow<T>> {
+    pub fn drain_where(&mut self, mut pred: impl FnMut(&Flow<T>) -> bool) -> Vec<Box<Flow<T>>> {
         let mut keys: Vec<(u64, FlowKey)> = self
             .flows
             .iter()
@@ -367,7 +367,7 @@ impl<T> FlowTable<T> {
         keys.sort_unstable_by_key(|(stream, _)| *stream);
         let removed = keys
             .into_iter()
-            .filter_map(|(_, key)| self.flows.remove(&key).map(|f| *f))
+            .filter_map(|(_, key)| self.flows.remove(&key))
             .collect();
         // The eviction queue keeps entries of removed flows until it meets them: compact it
         // so that a long live run does not grow it without bound.
@@ -381,13 +381,13 @@ impl<T> FlowTable<T> {
 
     /// Removes every conversation, yielding them in stream order one at a time: only the keys
     /// are sorted, so the conversations are never held twice.
-    pub fn drain(&mut self) -> impl Iterator<Item = Flow<T>> + '_ {
+    pub fn drain(&mut self) -> impl Iterator<Item = Box<Flow<T>>> + '_ {
         self.order.clear();
         let mut keys: Vec<(u64, FlowKey)> =
             self.flows.iter().map(|(k, f)| (f.tcp_stream, *k)).collect();
         keys.sort_unstable_by_key(|(stream, _)| *stream);
         keys.into_iter()
-            .filter_map(|(_, key)| self.flows.remove(&key).map(|f| *f))
+            .filter_map(|(_, key)| self.flows.remove(&key))
     }
 }
 
