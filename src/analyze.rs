@@ -180,8 +180,9 @@ pub struct Analyzer {
     counters: PacketCounters,
     /// Scratch space for decoded events, reused across packets.
     events: Vec<Located>,
-    /// The capture second of the last sweep for closed connections.
+    /// The capture second of the last sweep for closed connections, and the packets since.
     swept: i64,
+    since_sweep: usize,
 }
 
 impl Analyzer {
@@ -195,16 +196,21 @@ impl Analyzer {
             counters: PacketCounters::default(),
             events: Vec::new(),
             swept: i64::MIN,
+            since_sweep: 0,
         }
     }
 
     pub fn packet(&mut self, packet: &Packet<'_>) {
         self.counters.packets += 1;
         self.counters.bytes += packet.data.len() as u64;
-        // Once per second of capture time, whatever the pace of packets: the sweep's moments
-        // depend on the capture alone, and so does the order connections come out in.
-        if packet.ts.secs != self.swept {
+        // When the capture clock passes into a new second, and enough packets have come for
+        // the sweep's cost (the whole table) to be spread thin: a clock that jumps to and fro,
+        // or a full table of idle connections, cannot make it run for every packet. Its
+        // moments depend on the capture alone, and so does the order connections come out in.
+        self.since_sweep += 1;
+        if packet.ts.secs > self.swept && self.since_sweep >= self.table.len() / 8 {
             self.swept = packet.ts.secs;
+            self.since_sweep = 0;
             self.retire_closed(packet.ts, self.options.linger);
         }
         match net::decode(packet) {
