@@ -351,7 +351,10 @@ pub struct Connection {
     pub roles_from: Option<RoleEvidence>,
     pub first_frame: u64,
     pub last_frame: u64,
-    pub start: String,
+    /// Written as RFC 3339 when reported; kept as a time until then (most connections of a
+    /// busy capture are never printed one by one).
+    #[serde(serialize_with = "crate::capture::serialize_rfc3339")]
+    pub start: Timestamp,
     pub duration_ms: f64,
 
     pub sni: Option<String>,
@@ -448,7 +451,7 @@ impl Connection {
             tcp_stream,
             first_frame,
             last_frame: first_frame,
-            start: ts.rfc3339(),
+            start: ts,
             facts: Facts {
                 start_ts: ts,
                 last_ts: ts,

@@ -62,6 +62,11 @@ impl Timestamp {
     }
 }
 
+/// For serde's `serialize_with`: a timestamp as its RFC 3339 text.
+pub fn serialize_rfc3339<S: serde::Serializer>(ts: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(ts)
+}
+
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.rfc3339())

@@ -195,6 +195,7 @@ mod with_pcap {
     fn file_name(conn: &Connection) -> String {
         let time: String = conn
             .start
+            .to_string()
             .chars()
             .filter(|c| !matches!(c, '-' | ':'))
             .collect();
