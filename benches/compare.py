@@ -17,6 +17,7 @@ handshakes/s (ClientHellos, as tshark counts them), and the ratios to tlsdiag.
 Needs GNU time (/usr/bin/time) and, unless --no-tshark, tshark.
 """
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -45,7 +46,6 @@ def timed(cmd, stdout=subprocess.DEVNULL):
 def count_packets(path, tlsdiag):
     out = subprocess.run([tlsdiag, "analyze", "--format", "json", "--failed", path],
                          capture_output=True, text=True).stdout
-    import json
     summary = json.loads(out)["summary"]
     return summary["packets"], summary["bytes"]
 

@@ -14,7 +14,7 @@ use crate::capture::{CaptureError, FileStats, LinkType, Packet, Timestamp, read_
 use crate::connection::{Connection, Facts, Limit, LimitHit, Outcome};
 use crate::diagnose::{self, DiagnoseOptions};
 use crate::flow::{
-    Endpoint, FlowTable, Limits, PerSide, Placement, Reassembler, RoleEvidence, Side,
+    Endpoint, Flow, FlowTable, Limits, PerSide, Placement, Reassembler, RoleEvidence, Side,
 };
 use crate::net::{self, Decoded, Segment, Skip, Unreachable};
 use crate::tls::{self, Decoder, Located};
@@ -226,15 +226,7 @@ impl Analyzer {
         let retired = self.table.retire_where(now, |flow| {
             closed(&flow.state.conn) && now.seconds_since(flow.state.conn.facts.last_ts) >= linger
         });
-        let (diagnose, counters) = (&self.options.diagnose, &mut self.counters);
-        for mut flow in retired {
-            self.done.extend(finish(
-                &mut flow.state,
-                diagnose,
-                counters,
-                &mut self.kept_bytes,
-            ));
-        }
+        self.judge_removed(retired);
         let forget = Timestamp::new(now.secs.saturating_sub(REMEMBER_RETIRED), now.nanos);
         self.table.forget_retired(forget);
     }
@@ -401,8 +393,13 @@ impl Analyzer {
                 quiet >= idle
             }
         });
+        self.judge_removed(expired);
+    }
+
+    /// Judges connections taken out of the table and queues them for reporting.
+    fn judge_removed(&mut self, flows: impl IntoIterator<Item = Box<Flow<State>>>) {
         let (diagnose, counters) = (&self.options.diagnose, &mut self.counters);
-        for mut flow in expired {
+        for mut flow in flows {
             self.done.extend(finish(
                 &mut flow.state,
                 diagnose,

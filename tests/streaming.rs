@@ -27,19 +27,14 @@ const CAPTURES: &[&str] = &[
     "server-close.pcap",
 ];
 
-fn shifted(packets: &[Owned], to: Timestamp) -> Vec<Owned> {
-    let first = packets.first().map_or(to, |p| p.ts);
+/// The packets moved in time so that the first falls in second `to`, keeping their spacing.
+fn shifted(packets: &[Owned], to: i64) -> Vec<Owned> {
+    let offset = packets.first().map_or(0, |p| to - p.ts.secs);
     packets
         .iter()
-        .map(|p| {
-            let mut p = p.clone();
-            let delta = p.ts.seconds_since(first);
-            let nanos = i64::from(to.nanos) + (delta.fract() * 1e9) as i64;
-            p.ts = Timestamp::new(
-                to.secs + delta.trunc() as i64 + nanos / 1_000_000_000,
-                (nanos % 1_000_000_000) as u32,
-            );
-            p
+        .map(|p| Owned {
+            ts: Timestamp::new(p.ts.secs + offset, p.ts.nanos),
+            ..p.clone()
         })
         .collect()
 }
@@ -51,7 +46,7 @@ fn sequence() -> (Vec<Vec<Owned>>, Vec<Owned>) {
         .enumerate()
         .map(|(i, name)| {
             let packets = read_packets(&common::captures_dir().join(name));
-            shifted(&packets, Timestamp::new(1_700_000_000 + 10 * i as i64, 0))
+            shifted(&packets, 1_700_000_000 + 10 * i as i64)
         })
         .collect();
     let all = parts.iter().flatten().cloned().collect();

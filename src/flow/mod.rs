@@ -52,24 +52,30 @@ struct Retired {
     base_seq: [Option<u32>; 2],
 }
 
-/// Whether a segment for which no conversation is open belongs to a retired one; a SYN with a
-/// new initial sequence number starts a new one instead (and the old record goes).
+/// Whether `seg` opens a new connection on ports a conversation with these first sequence
+/// numbers used: a SYN with another initial sequence number (Wireshark's rule).
+fn reuses_ports(base_seq: &[Option<u32>; 2], from_lo: usize, seg: &Segment<'_>) -> bool {
+    seg.flags.syn
+        && !seg.flags.ack
+        && base_seq
+            .get(from_lo)
+            .copied()
+            .flatten()
+            .is_some_and(|base| base != seg.seq)
+}
+
+/// Whether a segment for which no conversation is open belongs to a retired one; one that
+/// reuses its ports starts a new conversation instead (and the old record goes).
 fn straggler(
     retired: &mut HashMap<FlowKey, Retired, foldhash::fast::RandomState>,
     key: &FlowKey,
     from_lo: usize,
-    pure_syn: bool,
-    seq: u32,
+    seg: &Segment<'_>,
 ) -> bool {
     let Some(r) = retired.get(key) else {
         return false;
     };
-    let reused = pure_syn
-        && r.base_seq
-            .get(from_lo)
-            .copied()
-            .flatten()
-            .is_some_and(|base| base != seq);
+    let reused = reuses_ports(&r.base_seq, from_lo, seg);
     if reused {
         retired.remove(key);
     }
@@ -144,10 +150,6 @@ pub struct Flow<T> {
 }
 
 impl<T> Flow<T> {
-    fn base_seq(&self, from_lo: usize) -> Option<u32> {
-        self.base_seq.get(from_lo).copied().flatten()
-    }
-
     /// The side that sent `seg`.
     pub fn side_of(&self, seg: &Segment<'_>) -> Side {
         if seg.src == self.client.ip && seg.src_port == self.client.port {
@@ -244,15 +246,11 @@ impl<T> FlowTable<T> {
     pub fn lookup(&mut self, seg: &Segment<'_>, init: impl FnOnce() -> T) -> Option<Lookup<'_, T>> {
         let src = Endpoint::new(seg.src, seg.src_port);
         let dst = Endpoint::new(seg.dst, seg.dst_port);
-        let (key, from_lo) = if src <= dst {
-            (FlowKey { lo: src, hi: dst }, 0)
-        } else {
-            (FlowKey { lo: dst, hi: src }, 1)
-        };
-        let pure_syn = seg.flags.syn && !seg.flags.ack;
+        let key = FlowKey::of(src, dst);
+        let from_lo = usize::from(key.lo != src);
         let evicted = if self.flows.len() >= self.max_flows
             && !self.flows.contains_key(&key)
-            && !straggler(&mut self.retired, &key, from_lo, pure_syn, seg.seq)
+            && !straggler(&mut self.retired, &key, from_lo, seg)
         {
             self.evict_one()
         } else {
@@ -274,8 +272,7 @@ impl<T> FlowTable<T> {
         let (flow, replaced) = match self.flows.entry(key) {
             Entry::Occupied(entry) => {
                 let flow = entry.into_mut();
-                // A SYN with a new initial sequence number: the ports were reused.
-                if pure_syn && flow.base_seq(from_lo).is_some_and(|base| base != seg.seq) {
+                if reuses_ports(&flow.base_seq, from_lo, seg) {
                     let old = std::mem::replace(flow, new_flow(init()));
                     (flow, Some(old))
                 } else {
@@ -283,7 +280,7 @@ impl<T> FlowTable<T> {
                 }
             }
             Entry::Vacant(entry) => {
-                if straggler(&mut self.retired, entry.key(), from_lo, pure_syn, seg.seq) {
+                if straggler(&mut self.retired, entry.key(), from_lo, seg) {
                     return None;
                 }
                 (entry.insert(new_flow(init())), None)

@@ -10,3 +10,11 @@ mod text;
 pub use json::{JsonDocument, write_ndjson_connection, write_ndjson_summary};
 pub use summary::{CaptureStats, FileSummary, Summary};
 pub use text::{Style, write_text_connection, write_text_summary};
+
+/// The serde name of a unit enum value, so that the text and the summary use the JSON's words.
+fn json_word<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}

@@ -1,5 +1,6 @@
 //! The summary of a run: connections by outcome, and every packet accounted for.
 
+use super::json_word;
 use crate::analyze::PacketCounters;
 use crate::capture::{CaptureFormat, FileStats};
 use crate::connection::{Code, Connection, Outcome};
@@ -123,7 +124,7 @@ impl Summary {
         self.codes = self
             .code_counts
             .iter()
-            .map(|(code, &n)| (code_name(*code), n))
+            .map(|(code, &n)| (json_word(code), n))
             .collect();
         let mut servers: Vec<ServerFailures> = self
             .failures_by_server
@@ -158,12 +159,4 @@ pub fn outcome_name(outcome: Outcome) -> &'static str {
         Outcome::Incomplete => "incomplete",
         Outcome::NotTls => "not_tls",
     }
-}
-
-/// A code as the JSON output spells it.
-fn code_name(code: Code) -> String {
-    serde_json::to_value(code)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
 }

@@ -2,6 +2,7 @@
 //! ladder (client on the left, server on the right) with the decisive frame marked.
 
 use super::Summary;
+use super::json_word;
 use super::summary::outcome_name;
 use crate::connection::{Connection, EventKind, Outcome, TimelineEvent};
 use crate::flow::Side;
@@ -111,14 +112,6 @@ fn write_diagnosis(out: &mut impl Write, c: &Connection, style: Style) -> io::Re
         )?;
     }
     Ok(())
-}
-
-/// The serde name of a unit enum value, so the text uses the same words as the JSON.
-fn json_word<T: serde::Serialize>(value: &T) -> String {
-    serde_json::to_value(value)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
 }
 
 fn write_facts(out: &mut impl Write, c: &Connection) -> io::Result<()> {

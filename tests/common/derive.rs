@@ -243,16 +243,14 @@ pub fn garbage_before_hello(packets: &[Owned], bytes: usize, mut out: impl FnMut
 /// starting `overlap` bytes early so that it repeats the end of the one before. SYN and FIN
 /// packets, and packets with no payload, stay whole.
 pub fn resegment(p: &Owned, size: usize, overlap: usize) -> Vec<Owned> {
-    let Some((tcp, payload_at)) = tcp_offsets(&p.data) else {
+    let mut q = p.clone();
+    let Some(t) = Tcp::of(&mut q) else {
         return vec![p.clone()];
     };
-    let mut q = p.clone();
-    let t = Tcp::of(&mut q).expect("Ethernet/IPv4/TCP");
     let (payload, seq, flags) = (t.payload().to_vec(), t.seq(), t.flags());
     if payload.len() <= size || flags & 0x03 != 0 {
         return vec![p.clone()];
     }
-    let _ = (tcp, payload_at);
     let mut out = Vec::new();
     let mut at = 0;
     while at < payload.len() {
