@@ -5,17 +5,24 @@
 //! `MAX_BLOCK`), so memory does not grow with the file. Damage stops the read with an error
 //! naming the byte offset; everything read before it has already been handed on.
 
-use super::{LinkType, Packet, Timestamp};
+use super::{LinkType, Packet, Shared, Timestamp};
 use pcap_parser::pcapng::Block;
 use pcap_parser::traits::{PcapNGPacketBlock, PcapReaderIterator};
-use pcap_parser::{PcapBlockOwned, PcapError, create_reader};
+use pcap_parser::{
+    PcapBlockOwned, PcapError, PcapHeader, create_reader, parse_pcap_frame, parse_pcap_frame_be,
+    parse_pcap_header,
+};
+use std::collections::VecDeque;
 use std::fmt;
 use std::io::Read;
+use std::sync::Arc;
 
 /// The first buffer size: large reads are what make a file stream at disk speed.
 const INITIAL_BUFFER: usize = 1 << 20;
 /// The largest block we agree to buffer; real packets are at most 256 KiB.
 const MAX_BLOCK: usize = 16 << 20;
+/// Legacy pcap is read in chunks of this size, handed on whole.
+const CHUNK: usize = 4 << 20;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -101,6 +108,20 @@ where
     R: Read + Send,
     F: FnMut(&Packet<'_>),
 {
+    read_capture_shared(input, |packet, _| on_packet(packet))
+}
+
+/// `read_capture`, telling for each packet the shared chunk of the file its bytes lie in, when
+/// they lie in one (legacy pcap): a consumer on another thread can then hold the chunk
+/// instead of copying the packet.
+pub fn read_capture_shared<R, F>(
+    input: R,
+    mut on_packet: F,
+) -> (FileStats, Result<(), CaptureError>)
+where
+    R: Read + Send,
+    F: FnMut(&Packet<'_>, Option<Shared<'_>>),
+{
     let mut stats = FileStats::default();
     // The magic number tells a capture cut inside its header from a file that is no capture.
     // pcap-parser judges the header from its first read, so that read must hold all of it.
@@ -114,6 +135,12 @@ where
     let known_magic = head
         .get(..4)
         .is_some_and(|m| CAPTURE_MAGICS.iter().any(|k| k.as_slice() == m));
+    if let Ok((_, header)) = parse_pcap_header(&head)
+        && !header.is_modified_format()
+    {
+        let result = read_legacy(head, &header, input, &mut stats, &mut on_packet);
+        return (stats, result);
+    }
     let input = std::io::Cursor::new(head).chain(input);
     let mut reader = match create_reader(INITIAL_BUFFER, input) {
         Ok(r) => r,
@@ -135,8 +162,8 @@ where
         let offset = reader.consumed() as u64;
         match reader.next() {
             Ok((len, block)) => {
-                state.handle_block(block, &mut stats, &mut on_packet);
-                reader.consume(len);
+                state.handle_block(block, &mut stats, &mut |p| on_packet(p, None));
+                reader.consume_noshift(len);
             }
             Err(PcapError::Eof) => break Ok(()),
             Err(PcapError::Incomplete(_)) | Err(PcapError::BufferTooSmall) => {
@@ -157,6 +184,124 @@ where
         }
     };
     (stats, result)
+}
+
+/// Legacy pcap, read in large chunks that are handed on whole (`Shared`): a packet's bytes
+/// are never copied, and another thread may hold a chunk while the next one is read. The
+/// records are parsed by pcap-parser; only the buffering is ours.
+fn read_legacy<R, F>(
+    head: Vec<u8>,
+    header: &PcapHeader,
+    mut input: R,
+    stats: &mut FileStats,
+    on_packet: &mut F,
+) -> Result<(), CaptureError>
+where
+    R: Read,
+    F: FnMut(&Packet<'_>, Option<Shared<'_>>),
+{
+    let parse = if header.is_bigendian() {
+        parse_pcap_frame_be
+    } else {
+        parse_pcap_frame
+    };
+    let mut state = ReaderState::default();
+    state.handle_block(
+        PcapBlockOwned::LegacyHeader(header.clone()),
+        stats,
+        &mut |_| {},
+    );
+    // Chunks stay at their full length, so that reading into them never clears them first:
+    // `filled` tells how much of one holds the file.
+    let mut capacity = CHUNK;
+    let mut chunk = vec![0u8; capacity.max(head.len())];
+    if let Some(start) = chunk.get_mut(..head.len()) {
+        start.copy_from_slice(&head);
+    }
+    let (mut filled, mut pos, mut base) = (head.len(), header.size(), 0u64);
+    // Chunks handed on, to be reused once nobody holds them.
+    let mut used: VecDeque<Arc<Vec<u8>>> = VecDeque::new();
+    loop {
+        if chunk.len() < capacity {
+            chunk.resize(capacity, 0);
+        }
+        let room = chunk.get_mut(filled..).unwrap_or_default();
+        let want = room.len();
+        let got = read_up_to(&mut input, room).map_err(CaptureError::Io)?;
+        let exhausted = got < want;
+        filled += got;
+        let shared = Arc::new(chunk);
+        let data = shared.get(..filled).unwrap_or_default();
+        while let Some(rest) = data.get(pos..) {
+            let (rem, block) = match parse(rest) {
+                Ok(parsed) => parsed,
+                Err(pcap_parser::nom::Err::Incomplete(_)) => break,
+                Err(e) => {
+                    let detail = match &e {
+                        pcap_parser::nom::Err::Error(e) | pcap_parser::nom::Err::Failure(e) => {
+                            describe(e)
+                        }
+                        pcap_parser::nom::Err::Incomplete(_) => String::new(),
+                    };
+                    let offset = base + pos as u64;
+                    return Err(CaptureError::Malformed { offset, detail });
+                }
+            };
+            let end = data.len() - rem.len();
+            let start = end - block.data.len();
+            let on_shared = &mut |p: &Packet<'_>| {
+                on_packet(
+                    p,
+                    Some(Shared {
+                        chunk: &shared,
+                        start,
+                    }),
+                )
+            };
+            state.handle_block(PcapBlockOwned::Legacy(block), stats, on_shared);
+            pos = end;
+        }
+        let tail = data.get(pos..).unwrap_or_default();
+        if exhausted {
+            return if tail.is_empty() {
+                Ok(())
+            } else {
+                Err(CaptureError::Truncated {
+                    offset: base + pos as u64,
+                })
+            };
+        }
+        if pos == 0 && filled >= capacity {
+            // One record fills the whole chunk: a larger chunk, up to the bound.
+            if capacity >= MAX_BLOCK {
+                return Err(CaptureError::BlockTooLarge { offset: base });
+            }
+            capacity *= 2;
+        }
+        let reusable = used.front_mut().and_then(Arc::get_mut).map(std::mem::take);
+        let mut next = match reusable {
+            Some(free) => {
+                used.pop_front();
+                free
+            }
+            None => vec![0u8; capacity],
+        };
+        if next.len() < tail.len() {
+            next.resize(capacity, 0);
+        }
+        if let Some(start) = next.get_mut(..tail.len()) {
+            start.copy_from_slice(tail);
+        }
+        filled = tail.len();
+        base += pos as u64;
+        pos = 0;
+        used.push_back(shared);
+        // A bounded pool: chunks still held elsewhere when it is full are left to their holders.
+        if used.len() > 16 {
+            used.pop_front();
+        }
+        chunk = next;
+    }
 }
 
 /// Bytes read before pcap-parser takes over: more than any file header.
@@ -369,6 +514,63 @@ mod tests {
         assert_eq!((t.secs, t.nanos), (1_700_000_000, 123_456_789));
         let t = pcapng_timestamp(u64::MAX, iface(1, i64::MAX));
         assert_eq!(t.secs, i64::MAX);
+    }
+
+    /// A real capture's records repeated past several chunks, with the record offsets.
+    fn long_capture() -> (Vec<u8>, Vec<usize>) {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/captures/interleaved.pcap");
+        let one = std::fs::read(path).unwrap();
+        let (records, _) = one.split_at(24).1.split_at(one.len() - 24);
+        let mut file = one[..24].to_vec();
+        while file.len() < 2 * CHUNK + CHUNK / 2 {
+            file.extend_from_slice(records);
+        }
+        // The oracle: pcap-parser's frame parser over the whole file at once.
+        let mut offsets = Vec::new();
+        let mut at = 24;
+        while at < file.len() {
+            offsets.push(at);
+            let (rest, _) = parse_pcap_frame(&file[at..]).unwrap();
+            at = file.len() - rest.len();
+        }
+        (file, offsets)
+    }
+
+    #[test]
+    fn records_across_chunk_boundaries_are_read_whole_and_in_order() {
+        let (file, offsets) = long_capture();
+        let mut seen = Vec::new();
+        let (stats, result) = read_capture_shared(&file[..], |p, shared| {
+            let shared = shared.expect("legacy pcap is read in shared chunks");
+            assert_eq!(
+                &shared.chunk[shared.start..shared.start + p.data.len()],
+                p.data
+            );
+            seen.push((p.frame, p.ts, p.data.to_vec()));
+        });
+        assert!(result.is_ok(), "{result:?}");
+        assert_eq!(stats.packets as usize, offsets.len());
+        for (i, (&at, (frame, ts, data))) in offsets.iter().zip(&seen).enumerate() {
+            let (_, b) = parse_pcap_frame(&file[at..]).unwrap();
+            assert_eq!(*frame, i as u64 + 1);
+            assert_eq!(*ts, Timestamp::new(i64::from(b.ts_sec), b.ts_usec * 1000));
+            assert_eq!(data.as_slice(), &b.data[..b.caplen as usize]);
+        }
+    }
+
+    #[test]
+    fn a_cut_past_the_first_chunk_names_the_record_it_cut() {
+        let (file, offsets) = long_capture();
+        for &record in offsets.iter().filter(|&&o| o > CHUNK).step_by(97).take(20) {
+            let cut = &file[..record + 7];
+            let mut packets = 0;
+            let (_, result) = read_capture(cut, |_| packets += 1);
+            assert!(
+                matches!(result, Err(CaptureError::Truncated { offset }) if offset == record as u64),
+                "{result:?}"
+            );
+            assert_eq!(packets, offsets.iter().filter(|&&o| o < record).count());
+        }
     }
 
     #[test]

@@ -8,10 +8,20 @@ mod file;
 pub mod live;
 mod write;
 
-pub use file::{CaptureError, CaptureFormat, FileStats, read_capture};
+pub use file::{CaptureError, CaptureFormat, FileStats, read_capture, read_capture_shared};
 pub use write::PcapWriter;
 
 use std::fmt;
+use std::sync::Arc;
+
+/// Where a packet's bytes lie in a chunk of the file that the reader hands on whole: another
+/// thread may keep the chunk instead of copying the packet.
+#[derive(Clone, Copy, Debug)]
+pub struct Shared<'a> {
+    pub chunk: &'a Arc<Vec<u8>>,
+    /// The packet's first byte in the chunk.
+    pub start: usize,
+}
 
 /// A capture timestamp: seconds since the Unix epoch and nanoseconds within the second.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
