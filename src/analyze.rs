@@ -10,11 +10,13 @@
 //! instead of at the end of a file; and it may keep each open connection's recent packets
 //! (`Options::keep_packets`) to save those of a failure.
 
-use crate::capture::{CaptureError, FileStats, LinkType, Packet, Timestamp, read_capture};
+use crate::capture::{
+    CaptureClock, CaptureError, FileStats, LinkType, Packet, Timestamp, read_capture,
+};
 use crate::connection::{Connection, Facts, Limit, LimitHit, Outcome};
 use crate::diagnose::{self, DiagnoseOptions};
 use crate::flow::{
-    Endpoint, Flow, FlowTable, Limits, PerSide, Placement, Reassembler, RoleEvidence, Side,
+    Endpoint, FlowTable, Limits, PerSide, Placement, Reassembler, RoleEvidence, Side,
 };
 use crate::net::{self, Decoded, Segment, Skip, Unreachable};
 use crate::tls::{self, Decoder, Located};
@@ -31,9 +33,6 @@ pub const DEFAULT_TLS_PORTS: &[u16] = &[
 pub const DEFAULT_MAX_CONNECTIONS: usize = 100_000;
 /// Long enough for the last ACK and a retransmitted FIN or two after a close.
 pub const DEFAULT_LINGER: f64 = 2.0;
-/// How long a retired connection is remembered, so that its stragglers are recognised:
-/// twice Linux's TIME_WAIT.
-const REMEMBER_RETIRED: i64 = 120;
 
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -100,6 +99,25 @@ impl SavedPacket {
 pub struct Finished {
     pub conn: Connection,
     pub packets: Vec<SavedPacket>,
+    /// Its place in the report.
+    pub order: ReportOrder,
+}
+
+/// When a connection was judged, in capture time: `End` for those the capture left open.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum When {
+    At(Timestamp),
+    End,
+}
+
+/// A judged connection's place in a file's report: by the capture time at which it was
+/// judged, then by its first frame (which orders connections as their tcp.stream numbers
+/// do). Both follow from the capture alone, never from when the analyzer happened to look,
+/// so that any split of the capture across threads reports in the same order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ReportOrder {
+    pub when: When,
+    pub first_frame: u64,
 }
 
 impl Default for Options {
@@ -154,6 +172,49 @@ pub struct PacketCounters {
     pub unknown_link_types: BTreeMap<String, u64>,
 }
 
+impl PacketCounters {
+    /// Adds another analyzer's counts of the same capture (`-j`).
+    pub fn add(&mut self, other: &PacketCounters) {
+        // Destructured, so that a new counter cannot be forgotten here.
+        let PacketCounters {
+            packets,
+            bytes,
+            tcp_packets,
+            tcp_conversations,
+            skipped,
+            malformed,
+            ip_fragments,
+            truncated,
+            evicted_connections,
+            segments_over_buffer_limit,
+            segments_over_out_of_order_limit,
+            handshake_messages_over_limit,
+            certificates_over_limit,
+            packets_not_kept,
+            packets_after_close,
+            unknown_link_types,
+        } = other;
+        self.packets += packets;
+        self.bytes += bytes;
+        self.tcp_packets += tcp_packets;
+        self.tcp_conversations += tcp_conversations;
+        self.skipped += skipped;
+        self.malformed += malformed;
+        self.ip_fragments += ip_fragments;
+        self.truncated += truncated;
+        self.evicted_connections += evicted_connections;
+        self.segments_over_buffer_limit += segments_over_buffer_limit;
+        self.segments_over_out_of_order_limit += segments_over_out_of_order_limit;
+        self.handshake_messages_over_limit += handshake_messages_over_limit;
+        self.certificates_over_limit += certificates_over_limit;
+        self.packets_not_kept += packets_not_kept;
+        self.packets_after_close += packets_after_close;
+        for (name, n) in unknown_link_types {
+            *self.unknown_link_types.entry(name.clone()).or_default() += n;
+        }
+    }
+}
+
 fn is_zero(n: &u64) -> bool {
     *n == 0
 }
@@ -169,6 +230,14 @@ struct State {
     /// Recent packets, when kept.
     ring: VecDeque<SavedPacket>,
     ring_bytes: usize,
+    /// The capture clock at the connection's last packet.
+    last_clock: Timestamp,
+}
+
+/// When a connection is due to leave the table: `linger` seconds of capture clock after its
+/// last packet, once it is closed.
+fn due(state: &State, linger: f64) -> Option<Timestamp> {
+    closed(&state.conn).then(|| state.last_clock.after(linger))
 }
 
 pub struct Analyzer {
@@ -180,9 +249,17 @@ pub struct Analyzer {
     counters: PacketCounters,
     /// Scratch space for decoded events, reused across packets.
     events: Vec<Located>,
+    /// The clock connections age by (`CaptureClock`), as it stands at the current packet.
+    clock: Timestamp,
+    ticks: CaptureClock,
     /// The capture second of the last sweep for closed connections, and the packets since.
     swept: i64,
     since_sweep: usize,
+    /// Every connection due by this time has been judged: nothing judged later comes before
+    /// it in the report's order.
+    settled_to: When,
+    /// The first frames of the conversations created, when asked for (`record_creations`).
+    created: Option<Vec<u64>>,
 }
 
 impl Analyzer {
@@ -195,23 +272,35 @@ impl Analyzer {
             kept_bytes: 0,
             counters: PacketCounters::default(),
             events: Vec::new(),
+            clock: Timestamp::new(i64::MIN, 0),
+            ticks: CaptureClock::default(),
             swept: i64::MIN,
             since_sweep: 0,
+            settled_to: When::At(Timestamp::new(i64::MIN, 0)),
+            created: None,
         }
     }
 
     pub fn packet(&mut self, packet: &Packet<'_>) {
+        let clock = self.ticks.tick(packet.ts);
+        self.packet_at(packet, clock);
+    }
+
+    /// `packet`, with the capture clock as it stands at this packet: with several analyzers
+    /// sharing a capture, the `CaptureClock` of all its packets so far, not only of those
+    /// this one sees.
+    pub fn packet_at(&mut self, packet: &Packet<'_>, clock: Timestamp) {
         self.counters.packets += 1;
         self.counters.bytes += packet.data.len() as u64;
+        self.clock = self.clock.max(clock);
         // When the capture clock passes into a new second, and enough packets have come for
         // the sweep's cost (the whole table) to be spread thin: a clock that jumps to and fro,
-        // or a full table of idle connections, cannot make it run for every packet. Its
-        // moments depend on the capture alone, and so does the order connections come out in.
+        // or a full table of idle connections, cannot make it run for every packet. A
+        // connection due earlier and met before the sweep is retired when met (`lookup`), so
+        // the sweeps' moments change no verdict and no place in the report.
         self.since_sweep += 1;
-        if packet.ts.secs > self.swept && self.since_sweep >= self.table.len() / 8 {
-            self.swept = packet.ts.secs;
-            self.since_sweep = 0;
-            self.retire_closed(packet.ts, self.options.linger);
+        if self.clock.secs > self.swept && self.since_sweep >= self.table.len() / 8 {
+            self.retire_closed(self.clock);
         }
         match net::decode(packet) {
             Ok(Decoded::Tcp(seg)) => self.segment(packet, &seg),
@@ -220,15 +309,49 @@ impl Analyzer {
         }
     }
 
+    /// Moves the capture clock to `clock` without a packet (the other analyzers of a shared
+    /// capture saw packets), sweeping when it enters a new second.
+    pub fn advance(&mut self, clock: Timestamp) {
+        self.clock = self.clock.max(clock);
+        if self.clock.secs > self.swept {
+            self.retire_closed(self.clock);
+        }
+    }
+
     /// Judges the connections closed and quiet for `linger` seconds at time `now` and
     /// removes them, remembering only enough to know their stragglers for a while.
-    fn retire_closed(&mut self, now: Timestamp, linger: f64) {
-        let retired = self.table.retire_where(now, |flow| {
-            closed(&flow.state.conn) && now.seconds_since(flow.state.conn.facts.last_ts) >= linger
-        });
-        self.judge_removed(retired);
-        let forget = Timestamp::new(now.secs.saturating_sub(REMEMBER_RETIRED), now.nanos);
-        self.table.forget_retired(forget);
+    fn retire_closed(&mut self, now: Timestamp) {
+        self.swept = now.secs;
+        self.since_sweep = 0;
+        let linger = self.options.linger;
+        let retired = self.table.retire_due(now, |s| due(s, linger));
+        let (diagnose, counters) = (&self.options.diagnose, &mut self.counters);
+        for (mut flow, at) in retired {
+            let kept = &mut self.kept_bytes;
+            let finished = finish(&mut flow.state, When::At(at), diagnose, counters, kept);
+            self.done.extend(finished);
+        }
+        self.settled_to = self.settled_to.max(When::At(now));
+    }
+
+    /// Every connection this analyzer judges from now on comes after those it judged at or
+    /// before this point in the report's order (`ReportOrder::when`).
+    pub fn settled_to(&self) -> When {
+        self.settled_to
+    }
+
+    /// Asks for the first frame of every conversation created, to be taken with
+    /// `take_creations` (with several analyzers, to number tcp.stream across them).
+    pub fn record_creations(&mut self) {
+        self.created = Some(Vec::new());
+    }
+
+    /// The first frames of the conversations created since the last call, in frame order.
+    pub fn take_creations(&mut self) -> Vec<u64> {
+        self.created
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
     }
 
     /// An ICMP error belongs to the connection whose packet it quotes; one that quotes no
@@ -236,11 +359,17 @@ impl Analyzer {
     fn unreachable(&mut self, packet: &Packet<'_>, icmp: &Unreachable) {
         let src = Endpoint::new(icmp.src, icmp.src_port);
         let dst = Endpoint::new(icmp.dst, icmp.dst_port);
-        match self.table.find_mut(src, dst) {
+        let (clock, linger) = (self.clock, self.options.linger);
+        let open = self.table.find_mut(src, dst).filter(|flow| {
+            // One due to retire is over, as if a sweep had removed it.
+            due(&flow.state, linger).is_none_or(|at| at > clock)
+        });
+        match open {
             Some(flow) => {
                 let (kept, counters) = (&mut self.kept_bytes, &mut self.counters);
                 keep(&mut flow.state, packet, &self.options, kept, counters);
                 flow.state.conn.unreachable(packet.frame, packet.ts, icmp);
+                flow.state.last_clock = clock;
             }
             None => self.counters.skipped += 1,
         }
@@ -264,39 +393,51 @@ impl Analyzer {
             self.counters.truncated += 1;
         }
         let (reassembly, tls_limits) = (self.options.reassembly, self.options.tls);
-        let lookup = self.table.lookup(seg, || State {
-            conn: Connection::default(),
-            streams: PerSide {
-                client: Reassembler::new(reassembly),
-                server: Reassembler::new(reassembly),
+        let (clock, linger) = (self.clock, self.options.linger);
+        let lookup = self.table.lookup(
+            seg,
+            clock,
+            |s| due(s, linger),
+            || State {
+                conn: Connection::default(),
+                streams: PerSide {
+                    client: Reassembler::new(reassembly),
+                    server: Reassembler::new(reassembly),
+                },
+                decoders: PerSide {
+                    client: Decoder::new(false, tls_limits),
+                    server: Decoder::new(true, tls_limits),
+                },
+                settled: false,
+                reported: false,
+                ring: VecDeque::new(),
+                ring_bytes: 0,
+                last_clock: clock,
             },
-            decoders: PerSide {
-                client: Decoder::new(false, tls_limits),
-                server: Decoder::new(true, tls_limits),
-            },
-            settled: false,
-            reported: false,
-            ring: VecDeque::new(),
-            ring_bytes: 0,
-        });
-        let Some(lookup) = lookup else {
+        );
+        let (diagnose, counters) = (&self.options.diagnose, &mut self.counters);
+        let kept = &mut self.kept_bytes;
+        if lookup.evicted.is_some() {
+            counters.evicted_connections += 1;
+        }
+        let ended = [
+            lookup.retired.map(|(old, at)| (old, When::At(at))),
+            lookup.replaced.map(|old| (old, When::At(clock))),
+            lookup.evicted.map(|old| (old, When::At(clock))),
+        ];
+        for (mut old, when) in ended.into_iter().flatten() {
+            self.done
+                .extend(finish(&mut old.state, when, diagnose, counters, kept));
+        }
+        let Some(flow) = lookup.flow else {
             self.counters.packets_after_close += 1;
             return;
         };
-        let (diagnose, counters) = (&self.options.diagnose, &mut self.counters);
-        let kept = &mut self.kept_bytes;
-        if let Some(mut old) = lookup.replaced {
-            self.done
-                .extend(finish(&mut old.state, diagnose, counters, kept));
-        }
-        if let Some(mut old) = lookup.evicted {
-            counters.evicted_connections += 1;
-            self.done
-                .extend(finish(&mut old.state, diagnose, counters, kept));
-        }
-        let flow = lookup.flow;
         if lookup.is_new {
             self.counters.tcp_conversations += 1;
+            if let Some(created) = &mut self.created {
+                created.push(packet.frame);
+            }
             flow.state.conn = Connection::new(flow.tcp_stream, packet.frame, packet.ts);
             if flow.roles == RoleEvidence::Port && hello_from_server(seg) {
                 flow.swap_roles(RoleEvidence::ClientHello);
@@ -315,6 +456,7 @@ impl Analyzer {
         }
         let side = flow.side_of(seg);
         let state = &mut flow.state;
+        state.last_clock = clock;
         let (kept, counters) = (&mut self.kept_bytes, &mut self.counters);
         keep(state, packet, &self.options, kept, counters);
         let (frame, ts) = (packet.frame, packet.ts);
@@ -327,7 +469,7 @@ impl Analyzer {
             if self.options.report_early && !state.reported && closed(&state.conn) {
                 let d = &self.options.diagnose;
                 let (counters, kept) = (&mut self.counters, &mut self.kept_bytes);
-                self.done.push(report_now(state, d, counters, kept));
+                self.done.push(report_now(state, clock, d, counters, kept));
             }
             return;
         }
@@ -370,7 +512,7 @@ impl Analyzer {
             if established || closed(&state.conn) {
                 let d = &self.options.diagnose;
                 let (counters, kept) = (&mut self.counters, &mut self.kept_bytes);
-                self.done.push(report_now(state, d, counters, kept));
+                self.done.push(report_now(state, clock, d, counters, kept));
             }
         }
     }
@@ -381,9 +523,10 @@ impl Analyzer {
     /// `linger` seconds (their last ACKs must not start a new record); an established one
     /// still open stays (a few hundred bytes) until an hour of silence or eviction, so that
     /// an idle keep-alive connection is not reported again as one the capture joined late.
-    pub fn expire_idle(&mut self, now: Timestamp, idle: f64, linger: f64) {
+    pub fn expire_idle(&mut self, now: Timestamp, idle: f64) {
         const FORGET_OPEN: f64 = 3600.0;
-        self.retire_closed(now, linger);
+        self.clock = self.clock.max(self.ticks.tick(now));
+        self.retire_closed(self.clock);
         let expired = self.table.drain_where(|flow| {
             let s = &flow.state;
             let quiet = now.seconds_since(s.conn.facts.last_ts);
@@ -393,19 +536,12 @@ impl Analyzer {
                 quiet >= idle
             }
         });
-        self.judge_removed(expired);
-    }
-
-    /// Judges connections taken out of the table and queues them for reporting.
-    fn judge_removed(&mut self, flows: impl IntoIterator<Item = Box<Flow<State>>>) {
         let (diagnose, counters) = (&self.options.diagnose, &mut self.counters);
-        for mut flow in flows {
-            self.done.extend(finish(
-                &mut flow.state,
-                diagnose,
-                counters,
-                &mut self.kept_bytes,
-            ));
+        for mut flow in expired {
+            let when = When::At(self.clock);
+            let kept = &mut self.kept_bytes;
+            self.done
+                .extend(finish(&mut flow.state, when, diagnose, counters, kept));
         }
     }
 
@@ -419,8 +555,16 @@ impl Analyzer {
         &self.counters
     }
 
+    /// Whether connections judged so far wait to be taken.
+    pub fn has_finished(&self) -> bool {
+        !self.done.is_empty()
+    }
+
     /// Connections judged so far and not yet taken, with their kept packets (live input).
     pub fn take_finished_with_packets(&mut self) -> Vec<Finished> {
+        if self.done.is_empty() {
+            return Vec::new();
+        }
         let done = std::mem::take(&mut self.done);
         let ports = &self.options.tls_ports;
         done.into_iter()
@@ -446,6 +590,8 @@ impl Analyzer {
 
     /// `finish_each`, with each connection's kept packets (live input).
     pub fn finish_each_with_packets(mut self, mut each: impl FnMut(Finished)) -> PacketCounters {
+        // Those due by the capture's last moment first, in their place, as a sweep then would.
+        self.retire_closed(self.clock);
         for finished in self.take_finished_with_packets() {
             each(finished);
         }
@@ -459,6 +605,7 @@ impl Analyzer {
         for mut flow in table.drain() {
             let finished = finish(
                 &mut flow.state,
+                When::End,
                 &options.diagnose,
                 &mut counters,
                 &mut kept_bytes,
@@ -643,6 +790,7 @@ fn keep(
 /// packets when it failed.
 fn report_now(
     state: &mut State,
+    clock: Timestamp,
     diagnose_options: &DiagnoseOptions,
     counters: &mut PacketCounters,
     kept_bytes: &mut usize,
@@ -670,7 +818,15 @@ fn report_now(
     state.streams = PerSide::default();
     state.streams.client.stop();
     state.streams.server.stop();
-    Finished { conn, packets }
+    let order = ReportOrder {
+        when: When::At(clock),
+        first_frame: conn.first_frame,
+    };
+    Finished {
+        conn,
+        packets,
+        order,
+    }
 }
 
 /// The kept packets of a failed connection; those of any other are dropped.
@@ -689,6 +845,7 @@ fn take_ring(state: &mut State, kept_bytes: &mut usize) -> Vec<SavedPacket> {
 /// reported already.
 fn finish(
     state: &mut State,
+    when: When,
     diagnose_options: &DiagnoseOptions,
     counters: &mut PacketCounters,
     kept_bytes: &mut usize,
@@ -698,9 +855,11 @@ fn finish(
     }
     judge_state(state, diagnose_options, counters);
     let packets = take_ring(state, kept_bytes);
+    let first_frame = state.conn.first_frame;
     Some(Finished {
         conn: std::mem::take(&mut state.conn),
         packets,
+        order: ReportOrder { when, first_frame },
     })
 }
 

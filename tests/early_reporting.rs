@@ -39,6 +39,7 @@ fn verdict(c: &Connection) -> String {
 fn replay(path: &std::path::Path) -> (Vec<Finished>, Vec<u64>) {
     let options = Options {
         report_early: true,
+        linger: 5.0,
         keep_packets: Some(PacketRingLimits::default()),
         ..Options::default()
     };
@@ -55,7 +56,7 @@ fn replay(path: &std::path::Path) -> (Vec<Finished>, Vec<u64>) {
         };
         analyzer.packet(&packet);
         // As the live loop does between packets: idle for 30 s, closed ones forgotten after 5.
-        analyzer.expire_idle(p.ts, 30.0, 5.0);
+        analyzer.expire_idle(p.ts, 30.0);
         for f in analyzer.take_finished_with_packets() {
             early.push(f.conn.tcp_stream);
             out.push(f);
@@ -115,18 +116,19 @@ fn an_unanswered_syn_is_reported_after_the_idle_timeout() {
     let packets = read_packets(&common::captures_dir().join("tcp-no-response.pcap"));
     let mut analyzer = Analyzer::new(Options {
         report_early: true,
+        linger: 5.0,
         ..Options::default()
     });
     for (i, p) in packets.iter().enumerate() {
         analyzer.packet(&common::derive::packet(p, i));
     }
     let last = packets.last().unwrap().ts;
-    analyzer.expire_idle(Timestamp::new(last.secs + 29, last.nanos), 30.0, 5.0);
+    analyzer.expire_idle(Timestamp::new(last.secs + 29, last.nanos), 30.0);
     assert!(
         analyzer.take_finished().is_empty(),
         "not before the timeout"
     );
-    analyzer.expire_idle(Timestamp::new(last.secs + 30, last.nanos), 30.0, 5.0);
+    analyzer.expire_idle(Timestamp::new(last.secs + 30, last.nanos), 30.0);
     let reported = analyzer.take_finished();
     assert_eq!(reported.len(), 1);
     assert_eq!(

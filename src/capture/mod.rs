@@ -53,6 +53,18 @@ impl Timestamp {
         secs + (f64::from(self.nanos) - f64::from(earlier.nanos)) / 1e9
     }
 
+    /// The time `secs` seconds later; a negative or non-finite span counts as none.
+    pub fn after(self, secs: f64) -> Timestamp {
+        let secs = if secs.is_finite() && secs > 0.0 {
+            secs
+        } else {
+            0.0
+        };
+        let whole = secs.trunc();
+        let nanos = ((secs - whole) * 1e9) as u32;
+        Timestamp::new(self.secs.saturating_add(whole as i64), self.nanos + nanos)
+    }
+
     /// RFC 3339 in UTC with microseconds, as the JSON contract promises.
     pub fn rfc3339(self) -> String {
         let micros = self.nanos / 1_000;
@@ -69,6 +81,71 @@ impl Timestamp {
             ),
             Err(_) => format!("{}.{:06}", self.secs, micros),
         }
+    }
+}
+
+/// The clock connections age by: capture time, except that a step forward counts for at
+/// most a minute and a step back for nothing. Broken timestamps (a merge gone wrong, a
+/// clock stepped during the capture) then cannot age every connection at once, and a
+/// straggler after a quiet spell is still known as its connection's, as Wireshark knows it.
+/// It is a function of the packets' timestamps in file order alone, so every thread of a
+/// split analysis can be handed the same clock.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CaptureClock {
+    /// The latest timestamp seen, and the clock's reading.
+    latest: Option<Timestamp>,
+    now: Timestamp,
+}
+
+impl CaptureClock {
+    /// The largest step forward one packet moves the clock, in nanoseconds: a minute.
+    pub const MAX_STEP_NANOS: i64 = 60_000_000_000;
+
+    /// Moves the clock on to a packet stamped `ts` and returns it. (Plain 64-bit arithmetic:
+    /// this runs for every packet.)
+    pub fn tick(&mut self, ts: Timestamp) -> Timestamp {
+        match self.latest {
+            None => {
+                self.latest = Some(ts);
+                self.now = ts;
+            }
+            Some(latest) if ts > latest => {
+                const NANOS: i64 = 1_000_000_000;
+                let secs = ts.secs.saturating_sub(latest.secs);
+                let step = if secs > Self::MAX_STEP_NANOS / NANOS {
+                    Self::MAX_STEP_NANOS
+                } else {
+                    let frac = i64::from(ts.nanos) - i64::from(latest.nanos);
+                    (secs * NANOS + frac).min(Self::MAX_STEP_NANOS)
+                };
+                let nanos = i64::from(self.now.nanos) + step % NANOS;
+                let secs = self.now.secs.saturating_add(step / NANOS);
+                self.now = Timestamp::new(secs, u32::try_from(nanos).unwrap_or(0));
+                self.latest = Some(ts);
+            }
+            Some(_) => {}
+        }
+        self.now
+    }
+}
+
+#[cfg(test)]
+mod clock_tests {
+    use super::*;
+
+    #[test]
+    fn the_capture_clock_follows_time_but_not_its_jumps() {
+        let mut c = CaptureClock::default();
+        let t = |secs: i64, nanos| Timestamp::new(1_700_000_000 + secs, nanos);
+        assert_eq!(c.tick(t(0, 500)), t(0, 500));
+        assert_eq!(c.tick(t(1, 0)), t(1, 0));
+        // Back an hour: no move; and the return is no step either.
+        assert_eq!(c.tick(t(-3600, 0)), t(1, 0));
+        assert_eq!(c.tick(t(1, 250)), t(1, 250));
+        // Thirty years ahead counts for a minute; what follows moves from there.
+        assert_eq!(c.tick(t(30 * 365 * 86_400, 0)), t(61, 250));
+        assert_eq!(c.tick(t(30 * 365 * 86_400 + 2, 999_999_999)), t(64, 249));
+        assert_eq!(c.tick(t(5, 0)), t(64, 249));
     }
 }
 

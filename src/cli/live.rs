@@ -241,6 +241,7 @@ mod with_pcap {
     pub fn run(args: &LiveArgs) -> ExitCode {
         let mut options = args.report.options();
         options.report_early = true;
+        options.linger = LINGER_SECS;
         if let Some(dir) = &args.save_failures {
             if let Err(e) = std::fs::create_dir_all(dir) {
                 eprintln!("tlsdiag: {}: {e}", dir.display());
@@ -301,7 +302,7 @@ mod with_pcap {
                     }
                 }
                 if last_sweep.elapsed() >= SWEEP {
-                    analyzer.expire_idle(now(), idle, LINGER_SECS);
+                    analyzer.expire_idle(now(), idle);
                     last_sweep = Instant::now();
                 }
                 for f in analyzer.take_finished_with_packets() {

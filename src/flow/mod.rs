@@ -45,11 +45,35 @@ impl FlowKey {
     }
 }
 
+/// How long a retired conversation's stragglers are recognised as such, in seconds of
+/// capture time: beyond it a packet on its ports opens a new conversation, as in Wireshark.
+pub const REMEMBER_RETIRED: i64 = 120;
+
 /// What is left of a retired conversation: enough to know its stragglers.
 #[derive(Clone, Copy, Debug)]
 struct Retired {
     tcp_stream: u64,
     base_seq: [Option<u32>; 2],
+    /// When it was due to retire; it is remembered for `REMEMBER_RETIRED` seconds after.
+    at: Timestamp,
+}
+
+impl Retired {
+    fn of<T>(flow: &Flow<T>, at: Timestamp) -> Self {
+        Retired {
+            tcp_stream: flow.tcp_stream,
+            base_seq: flow.base_seq,
+            at,
+        }
+    }
+
+    /// Whether `seg`, at capture time `now`, is a straggler of this conversation: it is still
+    /// remembered, and the segment does not open a new connection on its ports.
+    fn claims(&self, from_lo: usize, seg: &Segment<'_>, now: Timestamp) -> bool {
+        let forgotten =
+            Timestamp::new(self.at.secs.saturating_add(REMEMBER_RETIRED), self.at.nanos);
+        now < forgotten && !reuses_ports(&self.base_seq, from_lo, seg)
+    }
 }
 
 /// Whether `seg` opens a new connection on ports a conversation with these first sequence
@@ -64,22 +88,57 @@ fn reuses_ports(base_seq: &[Option<u32>; 2], from_lo: usize, seg: &Segment<'_>) 
             .is_some_and(|base| base != seg.seq)
 }
 
-/// Whether a segment for which no conversation is open belongs to a retired one; one that
-/// reuses its ports starts a new conversation instead (and the old record goes).
-fn straggler(
-    retired: &mut HashMap<FlowKey, Retired, foldhash::fast::RandomState>,
-    key: &FlowKey,
-    from_lo: usize,
-    seg: &Segment<'_>,
-) -> bool {
-    let Some(r) = retired.get(key) else {
-        return false;
-    };
-    let reused = reuses_ports(&r.base_seq, from_lo, seg);
-    if reused {
-        retired.remove(key);
+/// Retired conversations, kept small until forgotten, and in retirement order.
+#[derive(Debug, Default)]
+struct Tombstones {
+    by_key: HashMap<FlowKey, Retired, foldhash::fast::RandomState>,
+    order: VecDeque<(FlowKey, u64, Timestamp)>,
+}
+
+impl Tombstones {
+    fn bury(&mut self, key: FlowKey, tomb: Retired) {
+        self.by_key.insert(key, tomb);
+        self.order.push_back((key, tomb.tcp_stream, tomb.at));
     }
-    !reused
+
+    /// Whether a segment for which no conversation is open belongs to a retired one; one
+    /// that reuses its ports, or comes after it is forgotten, starts a new conversation
+    /// instead (and the old record goes). The answer depends on capture time alone, not on
+    /// when the table last cleaned up, so that it is the same however the capture is split
+    /// across threads.
+    fn straggler(
+        &mut self,
+        key: &FlowKey,
+        from_lo: usize,
+        seg: &Segment<'_>,
+        now: Timestamp,
+    ) -> bool {
+        let Some(r) = self.by_key.get(key) else {
+            return false;
+        };
+        let claimed = r.claims(from_lo, seg, now);
+        if !claimed {
+            self.by_key.remove(key);
+        }
+        claimed
+    }
+
+    /// Frees the conversations retired before `before` (no longer recognised anyway).
+    fn forget(&mut self, before: Timestamp) {
+        while let Some(&(key, stream, at)) = self.order.front() {
+            if at >= before {
+                break;
+            }
+            self.order.pop_front();
+            if self
+                .by_key
+                .get(&key)
+                .is_some_and(|r| r.tcp_stream == stream)
+            {
+                self.by_key.remove(&key);
+            }
+        }
+    }
 }
 
 /// Which way a segment travels relative to the connection's client.
@@ -168,9 +227,14 @@ impl<T> Flow<T> {
 
 /// What a lookup found.
 pub struct Lookup<'t, T> {
-    pub flow: &'t mut Flow<T>,
+    /// The segment's conversation; none when it is a straggler of a retired one (a last ACK,
+    /// a retransmitted FIN).
+    pub flow: Option<&'t mut Flow<T>>,
     /// A previous connection on the same 4-tuple that this segment's SYN ended.
     pub replaced: Option<Box<Flow<T>>>,
+    /// The connection on the same 4-tuple, found due to retire (at the time given) before
+    /// this segment: retired now, as a sweep at this moment would have.
+    pub retired: Option<(Box<Flow<T>>, Timestamp)>,
     /// A connection pushed out to make room, the table being full.
     pub evicted: Option<Box<Flow<T>>>,
     pub is_new: bool,
@@ -191,9 +255,8 @@ pub struct FlowTable<T> {
     /// Conversations in the order they were (re)queued, for eviction; entries of flows that
     /// are gone are skipped when met.
     order: VecDeque<(FlowKey, u64)>,
-    /// Conversations judged and removed, kept small until forgotten, and in retirement order.
-    retired: HashMap<FlowKey, Retired, foldhash::fast::RandomState>,
-    retired_order: VecDeque<(FlowKey, u64, Timestamp)>,
+    /// Conversations judged and removed, kept small until forgotten.
+    retired: Tombstones,
 }
 
 impl<T> FlowTable<T> {
@@ -204,8 +267,7 @@ impl<T> FlowTable<T> {
             server_ports,
             max_flows: max_flows.max(1),
             order: VecDeque::new(),
-            retired: HashMap::default(),
-            retired_order: VecDeque::new(),
+            retired: Tombstones::default(),
         }
     }
 
@@ -240,17 +302,24 @@ impl<T> FlowTable<T> {
         self.flows.is_empty()
     }
 
-    /// Finds (or creates, with `init`) the conversation of `seg`, hashing its key once when
-    /// the conversation exists (the case of nearly every packet). `None`: the segment is a
-    /// straggler of a retired conversation (a last ACK, a retransmitted FIN).
-    pub fn lookup(&mut self, seg: &Segment<'_>, init: impl FnOnce() -> T) -> Option<Lookup<'_, T>> {
+    /// Finds (or creates, with `init`) the conversation of `seg` at capture time `now`,
+    /// hashing its key once when the conversation exists (the case of nearly every packet).
+    /// `due` tells when a conversation's state is due to retire, if it is: one found due by
+    /// `now` is retired first, exactly as if a sweep had run just before.
+    pub fn lookup(
+        &mut self,
+        seg: &Segment<'_>,
+        now: Timestamp,
+        due: impl Fn(&T) -> Option<Timestamp>,
+        init: impl FnOnce() -> T,
+    ) -> Lookup<'_, T> {
         let src = Endpoint::new(seg.src, seg.src_port);
         let dst = Endpoint::new(seg.dst, seg.dst_port);
         let key = FlowKey::of(src, dst);
         let from_lo = usize::from(key.lo != src);
         let evicted = if self.flows.len() >= self.max_flows
             && !self.flows.contains_key(&key)
-            && !straggler(&mut self.retired, &key, from_lo, seg)
+            && !self.retired.straggler(&key, from_lo, seg, now)
         {
             self.evict_one()
         } else {
@@ -269,21 +338,34 @@ impl<T> FlowTable<T> {
                 state: init,
             })
         };
-        let (flow, replaced) = match self.flows.entry(key) {
-            Entry::Occupied(entry) => {
-                let flow = entry.into_mut();
-                if reuses_ports(&flow.base_seq, from_lo, seg) {
-                    let old = std::mem::replace(flow, new_flow(init()));
-                    (flow, Some(old))
-                } else {
-                    (flow, None)
+        let mut lookup = Lookup {
+            flow: None,
+            replaced: None,
+            retired: None,
+            evicted,
+            is_new: false,
+        };
+        let flow = match self.flows.entry(key) {
+            Entry::Occupied(mut entry) => {
+                let found = entry.get_mut();
+                if let Some(at) = due(&found.state).filter(|at| *at <= now) {
+                    let tomb = Retired::of(found, at);
+                    if tomb.claims(from_lo, seg, now) {
+                        lookup.retired = Some((entry.remove(), at));
+                        self.retired.bury(key, tomb);
+                        return lookup;
+                    }
+                    lookup.retired = Some((entry.insert(new_flow(init())), at));
+                } else if reuses_ports(&found.base_seq, from_lo, seg) {
+                    lookup.replaced = Some(entry.insert(new_flow(init())));
                 }
+                entry.into_mut()
             }
             Entry::Vacant(entry) => {
-                if straggler(&mut self.retired, entry.key(), from_lo, seg) {
-                    return None;
+                if self.retired.straggler(entry.key(), from_lo, seg, now) {
+                    return lookup;
                 }
-                (entry.insert(new_flow(init())), None)
+                entry.insert(new_flow(init()))
             }
         };
         // Every conversation already in the table has a smaller number.
@@ -295,57 +377,38 @@ impl<T> FlowTable<T> {
         flow.recent = true;
         let [lo, hi] = &mut flow.base_seq;
         if from_lo == 0 { lo } else { hi }.get_or_insert(seg.seq);
-        Some(Lookup {
-            flow,
-            replaced,
-            evicted,
-            is_new,
-        })
+        lookup.is_new = is_new;
+        lookup.flow = Some(flow);
+        lookup
     }
 
-    /// Removes the conversations for which `pred` holds, in stream order, keeping a few dozen
-    /// bytes of each until `forget_retired`: their stragglers are then recognised, instead of
-    /// opening conversations of their own (which would also shift every later tcp.stream).
-    pub fn retire_where(
+    /// Removes the conversations due to retire by `now` (as `due` tells), in stream order,
+    /// each with its due time, keeping a few dozen bytes of each for `REMEMBER_RETIRED`
+    /// seconds: their stragglers are then recognised, instead of opening conversations of
+    /// their own (which would also shift every later tcp.stream).
+    pub fn retire_due(
         &mut self,
-        at: Timestamp,
-        pred: impl FnMut(&Flow<T>) -> bool,
-    ) -> Vec<Box<Flow<T>>> {
-        let removed = self.drain_where(pred);
-        for flow in &removed {
-            let key = FlowKey::of(flow.client, flow.server);
-            self.retired.insert(
-                key,
-                Retired {
-                    tcp_stream: flow.tcp_stream,
-                    base_seq: flow.base_seq,
-                },
-            );
-            self.retired_order.push_back((key, flow.tcp_stream, at));
-        }
-        removed
-    }
-
-    /// Forgets the conversations retired before `before`.
-    pub fn forget_retired(&mut self, before: Timestamp) {
-        while let Some(&(key, stream, at)) = self.retired_order.front() {
-            if at >= before {
-                break;
-            }
-            self.retired_order.pop_front();
-            if self
-                .retired
-                .get(&key)
-                .is_some_and(|r| r.tcp_stream == stream)
-            {
-                self.retired.remove(&key);
-            }
-        }
+        now: Timestamp,
+        due: impl Fn(&T) -> Option<Timestamp>,
+    ) -> Vec<(Box<Flow<T>>, Timestamp)> {
+        let removed = self.drain_where(|flow| due(&flow.state).is_some_and(|at| at <= now));
+        let retired: Vec<_> = removed
+            .into_iter()
+            .map(|flow| {
+                let at = due(&flow.state).unwrap_or(now);
+                let key = FlowKey::of(flow.client, flow.server);
+                self.retired.bury(key, Retired::of(&flow, at));
+                (flow, at)
+            })
+            .collect();
+        let before = Timestamp::new(now.secs.saturating_sub(REMEMBER_RETIRED), now.nanos);
+        self.retired.forget(before);
+        retired
     }
 
     /// Conversations retired and not yet forgotten.
     pub fn retired(&self) -> usize {
-        self.retired.len()
+        self.retired.by_key.len()
     }
 
     /// The conversation between these endpoints, if there is one (never creates one).
