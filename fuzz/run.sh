@@ -8,7 +8,7 @@ cd "$(dirname "$0")"
 secs=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(capture_file packet tls_stream certificate)
+[ ${#targets[@]} -gt 0 ] || targets=(capture_file jobs packet tls_stream certificate)
 export RUSTC_BOOTSTRAP=1
 
 seed() {
@@ -17,7 +17,7 @@ seed() {
     [ -z "$(ls -A "$dir")" ] || return 0
     local caps=(../captures/*.pcap ../captures/*.pcapng)
     case $target in
-    capture_file) cp "${caps[@]}" ../captures/broken/* "$dir"/ ;;
+    capture_file | jobs) cp "${caps[@]}" ../captures/broken/* "$dir"/ ;;
     packet)
         # One seed per packet: the first 40 frames of each capture, as raw link-layer bytes.
         python3 - "$dir" "${caps[@]}" <<'PY'

@@ -3,7 +3,8 @@
 //! The modules follow the data: `capture` (where packets come from), `net` (link, IP and TCP
 //! headers), `flow` (the connection table and reassembly), `tls` (records and handshake
 //! messages), `connection` (the record of one connection), `diagnose` (the verdict), `report`
-//! (every byte of output). Data flows one way; no module imports from a stage after it.
+//! (every byte of output); `shard` splits a file's connections across threads (`-j`) and
+//! merges their reports back. Data flows one way; no module imports from a stage after it.
 #![forbid(unsafe_code)]
 #![cfg_attr(
     not(test),
@@ -23,6 +24,7 @@ pub mod diagnose;
 pub mod flow;
 pub mod net;
 pub mod report;
+pub mod shard;
 pub mod tls;
 
 pub use analyze::{Analysis, Analyzer, Options};

@@ -6,13 +6,13 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::io::{self, IsTerminal, Read, Write};
 use std::net::IpAddr;
 use std::process::ExitCode;
-use tlsdiag::Analyzer;
+
 use tlsdiag::Options;
 use tlsdiag::analyze::DEFAULT_TLS_PORTS;
-use tlsdiag::capture::read_capture;
 use tlsdiag::connection::{Connection, Outcome};
 use tlsdiag::diagnose::DiagnoseOptions;
 use tlsdiag::report::{self, Style, Summary};
+use tlsdiag::shard;
 
 #[derive(Parser)]
 #[command(
@@ -55,6 +55,10 @@ struct AnalyzeArgs {
     /// Capture files to read, in order; '-' is standard input.
     #[arg(required = true)]
     files: Vec<String>,
+    /// Worker threads: each file's connections are shared out between them. The report is
+    /// the same for any number. [default: the number of cores]
+    #[arg(short = 'j', long = "jobs", value_name = "N")]
+    jobs: Option<std::num::NonZeroUsize>,
     #[command(flatten)]
     report: ReportArgs,
 }
@@ -273,6 +277,10 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
     let mut sink = args.report.sink();
     let mut damaged = false;
     let several = args.files.len() > 1;
+    let jobs = args.jobs.map_or_else(
+        || std::thread::available_parallelism().map_or(1, |n| n.get()),
+        |n| n.get(),
+    );
     let run = (|| -> io::Result<()> {
         sink.begin(&mut out)?;
         for path in &args.files {
@@ -297,16 +305,16 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
                 }
             };
             sink.file = several.then(|| path.clone());
-            // Connections judged early (port reuse, eviction) go out at once, so memory
-            // follows the connections open, not every connection of the file.
-            let mut analyzer = Analyzer::new(options.clone());
+            // Connections go out as they are judged, so memory follows the connections open,
+            // not every connection of the file.
             let mut written = Ok(());
-            let (stats, result) = read_capture(input, |packet| {
-                analyzer.packet(packet);
-                for conn in analyzer.take_finished() {
-                    if written.is_ok() {
-                        written = sink.emit(&mut out, conn);
-                    }
+            let shard::FileResult {
+                stats,
+                result,
+                counters,
+            } = shard::analyze(input, &options, jobs, |conn| {
+                if written.is_ok() {
+                    written = sink.emit(&mut out, conn);
                 }
             });
             written?;
@@ -315,13 +323,6 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
                 damaged = true;
                 e.to_string()
             });
-            let mut written = Ok(());
-            let counters = analyzer.finish_each(|conn| {
-                if written.is_ok() {
-                    written = sink.emit(&mut out, conn);
-                }
-            });
-            written?;
             sink.summary.add_counters(path, &stats, error, &counters);
         }
         sink.end(&mut out)
