@@ -1,22 +1,28 @@
 #!/usr/bin/env python3
 """tlsdiag beside tshark and `cat` on the same capture files, in one run.
 
-  benches/compare.py [--runs N] [--no-tshark] [--tlsdiag-args ARGS] FILE...
+  benches/compare.py [--runs N] [--no-tshark] [--jobs N] [--tlsdiag-args ARGS] FILE...
   (default files: target/bench/bulk-1024.pcap target/bench/dense.pcap, made by
    benches/make_capture.sh)
 
 For each file, after one read to put it in the page cache, the three commands run in turn,
 N times each (alternating, so that a slow moment of the machine falls on all of them):
   cat FILE > /dev/null                              the floor: reading the file
-  tlsdiag analyze -q FILE                           the whole analysis and its summary
+  tlsdiag analyze -q -j 1 FILE                      the whole analysis and its summary, one
+                                                    thread
+  tlsdiag analyze -q -j N FILE                      the same with N worker threads (default:
+                                                    all cores)
   tshark -r FILE -Y '<ClientHello, ServerHello or alert>' -T fields -e ...
                                                     what the issue names; it extracts less
                                                     than tlsdiag reports
 and the median of each is printed: wall and CPU seconds, peak RSS, MB/s, packets/s,
-handshakes/s (ClientHellos, as tshark counts them), and the ratios to tlsdiag.
+handshakes/s (ClientHellos, as tshark counts them), and the ratios to one-thread tlsdiag.
+Then the whole reports of -j 1 and -j N (ndjson) are compared byte for byte; the script fails
+when they differ.
 Needs GNU time (/usr/bin/time) and, unless --no-tshark, tshark.
 """
 import argparse
+import hashlib
 import json
 import os
 import statistics
@@ -43,6 +49,18 @@ def timed(cmd, stdout=subprocess.DEVNULL):
         return float(wall), float(user) + float(sys_), int(rss), p.stdout if capture else None
 
 
+def report_digest(tlsdiag, path, jobs):
+    """The SHA-256 of the whole ndjson report with -j jobs, and its line count."""
+    p = subprocess.Popen([tlsdiag, "analyze", "--format", "ndjson", "-j", str(jobs), path],
+                         stdout=subprocess.PIPE)
+    h, lines = hashlib.sha256(), 0
+    for line in p.stdout:
+        h.update(line)
+        lines += 1
+    p.wait()
+    return h.hexdigest(), lines
+
+
 def count_packets(path, tlsdiag):
     out = subprocess.run([tlsdiag, "analyze", "--format", "json", "--failed", path],
                          capture_output=True, text=True).stdout
@@ -54,7 +72,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--no-tshark", action="store_true")
-    ap.add_argument("--tlsdiag-args", default="", help="extra arguments, e.g. '-j 1'")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count(), help="N for the -j N row")
+    ap.add_argument("--tlsdiag-args", default="", help="extra arguments for both tlsdiag rows")
     ap.add_argument("files", nargs="*")
     args = ap.parse_args()
     files = args.files or [os.path.join(ROOT, "target/bench/bulk-1024.pcap"),
@@ -69,9 +88,12 @@ def main():
         tshark_cmd = ["tshark", "-r", path, "-Y", TSHARK_FILTER, "-T", "fields"]
         for f in TSHARK_FIELDS:
             tshark_cmd += ["-e", f]
+        extra = args.tlsdiag_args.split()
+        jn = f"-j {args.jobs}"
         commands = {
             "cat": ["cat", path],
-            "tlsdiag": [tlsdiag, "analyze", "-q"] + args.tlsdiag_args.split() + [path],
+            "tlsdiag": [tlsdiag, "analyze", "-q", "-j", "1"] + extra + [path],
+            jn: [tlsdiag, "analyze", "-q", "-j", str(args.jobs)] + extra + [path],
         }
         if not args.no_tshark:
             commands["tshark"] = tshark_cmd
@@ -89,7 +111,7 @@ def main():
         print(f"\n{os.path.relpath(path)}: {size / 1e6:.0f} MB, {packets} packets"
               + (f", {hellos} ClientHellos (tshark)" if hellos is not None else ""))
         print(f"  {'':8} {'wall s':>8} {'CPU s':>8} {'peak RSS':>10} {'MB/s':>8} "
-              f"{'packets/s':>11} {'hs/s':>10} {'tlsdiag is':>12}")
+              f"{'packets/s':>11} {'hs/s':>10} {'vs -j 1':>12}")
         med = {n: tuple(statistics.median(r[i] for r in rs) for i in range(3))
                for n, rs in results.items()}
         t_wall = med["tlsdiag"][0]
@@ -98,9 +120,16 @@ def main():
             hs = f"{hellos / wall:,.0f}" if hellos and name != "cat" else ""
             ratio = "" if name == "tlsdiag" else (
                 f"{wall / max(t_wall, 0.005):.1f}x faster" if name == "tshark"
+                else f"{max(t_wall, 0.005) / wall:.2f}x as fast" if name == jn
                 else f"{max(t_wall, 0.005) / wall:.2f}x slower")
             print(f"  {name:8} {wall:8.2f} {cpu:8.2f} {rss / 1024:8.1f}MB {size / 1e6 / wall:8.0f} "
                   f"{packets / wall:11,.0f} {hs:>10} {ratio:>12}")
+
+        one, lines = report_digest(tlsdiag, path, 1)
+        many, _ = report_digest(tlsdiag, path, args.jobs)
+        if one != many:
+            sys.exit(f"  the -j {args.jobs} report differs from the -j 1 report")
+        print(f"  -j 1 and -j {args.jobs}: the same report, {lines} ndjson lines, sha256 {one[:16]}")
 
 
 if __name__ == "__main__":

@@ -374,9 +374,9 @@ impl Sink<'_> {
         out.flush()
     }
 
-    fn emit(&mut self, out: &mut impl Write, mut conn: Connection) -> io::Result<()> {
-        self.summary.count(&conn);
-        if !self.filter.keeps(&conn) {
+    fn emit(&mut self, out: &mut impl Write, conn: &mut Connection) -> io::Result<()> {
+        self.summary.count(conn);
+        if !self.filter.keeps(conn) {
             return Ok(());
         }
         self.summary.shown += 1;
@@ -385,9 +385,9 @@ impl Sink<'_> {
             return Ok(());
         }
         match (self.format, &mut self.json) {
-            (Format::Text, _) => report::write_text_connection(out, &conn, self.style),
-            (Format::Ndjson, _) => report::write_ndjson_connection(out, &conn),
-            (Format::Json, Some(doc)) => doc.connection(out, &conn),
+            (Format::Text, _) => report::write_text_connection(out, conn, self.style),
+            (Format::Ndjson, _) => report::write_ndjson_connection(out, conn),
+            (Format::Json, Some(doc)) => doc.connection(out, conn),
             (Format::Json, None) => Ok(()),
         }
     }

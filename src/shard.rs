@@ -44,7 +44,7 @@ pub fn analyze<R: Read + Send>(
     input: R,
     options: &Options,
     jobs: usize,
-    emit: impl FnMut(Connection),
+    emit: impl FnMut(&mut Connection),
 ) -> FileResult {
     if jobs <= 1 {
         analyze_inline(input, options, emit)
@@ -56,7 +56,7 @@ pub fn analyze<R: Read + Send>(
 fn analyze_inline<R: Read + Send>(
     input: R,
     options: &Options,
-    mut emit: impl FnMut(Connection),
+    mut emit: impl FnMut(&mut Connection),
 ) -> FileResult {
     let mut analyzer = Analyzer::new(options.clone());
     let mut merger = Merger::new(1, false);
@@ -64,18 +64,17 @@ fn analyze_inline<R: Read + Send>(
         analyzer.packet(packet);
         let settled = analyzer.settled_to();
         if analyzer.has_finished() || settled != merger.settled(0) {
-            merger.add(
-                0,
-                analyzer.take_finished_with_packets(),
-                Vec::new(),
-                settled,
-            );
+            let finished = analyzer
+                .take_finished_with_packets()
+                .into_iter()
+                .map(Box::new);
+            merger.add(0, finished, Vec::new(), settled);
             merger.release(&mut emit);
         }
     });
     let mut finished = Vec::new();
     let counters = analyzer.finish_each_with_packets(|f| finished.push(f));
-    merger.add(0, finished, Vec::new(), When::End);
+    merger.add(0, finished.into_iter().map(Box::new), Vec::new(), When::End);
     merger.finish(&mut emit);
     FileResult {
         stats,
@@ -140,7 +139,10 @@ impl Batch {
 /// What a worker tells the merger after each batch, and once at the end.
 struct Report {
     worker: usize,
-    finished: Vec<Finished>,
+    /// Boxed by the worker, so that the merger's heap moves pointers and the boxes go back to
+    /// the worker to be freed (`Spent`).
+    #[allow(clippy::vec_box)]
+    finished: Vec<Box<Finished>>,
     created: Vec<u64>,
     settled: When,
     /// Its packet counters, with its last report.
@@ -151,7 +153,7 @@ fn analyze_threads<R: Read + Send>(
     input: R,
     options: &Options,
     jobs: usize,
-    mut emit: impl FnMut(Connection),
+    mut emit: impl FnMut(&mut Connection),
 ) -> FileResult {
     let mut options = options.clone();
     options.max_connections = options.max_connections.div_ceil(jobs).max(1);
@@ -159,13 +161,21 @@ fn analyze_threads<R: Read + Send>(
         let (to_merger, reports) = mpsc::channel::<Report>();
         let mut queues = Vec::with_capacity(jobs);
         let mut workers = Vec::with_capacity(jobs);
+        let mut spent = Vec::with_capacity(jobs);
         let (recycle, recycled) = mpsc::channel::<Batch>();
         for worker in 0..jobs {
             let (queue, batches) = mpsc::sync_channel::<Batch>(QUEUED_BATCHES);
             queues.push(queue);
-            let (to_merger, recycle) = (to_merger.clone(), recycle.clone());
+            let (to_free, freed) = mpsc::channel::<Spent>();
+            spent.push(to_free);
+            let channels = WorkerChannels {
+                batches,
+                to_merger: to_merger.clone(),
+                recycle: recycle.clone(),
+                freed,
+            };
             let options = options.clone();
-            workers.push(scope.spawn(move || work(worker, options, batches, to_merger, recycle)));
+            workers.push(scope.spawn(move || work(worker, options, channels)));
         }
         drop((to_merger, recycle));
         let reader = scope.spawn(move || read_and_dispatch(input, queues, recycled));
@@ -180,6 +190,13 @@ fn analyze_threads<R: Read + Send>(
                 report.settled,
             );
             merger.release(&mut emit);
+            for (worker, to_free) in spent.iter().enumerate() {
+                let records = merger.take_spent(worker);
+                if !records.is_empty() {
+                    // A worker gone frees nothing more; these are freed here instead.
+                    let _ = to_free.send(records);
+                }
+            }
             if let Some(c) = report.counters {
                 counters.add(&c);
             }
@@ -253,17 +270,32 @@ fn read_and_dispatch<R: Read + Send>(
     (stats, result)
 }
 
-/// A worker thread: one analyzer over the connections of its share.
-fn work(
-    worker: usize,
-    options: Options,
+/// Records reported, handed back to the worker that made them to be freed there: glibc's
+/// malloc frees memory from another thread's arena slowly, and the merger's thread would
+/// otherwise spend its time on it.
+#[allow(clippy::vec_box)]
+type Spent = Vec<Box<Finished>>;
+
+struct WorkerChannels {
     batches: mpsc::Receiver<Batch>,
     to_merger: mpsc::Sender<Report>,
     recycle: mpsc::Sender<Batch>,
-) {
+    freed: mpsc::Receiver<Spent>,
+}
+
+/// A worker thread: one analyzer over the connections of its share.
+fn work(worker: usize, options: Options, channels: WorkerChannels) {
+    let WorkerChannels {
+        batches,
+        to_merger,
+        recycle,
+        freed,
+    } = channels;
     let mut analyzer = Analyzer::new(options);
     analyzer.record_creations();
+    let boxed = |finished: Vec<Finished>| finished.into_iter().map(Box::new).collect();
     for mut batch in batches {
+        freed.try_iter().for_each(drop);
         let bytes = batch.bytes();
         for meta in &batch.packets {
             let Some(data) = bytes.get(meta.start..meta.start.saturating_add(meta.len)) else {
@@ -282,7 +314,7 @@ fn work(
         let last = batch.last;
         let report = Report {
             worker,
-            finished: analyzer.take_finished_with_packets(),
+            finished: boxed(analyzer.take_finished_with_packets()),
             created: analyzer.take_creations(),
             settled: analyzer.settled_to(),
             counters: None,
@@ -302,19 +334,20 @@ fn work(
     let counters = analyzer.finish_each_with_packets(|f| finished.push(f));
     let _ = to_merger.send(Report {
         worker,
-        finished,
+        finished: boxed(finished),
         created,
         settled: When::End,
         counters: Some(counters),
     });
 }
 
-/// A report waiting for its turn.
-struct Pending(Finished);
+/// A report waiting for its turn: boxed, so that the heap moves a pointer, not a record of
+/// a couple of kilobytes, at each step of a push or pop.
+struct Pending(ReportOrder, usize, Box<Finished>);
 
 impl PartialEq for Pending {
     fn eq(&self, other: &Self) -> bool {
-        self.0.order == other.0.order
+        self.0 == other.0
     }
 }
 
@@ -328,7 +361,7 @@ impl PartialOrd for Pending {
 
 impl Ord for Pending {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.0.order.cmp(&other.0.order)
+        self.0.cmp(&other.0)
     }
 }
 
@@ -339,6 +372,8 @@ pub struct Merger {
     settled: Vec<When>,
     /// With several inputs: each one's conversations, by first frame, to number tcp.stream.
     created: Option<Vec<Vec<u64>>>,
+    /// With several inputs: the records handed on, by input, to go back to be freed.
+    spent: Option<Vec<Spent>>,
 }
 
 impl Merger {
@@ -348,6 +383,7 @@ impl Merger {
             pending: BinaryHeap::new(),
             settled: vec![start; inputs],
             created: renumber.then(|| vec![Vec::new(); inputs]),
+            spent: renumber.then(|| (0..inputs).map(|_| Vec::new()).collect()),
         }
     }
 
@@ -360,12 +396,15 @@ impl Merger {
     pub fn add(
         &mut self,
         input: usize,
-        finished: impl IntoIterator<Item = Finished>,
+        finished: impl IntoIterator<Item = Box<Finished>>,
         created: Vec<u64>,
         settled: When,
     ) {
-        self.pending
-            .extend(finished.into_iter().map(|f| Reverse(Pending(f))));
+        self.pending.extend(
+            finished
+                .into_iter()
+                .map(|f| Reverse(Pending(f.order, input, f))),
+        );
         if let Some(mine) = self.created.as_mut().and_then(|c| c.get_mut(input)) {
             mine.extend(created);
         }
@@ -375,35 +414,43 @@ impl Merger {
     }
 
     /// Hands on, in order, every report no input can still come before.
-    pub fn release(&mut self, emit: &mut impl FnMut(Connection)) {
+    pub fn release(&mut self, emit: &mut impl FnMut(&mut Connection)) {
         let Some(&before) = self.settled.iter().min() else {
             return;
         };
         while self
             .pending
             .peek()
-            .is_some_and(|Reverse(p)| p.0.order.when < before)
+            .is_some_and(|Reverse(p)| p.0.when < before)
         {
             self.pop(emit);
         }
     }
 
     /// Hands on every report left, in order: the inputs are all done.
-    pub fn finish(mut self, emit: &mut impl FnMut(Connection)) {
+    pub fn finish(mut self, emit: &mut impl FnMut(&mut Connection)) {
         while !self.pending.is_empty() {
             self.pop(emit);
         }
     }
 
-    fn pop(&mut self, emit: &mut impl FnMut(Connection)) {
-        let Some(Reverse(Pending(finished))) = self.pending.pop() else {
+    /// The records of `input` handed on since the last call.
+    pub fn take_spent(&mut self, input: usize) -> Spent {
+        let spent = self.spent.as_mut().and_then(|s| s.get_mut(input));
+        spent.map(std::mem::take).unwrap_or_default()
+    }
+
+    fn pop(&mut self, emit: &mut impl FnMut(&mut Connection)) {
+        let Some(Reverse(Pending(order, input, mut finished))) = self.pending.pop() else {
             return;
         };
-        let mut conn = finished.conn;
         if let Some(created) = &self.created {
-            conn.tcp_stream = stream_number(created, finished.order);
+            finished.conn.tcp_stream = stream_number(created, order);
         }
-        emit(conn);
+        emit(&mut finished.conn);
+        if let Some(spent) = self.spent.as_mut().and_then(|s| s.get_mut(input)) {
+            spent.push(finished);
+        }
     }
 }
 

@@ -369,7 +369,7 @@ mod with_pcap {
         {
             finished.conn.saved_packets = saver.save(&finished.conn, &finished.packets);
         }
-        sink.emit(out, finished.conn)?;
+        sink.emit(out, &mut finished.conn)?;
         out.flush()
     }
 }
