@@ -28,19 +28,32 @@ impl Endpoint {
     }
 }
 
-/// The unordered pair of endpoints; `lo` sorts first.
+/// The unordered pair of endpoints, each as an IPv6 address (IPv4 mapped into it) and a port;
+/// `lo` sorts first. Fixed-width integers: hashing and comparing them is a few instructions,
+/// where `IpAddr`'s are a branch and a slice each, for every packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 struct FlowKey {
-    lo: Endpoint,
-    hi: Endpoint,
+    lo: (u128, u16),
+    hi: (u128, u16),
 }
 
 impl FlowKey {
-    fn of(a: Endpoint, b: Endpoint) -> Self {
+    fn compact(e: Endpoint) -> (u128, u16) {
+        let ip = match e.ip {
+            // ::ffff:a.b.c.d, as `to_ipv6_mapped` would give, without building the bytes.
+            IpAddr::V4(v4) => (0xffff_u128 << 32) | u128::from(v4.to_bits()),
+            IpAddr::V6(v6) => v6.to_bits(),
+        };
+        (ip, e.port)
+    }
+
+    /// The key of the pair, and whether `a` is its `hi` end.
+    fn of(a: Endpoint, b: Endpoint) -> (Self, bool) {
+        let (a, b) = (Self::compact(a), Self::compact(b));
         if a <= b {
-            FlowKey { lo: a, hi: b }
+            (FlowKey { lo: a, hi: b }, false)
         } else {
-            FlowKey { lo: b, hi: a }
+            (FlowKey { lo: b, hi: a }, true)
         }
     }
 }
@@ -315,8 +328,8 @@ impl<T> FlowTable<T> {
     ) -> Lookup<'_, T> {
         let src = Endpoint::new(seg.src, seg.src_port);
         let dst = Endpoint::new(seg.dst, seg.dst_port);
-        let key = FlowKey::of(src, dst);
-        let from_lo = usize::from(key.lo != src);
+        let (key, from_hi) = FlowKey::of(src, dst);
+        let from_lo = usize::from(from_hi);
         let evicted = if self.flows.len() >= self.max_flows
             && !self.flows.contains_key(&key)
             && !self.retired.straggler(&key, from_lo, seg, now)
@@ -396,7 +409,7 @@ impl<T> FlowTable<T> {
             .into_iter()
             .map(|flow| {
                 let at = due(&flow.state).unwrap_or(now);
-                let key = FlowKey::of(flow.client, flow.server);
+                let (key, _) = FlowKey::of(flow.client, flow.server);
                 self.retired.bury(key, Retired::of(&flow, at));
                 (flow, at)
             })
@@ -413,7 +426,7 @@ impl<T> FlowTable<T> {
 
     /// The conversation between these endpoints, if there is one (never creates one).
     pub fn find_mut(&mut self, a: Endpoint, b: Endpoint) -> Option<&mut Flow<T>> {
-        self.flows.get_mut(&FlowKey::of(a, b)).map(|f| &mut **f)
+        self.flows.get_mut(&FlowKey::of(a, b).0).map(|f| &mut **f)
     }
 
     /// Removes the conversations for which `pred` holds, in stream order.

@@ -280,32 +280,59 @@ fn plain_ip<'a>(packet: &Packet<'a>) -> Option<&'a [u8]> {
     }
 }
 
-/// The endpoints of a plain Ethernet or raw IP packet carrying TCP, from the IP header and the
-/// ports alone: all the reading thread of `-j` needs, at a fraction of a decode's cost.
-fn plain_endpoints(packet: &Packet<'_>) -> Option<((IpAddr, u16), (IpAddr, u16))> {
-    let ip = plain_ip(packet)?;
-    let (src, dst, transport): (IpAddr, IpAddr, &[u8]) = match ip.first()? >> 4 {
+/// What the fast paths need of an IP header carrying TCP, read from the header alone (not
+/// etherparse's lax slicing, which also walks IPv6 extension headers and tells why a payload
+/// is short); `None` for anything else (fragments, extension headers, other protocols).
+struct TcpInIp {
+    src: IpAddr,
+    dst: IpAddr,
+    ttl: u8,
+    header_len: usize,
+    /// What the header says the packet holds, header included.
+    total_len: usize,
+}
+
+fn tcp_in_ip(ip: &[u8]) -> Option<TcpInIp> {
+    match ip.first()? >> 4 {
         4 => {
             let h = etherparse::Ipv4HeaderSlice::from_slice(ip).ok()?;
-            if h.protocol() != etherparse::IpNumber::TCP {
+            if h.protocol() != etherparse::IpNumber::TCP || h.is_fragmenting_payload() {
                 return None;
             }
-            let rest = ip.get(h.slice().len()..)?;
-            (h.source_addr().into(), h.destination_addr().into(), rest)
+            Some(TcpInIp {
+                src: h.source_addr().into(),
+                dst: h.destination_addr().into(),
+                ttl: h.ttl(),
+                header_len: h.slice().len(),
+                total_len: usize::from(h.total_len()),
+            })
         }
         6 => {
             let h = etherparse::Ipv6HeaderSlice::from_slice(ip).ok()?;
             if h.next_header() != etherparse::IpNumber::TCP {
                 return None;
             }
-            let rest = ip.get(h.slice().len()..)?;
-            (h.source_addr().into(), h.destination_addr().into(), rest)
+            Some(TcpInIp {
+                src: h.source_addr().into(),
+                dst: h.destination_addr().into(),
+                ttl: h.hop_limit(),
+                header_len: h.slice().len(),
+                total_len: h.slice().len() + usize::from(h.payload_length()),
+            })
         }
-        _ => return None,
-    };
-    let [a, b, c, d] = <[u8; 4]>::try_from(transport.get(..4)?).ok()?;
+        _ => None,
+    }
+}
+
+/// The endpoints of a plain Ethernet or raw IP packet carrying TCP, from the IP header and the
+/// ports alone: all the reading thread of `-j` needs, at a fraction of a decode's cost.
+fn plain_endpoints(packet: &Packet<'_>) -> Option<((IpAddr, u16), (IpAddr, u16))> {
+    let ip = plain_ip(packet)?;
+    let h = tcp_in_ip(ip)?;
+    let ports = ip.get(h.header_len..h.header_len.checked_add(4)?)?;
+    let [a, b, c, d] = <[u8; 4]>::try_from(ports).ok()?;
     let (sport, dport) = (u16::from_be_bytes([a, b]), u16::from_be_bytes([c, d]));
-    Some(((src, sport), (dst, dport)))
+    Some(((h.src, sport), (h.dst, dport)))
 }
 
 /// The common case, decoded layer by layer: Ethernet or raw IP carrying a whole, unfragmented
@@ -313,31 +340,18 @@ fn plain_endpoints(packet: &Packet<'_>) -> Option<((IpAddr, u16), (IpAddr, u16))
 /// cost that shows on bulk traffic. `None`: anything else (VLAN, ICMP, fragments, a cut or
 /// damaged packet) takes the general way, which says why it is skipped.
 fn plain_tcp<'a>(packet: &Packet<'a>) -> Option<Segment<'a>> {
-    let ip_bytes = plain_ip(packet)?;
-    let (ip, None) = etherparse::LaxIpSlice::from_slice(ip_bytes).ok()? else {
-        return None;
-    };
-    let payload = ip.payload();
-    if payload.incomplete
-        || payload.fragmented
-        || payload.len_source == etherparse::LenSource::Slice
-        || payload.ip_number != etherparse::IpNumber::TCP
-        || packet.orig_len as usize != packet.data.len()
-    {
+    if packet.orig_len as usize != packet.data.len() {
         return None;
     }
-    let tcp = etherparse::TcpSlice::from_slice(payload.payload).ok()?;
-    let ttl = match &ip {
-        etherparse::LaxIpSlice::Ipv4(v4) => v4.header().ttl(),
-        etherparse::LaxIpSlice::Ipv6(v6) => v6.header().hop_limit(),
-    };
-    Some(segment(
-        ip.source_addr(),
-        ip.destination_addr(),
-        ttl,
-        &tcp,
-        0,
-    ))
+    let ip = plain_ip(packet)?;
+    let h = tcp_in_ip(ip)?;
+    // Ethernet may pad a short frame; a length beyond the bytes, or none (segmentation
+    // offload, jumbograms), goes the general way.
+    if h.total_len <= h.header_len {
+        return None;
+    }
+    let tcp = etherparse::TcpSlice::from_slice(ip.get(h.header_len..h.total_len)?).ok()?;
+    Some(segment(h.src, h.dst, h.ttl, &tcp, 0))
 }
 
 fn segment<'a>(src: IpAddr, dst: IpAddr, ttl: u8, tcp: &TcpSlice<'a>, missing: u32) -> Segment<'a> {
