@@ -16,7 +16,7 @@ use crate::capture::{
 use crate::connection::{Connection, Facts, Limit, LimitHit, Outcome};
 use crate::diagnose::{self, DiagnoseOptions};
 use crate::flow::{
-    Endpoint, FlowTable, Limits, PerSide, Placement, Reassembler, RoleEvidence, Side,
+    Endpoint, Flow, FlowTable, Limits, PerSide, Placement, Reassembler, RoleEvidence, Side,
 };
 use crate::net::{self, Decoded, Segment, Skip, Unreachable};
 use crate::tls::{self, Decoder, Located};
@@ -110,13 +110,42 @@ pub enum When {
     End,
 }
 
-/// A judged connection's place in a file's report: by the capture time at which it was
-/// judged, then by its first frame (which orders connections as their tcp.stream numbers
-/// do). Both follow from the capture alone, never from when the analyzer happened to look,
-/// so that any split of the capture across threads reports in the same order.
+/// A moment of the analysis: a capture time, then the frame of the packet that ended a
+/// connection at that time (0 for a connection that ended by being due: no packet did it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Moment {
+    pub when: When,
+    pub cause: u64,
+}
+
+impl Moment {
+    pub fn at(ts: Timestamp, cause: u64) -> Moment {
+        Moment {
+            when: When::At(ts),
+            cause,
+        }
+    }
+
+    pub const START: Moment = Moment {
+        when: When::At(Timestamp {
+            secs: i64::MIN,
+            nanos: 0,
+        }),
+        cause: 0,
+    };
+    pub const END: Moment = Moment {
+        when: When::End,
+        cause: u64::MAX,
+    };
+}
+
+/// A judged connection's place in a file's report: by the moment it was judged, then by its
+/// first frame (which orders connections as their tcp.stream numbers do). All of it follows
+/// from the capture alone, never from when the analyzer happened to look, so that any split
+/// of the capture across threads reports in the same order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ReportOrder {
-    pub when: When,
+    pub at: Moment,
     pub first_frame: u64,
 }
 
@@ -232,6 +261,22 @@ struct State {
     ring_bytes: usize,
     /// The capture clock at the connection's last packet.
     last_clock: Timestamp,
+    /// Handed to the table's schedule of retirements (once closed).
+    scheduled: bool,
+}
+
+/// A connection to put on the table's schedule of retirements: its endpoints, its stream, and
+/// when it is due.
+type ScheduleRequest = (Endpoint, Endpoint, u64, Timestamp);
+
+/// A connection that has just become due to retire (closed), to be scheduled once.
+fn schedule_request(flow: &mut Flow<State>, linger: f64) -> Option<ScheduleRequest> {
+    if flow.state.scheduled {
+        return None;
+    }
+    let at = due(&flow.state, linger)?;
+    flow.state.scheduled = true;
+    Some((flow.client, flow.server, flow.tcp_stream, at))
 }
 
 /// When a connection is due to leave the table: `linger` seconds of capture clock after its
@@ -252,12 +297,10 @@ pub struct Analyzer {
     /// The clock connections age by (`CaptureClock`), as it stands at the current packet.
     clock: Timestamp,
     ticks: CaptureClock,
-    /// The capture second of the last sweep for closed connections, and the packets since.
-    swept: i64,
-    since_sweep: usize,
-    /// Every connection due by this time has been judged: nothing judged later comes before
-    /// it in the report's order.
-    settled_to: When,
+    /// The last frame of the capture this analyzer has been told of.
+    frame: u64,
+    /// Set while a packet's connection is borrowed from the table, done after.
+    to_schedule: Option<ScheduleRequest>,
     /// The first frames of the conversations created, when asked for (`record_creations`).
     created: Option<Vec<u64>>,
 }
@@ -274,9 +317,8 @@ impl Analyzer {
             events: Vec::new(),
             clock: Timestamp::new(i64::MIN, 0),
             ticks: CaptureClock::default(),
-            swept: i64::MIN,
-            since_sweep: 0,
-            settled_to: When::At(Timestamp::new(i64::MIN, 0)),
+            frame: 0,
+            to_schedule: None,
             created: None,
         }
     }
@@ -293,27 +335,31 @@ impl Analyzer {
         self.counters.packets += 1;
         self.counters.bytes += packet.data.len() as u64;
         self.clock = self.clock.max(clock);
-        // When the capture clock passes into a new second, and enough packets have come for
-        // the sweep's cost (the whole table) to be spread thin: a clock that jumps to and fro,
-        // or a full table of idle connections, cannot make it run for every packet. A
-        // connection due earlier and met before the sweep is retired when met (`lookup`), so
-        // the sweeps' moments change no verdict and no place in the report.
-        self.since_sweep += 1;
-        if self.clock.secs > self.swept && self.since_sweep >= self.table.len() / 8 {
-            self.retire_closed(self.clock);
-        }
+        self.frame = self.frame.max(packet.frame);
+        self.retire_due();
         match net::decode(packet) {
             Ok(Decoded::Tcp(seg)) => self.segment(packet, &seg),
             Ok(Decoded::Unreachable(icmp)) => self.unreachable(packet, &icmp),
             Err(skip) => self.count_skip(skip),
         }
+        if let Some((client, server, stream, at)) = self.to_schedule.take() {
+            self.table.schedule(client, server, stream, at);
+        }
     }
 
-    /// Moves the capture clock to `clock` without a packet (the other analyzers of a shared
-    /// capture saw packets), sweeping when it enters a new second.
-    pub fn advance(&mut self, clock: Timestamp) {
+    /// Moves the capture clock to `clock` and the capture to frame `frame` without a packet
+    /// (the other analyzers of a shared capture saw packets).
+    pub fn advance(&mut self, clock: Timestamp, frame: u64) {
         self.clock = self.clock.max(clock);
-        if self.clock.secs > self.swept {
+        self.frame = self.frame.max(frame);
+        self.retire_due();
+    }
+
+    /// Retires the connections due by now: a look at the schedule's head for every packet,
+    /// never a walk through the table. So a closed connection leaves exactly when it is due,
+    /// whatever else the capture holds.
+    fn retire_due(&mut self) {
+        if self.table.next_due().is_some_and(|at| at <= self.clock) {
             self.retire_closed(self.clock);
         }
     }
@@ -321,23 +367,25 @@ impl Analyzer {
     /// Judges the connections closed and quiet for `linger` seconds at time `now` and
     /// removes them, remembering only enough to know their stragglers for a while.
     fn retire_closed(&mut self, now: Timestamp) {
-        self.swept = now.secs;
-        self.since_sweep = 0;
         let linger = self.options.linger;
         let retired = self.table.retire_due(now, |s| due(s, linger));
         let (diagnose, counters) = (&self.options.diagnose, &mut self.counters);
         for (mut flow, at) in retired {
             let kept = &mut self.kept_bytes;
-            let finished = finish(&mut flow.state, When::At(at), diagnose, counters, kept);
+            let finished = finish(&mut flow.state, Moment::at(at, 0), diagnose, counters, kept);
             self.done.extend(finished);
         }
-        self.settled_to = self.settled_to.max(When::At(now));
     }
 
-    /// Every connection this analyzer judges from now on comes after those it judged at or
-    /// before this point in the report's order (`ReportOrder::when`).
-    pub fn settled_to(&self) -> When {
-        self.settled_to
+    /// Every connection this analyzer judges from now on comes at or after this moment in
+    /// the report's order (`ReportOrder::at`): those due later (the schedule's head, or a
+    /// connection not closed yet, due after the clock), and those a later packet ends.
+    pub fn settled_to(&self) -> Moment {
+        let next = Moment::at(self.clock, self.frame.saturating_add(1));
+        match self.table.next_due() {
+            Some(due) => next.min(Moment::at(due, 0)),
+            None => next,
+        }
     }
 
     /// Asks for the first frame of every conversation created, to be taken with
@@ -370,6 +418,7 @@ impl Analyzer {
                 keep(&mut flow.state, packet, &self.options, kept, counters);
                 flow.state.conn.unreachable(packet.frame, packet.ts, icmp);
                 flow.state.last_clock = clock;
+                self.to_schedule = schedule_request(flow, linger);
             }
             None => self.counters.skipped += 1,
         }
@@ -413,6 +462,7 @@ impl Analyzer {
                 ring: VecDeque::new(),
                 ring_bytes: 0,
                 last_clock: clock,
+                scheduled: false,
             },
         );
         let (diagnose, counters) = (&self.options.diagnose, &mut self.counters);
@@ -422,10 +472,11 @@ impl Analyzer {
         }
         // Rarely any: the common case is kept free of the array's moves and drops.
         if lookup.retired.is_some() || lookup.replaced.is_some() || lookup.evicted.is_some() {
+            let now = Moment::at(clock, packet.frame);
             let ended = [
-                lookup.retired.map(|(old, at)| (old, When::At(at))),
-                lookup.replaced.map(|old| (old, When::At(clock))),
-                lookup.evicted.map(|old| (old, When::At(clock))),
+                lookup.retired.map(|(old, at)| (old, Moment::at(at, 0))),
+                lookup.replaced.map(|old| (old, now)),
+                lookup.evicted.map(|old| (old, now)),
             ];
             for (mut old, when) in ended.into_iter().flatten() {
                 self.done
@@ -472,8 +523,10 @@ impl Analyzer {
             if self.options.report_early && !state.reported && closed(&state.conn) {
                 let d = &self.options.diagnose;
                 let (counters, kept) = (&mut self.counters, &mut self.kept_bytes);
-                self.done.push(report_now(state, clock, d, counters, kept));
+                let now = Moment::at(clock, frame);
+                self.done.push(report_now(state, now, d, counters, kept));
             }
+            self.to_schedule = schedule_request(flow, linger);
             return;
         }
         let placement = state
@@ -515,9 +568,11 @@ impl Analyzer {
             if established || closed(&state.conn) {
                 let d = &self.options.diagnose;
                 let (counters, kept) = (&mut self.counters, &mut self.kept_bytes);
-                self.done.push(report_now(state, clock, d, counters, kept));
+                let now = Moment::at(clock, frame);
+                self.done.push(report_now(state, now, d, counters, kept));
             }
         }
+        self.to_schedule = schedule_request(flow, linger);
     }
 
     /// Live input: connections not yet reported and silent for `idle` seconds at time `now`
@@ -541,7 +596,7 @@ impl Analyzer {
         });
         let (diagnose, counters) = (&self.options.diagnose, &mut self.counters);
         for mut flow in expired {
-            let when = When::At(self.clock);
+            let when = Moment::at(self.clock, 0);
             let kept = &mut self.kept_bytes;
             self.done
                 .extend(finish(&mut flow.state, when, diagnose, counters, kept));
@@ -608,7 +663,7 @@ impl Analyzer {
         for mut flow in table.drain() {
             let finished = finish(
                 &mut flow.state,
-                When::End,
+                Moment::END,
                 &options.diagnose,
                 &mut counters,
                 &mut kept_bytes,
@@ -793,7 +848,7 @@ fn keep(
 /// packets when it failed.
 fn report_now(
     state: &mut State,
-    clock: Timestamp,
+    at: Moment,
     diagnose_options: &DiagnoseOptions,
     counters: &mut PacketCounters,
     kept_bytes: &mut usize,
@@ -822,7 +877,7 @@ fn report_now(
     state.streams.client.stop();
     state.streams.server.stop();
     let order = ReportOrder {
-        when: When::At(clock),
+        at,
         first_frame: conn.first_frame,
     };
     Finished {
@@ -848,7 +903,7 @@ fn take_ring(state: &mut State, kept_bytes: &mut usize) -> Vec<SavedPacket> {
 /// reported already.
 fn finish(
     state: &mut State,
-    when: When,
+    at: Moment,
     diagnose_options: &DiagnoseOptions,
     counters: &mut PacketCounters,
     kept_bytes: &mut usize,
@@ -862,7 +917,7 @@ fn finish(
     Some(Finished {
         conn: std::mem::take(&mut state.conn),
         packets,
-        order: ReportOrder { when, first_frame },
+        order: ReportOrder { at, first_frame },
     })
 }
 

@@ -16,12 +16,12 @@
 //! share of `--max-connections`, and evicts from its own share (counted as
 //! `evicted_connections`).
 
-use crate::analyze::{Analyzer, Finished, Options, PacketCounters, ReportOrder, When};
+use crate::analyze::{Analyzer, Finished, Moment, Options, PacketCounters, ReportOrder};
 use crate::capture::{CaptureClock, CaptureError, FileStats, LinkType, Packet, Timestamp};
 use crate::connection::Connection;
 use crate::net;
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, VecDeque};
 use std::io::Read;
 use std::sync::{Arc, mpsc};
 
@@ -62,19 +62,31 @@ fn analyze_inline<R: Read + Send>(
     let mut merger = Merger::new(1, false);
     let (stats, result) = crate::capture::read_capture(input, |packet| {
         analyzer.packet(packet);
-        let settled = analyzer.settled_to();
-        if analyzer.has_finished() || settled != merger.settled(0) {
-            let finished = analyzer
-                .take_finished_with_packets()
-                .into_iter()
-                .map(Box::new);
-            merger.add(0, finished, Vec::new(), settled);
-            merger.release(&mut emit);
+        if !analyzer.has_finished() && !merger.has_pending() {
+            return;
         }
+        let mut finished = analyzer.take_finished_with_packets();
+        finished.sort_by_key(|f| f.order);
+        let settled = analyzer.settled_to();
+        // The common case, records already in their place: out at once, never moved into
+        // the merger. (Nothing judged later comes before `settled`, and everything out so far
+        // came before this record.)
+        let mut waiting = Vec::new();
+        for mut f in finished {
+            if waiting.is_empty() && !merger.has_pending() && f.order.at < settled {
+                emit(&mut f.conn);
+            } else {
+                waiting.push(Box::new(f));
+            }
+        }
+        merger.add(0, waiting, Vec::new(), settled);
+        merger.release(&mut emit);
     });
-    let mut finished = Vec::new();
-    let counters = analyzer.finish_each_with_packets(|f| finished.push(f));
-    merger.add(0, finished.into_iter().map(Box::new), Vec::new(), When::End);
+    // One at a time: the connections left open are never all held twice.
+    let counters = analyzer.finish_each_with_packets(|f| {
+        merger.add(0, [Box::new(f)], Vec::new(), Moment::END);
+        merger.release(&mut emit);
+    });
     merger.finish(&mut emit);
     FileResult {
         stats,
@@ -90,8 +102,9 @@ struct Batch {
     chunk: Option<Arc<Vec<u8>>>,
     copied: Vec<u8>,
     packets: Vec<Meta>,
-    /// The capture clock when the batch was sent.
+    /// The capture clock when the batch was sent, and the last frame sent to any worker.
     clock: Timestamp,
+    frame: u64,
     last: bool,
 }
 
@@ -144,7 +157,7 @@ struct Report {
     #[allow(clippy::vec_box)]
     finished: Vec<Box<Finished>>,
     created: Vec<u64>,
-    settled: When,
+    settled: Moment,
     /// Its packet counters, with its last report.
     counters: Option<PacketCounters>,
 }
@@ -158,7 +171,9 @@ fn analyze_threads<R: Read + Send>(
     let mut options = options.clone();
     options.max_connections = options.max_connections.div_ceil(jobs).max(1);
     std::thread::scope(|scope| {
-        let (to_merger, reports) = mpsc::channel::<Report>();
+        // Bounded, so that workers wait for a merger that falls behind instead of queueing
+        // without end.
+        let (to_merger, reports) = mpsc::sync_channel::<Report>(QUEUED_BATCHES * jobs);
         let mut queues = Vec::with_capacity(jobs);
         let mut workers = Vec::with_capacity(jobs);
         let mut spent = Vec::with_capacity(jobs);
@@ -189,6 +204,9 @@ fn analyze_threads<R: Read + Send>(
                 report.created,
                 report.settled,
             );
+            if report.counters.is_some() {
+                merger.input_done(report.worker);
+            }
             merger.release(&mut emit);
             for (worker, to_free) in spent.iter().enumerate() {
                 let records = merger.take_spent(worker);
@@ -225,48 +243,49 @@ fn read_and_dispatch<R: Read + Send>(
 ) -> (FileStats, Result<(), CaptureError>) {
     let jobs = queues.len();
     let mut batches: Vec<Batch> = (0..jobs).map(|_| Batch::default()).collect();
-    let (mut held_packets, mut held_bytes) = (0, 0);
+    let mut held_bytes = 0;
     let mut ticks = CaptureClock::default();
-    let mut clock = Timestamp::default();
-    let send_all = |batches: &mut Vec<Batch>, clock: Timestamp, last: bool| {
+    // The clock, last frame and packet count of what was put in the batches.
+    let (mut clock, mut frame, mut held) = (Timestamp::default(), 0, 0);
+    let send_all = |batches: &mut Vec<Batch>, clock, frame, last| {
         for (batch, queue) in batches.iter_mut().zip(&queues) {
             let mut fresh = recycled.try_recv().unwrap_or_default();
             fresh.clear();
             fresh.chunk = batch.chunk.clone();
             let mut full = std::mem::replace(batch, fresh);
-            full.clock = clock;
-            full.last = last;
+            (full.clock, full.frame, full.last) = (clock, frame, last);
             // A worker gone has failed; the merger notices it (no last report).
             let _ = queue.send(full);
         }
     };
     let (stats, result) = crate::capture::read_capture_shared(input, |packet, shared| {
-        clock = ticks.tick(packet.ts);
         if let Some(shared) = shared {
             let current = batches.first().and_then(|b| b.chunk.as_ref());
             if !current.is_some_and(|c| Arc::ptr_eq(c, shared.chunk)) {
                 // A batch's packets all lie in one chunk.
-                if held_packets > 0 {
-                    send_all(&mut batches, clock, false);
-                    (held_packets, held_bytes) = (0, 0);
+                if held > 0 {
+                    send_all(&mut batches, clock, frame, false);
+                    (held, held_bytes) = (0, 0);
                 }
                 for batch in &mut batches {
                     batch.chunk = Some(Arc::clone(shared.chunk));
                 }
             }
         }
+        clock = ticks.tick(packet.ts);
+        frame = packet.frame;
         let worker = net::shard_of(packet, jobs);
         if let Some(batch) = batches.get_mut(worker) {
             batch.push(packet, shared.map(|s| s.start), clock);
         }
-        held_packets += 1;
+        held += 1;
         held_bytes += packet.data.len();
-        if held_packets >= BATCH_PACKETS || held_bytes >= BATCH_BYTES {
-            send_all(&mut batches, clock, false);
-            (held_packets, held_bytes) = (0, 0);
+        if held >= BATCH_PACKETS || held_bytes >= BATCH_BYTES {
+            send_all(&mut batches, clock, frame, false);
+            (held, held_bytes) = (0, 0);
         }
     });
-    send_all(&mut batches, clock, true);
+    send_all(&mut batches, clock, frame, true);
     (stats, result)
 }
 
@@ -278,7 +297,7 @@ type Spent = Vec<Box<Finished>>;
 
 struct WorkerChannels {
     batches: mpsc::Receiver<Batch>,
-    to_merger: mpsc::Sender<Report>,
+    to_merger: mpsc::SyncSender<Report>,
     recycle: mpsc::Sender<Batch>,
     freed: mpsc::Receiver<Spent>,
 }
@@ -310,7 +329,7 @@ fn work(worker: usize, options: Options, channels: WorkerChannels) {
             };
             analyzer.packet_at(&packet, meta.clock);
         }
-        analyzer.advance(batch.clock);
+        analyzer.advance(batch.clock, batch.frame);
         let last = batch.last;
         let report = Report {
             worker,
@@ -330,15 +349,30 @@ fn work(worker: usize, options: Options, channels: WorkerChannels) {
         }
     }
     let created = analyzer.take_creations();
-    let mut finished = Vec::new();
-    let counters = analyzer.finish_each_with_packets(|f| finished.push(f));
-    let _ = to_merger.send(Report {
-        worker,
-        finished: boxed(finished),
-        created,
-        settled: When::End,
-        counters: Some(counters),
+    // What is left, a chunk at a time: the merger merges the workers' connections left open
+    // as they come, so they are never all held at once.
+    const CHUNK: usize = 256;
+    let mut created = Some(created);
+    let mut chunk = Vec::with_capacity(CHUNK);
+    let mut send = |chunk: Vec<Box<Finished>>, counters| {
+        let _ = to_merger.send(Report {
+            worker,
+            finished: chunk,
+            created: created.take().unwrap_or_default(),
+            settled: Moment::END,
+            counters,
+        });
+    };
+    let counters = analyzer.finish_each_with_packets(|f| {
+        chunk.push(Box::new(f));
+        if chunk.len() >= CHUNK {
+            send(
+                std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK)),
+                None,
+            );
+        }
     });
+    send(chunk, Some(counters));
 }
 
 /// A report waiting for its turn: boxed, so that the heap moves a pointer, not a record of
@@ -369,7 +403,11 @@ impl Ord for Pending {
 pub struct Merger {
     pending: BinaryHeap<Reverse<Pending>>,
     /// How far each input has judged everything.
-    settled: Vec<When>,
+    settled: Vec<Moment>,
+    /// The connections each input left open at the end, in tcp.stream order as they come, and
+    /// whether all of them have come: merged as they come, never all held at once.
+    open_at_end: Vec<VecDeque<Box<Finished>>>,
+    done: Vec<bool>,
     /// With several inputs: each one's conversations, by first frame, to number tcp.stream.
     created: Option<Vec<Vec<u64>>>,
     /// With several inputs: the records handed on, by input, to go back to be freed.
@@ -378,17 +416,26 @@ pub struct Merger {
 
 impl Merger {
     pub fn new(inputs: usize, renumber: bool) -> Self {
-        let start = When::At(Timestamp::new(i64::MIN, 0));
         Merger {
             pending: BinaryHeap::new(),
-            settled: vec![start; inputs],
+            settled: vec![Moment::START; inputs],
+            open_at_end: (0..inputs).map(|_| VecDeque::new()).collect(),
+            done: vec![false; inputs],
             created: renumber.then(|| vec![Vec::new(); inputs]),
             spent: renumber.then(|| (0..inputs).map(|_| Vec::new()).collect()),
         }
     }
 
-    pub fn settled(&self, input: usize) -> When {
-        self.settled.get(input).copied().unwrap_or(When::End)
+    /// Whether reports wait for their turn.
+    pub fn has_pending(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    /// `input` will add nothing more.
+    pub fn input_done(&mut self, input: usize) {
+        if let Some(d) = self.done.get_mut(input) {
+            *d = true;
+        }
     }
 
     /// Reports from `input`, the first frames of the conversations it created since its last
@@ -398,13 +445,14 @@ impl Merger {
         input: usize,
         finished: impl IntoIterator<Item = Box<Finished>>,
         created: Vec<u64>,
-        settled: When,
+        settled: Moment,
     ) {
-        self.pending.extend(
-            finished
-                .into_iter()
-                .map(|f| Reverse(Pending(f.order, input, f))),
-        );
+        for f in finished {
+            match self.open_at_end.get_mut(input) {
+                Some(queue) if f.order.at == Moment::END => queue.push_back(f),
+                _ => self.pending.push(Reverse(Pending(f.order, input, f))),
+            }
+        }
         if let Some(mine) = self.created.as_mut().and_then(|c| c.get_mut(input)) {
             mine.extend(created);
         }
@@ -421,17 +469,48 @@ impl Merger {
         while self
             .pending
             .peek()
-            .is_some_and(|Reverse(p)| p.0.when < before)
+            .is_some_and(|Reverse(p)| p.0.at < before)
         {
             self.pop(emit);
         }
+        if before == Moment::END {
+            // Every input is at its end and all else is out: the connections left open, by
+            // first frame across the inputs, as far as every input's next one is known.
+            while let Some(input) = self.next_open_at_end() {
+                let order = self.open_at_end.get_mut(input).and_then(|q| q.pop_front());
+                if let Some(f) = order {
+                    self.hand_on(input, f, emit);
+                }
+            }
+        }
+    }
+
+    /// The input whose next connection left open comes first; none when an input not done
+    /// has none queued (its next may come first) or all are empty.
+    fn next_open_at_end(&self) -> Option<usize> {
+        let mut best: Option<(u64, usize)> = None;
+        for (input, queue) in self.open_at_end.iter().enumerate() {
+            match queue.front() {
+                Some(f) => {
+                    let first = f.order.first_frame;
+                    if best.is_none_or(|(b, _)| first < b) {
+                        best = Some((first, input));
+                    }
+                }
+                None if !self.done.get(input).copied().unwrap_or(true) => return None,
+                None => {}
+            }
+        }
+        best.map(|(_, input)| input)
     }
 
     /// Hands on every report left, in order: the inputs are all done.
     pub fn finish(mut self, emit: &mut impl FnMut(&mut Connection)) {
-        while !self.pending.is_empty() {
-            self.pop(emit);
+        for s in &mut self.settled {
+            *s = Moment::END;
         }
+        self.done.iter_mut().for_each(|d| *d = true);
+        self.release(emit);
     }
 
     /// The records of `input` handed on since the last call.
@@ -441,11 +520,19 @@ impl Merger {
     }
 
     fn pop(&mut self, emit: &mut impl FnMut(&mut Connection)) {
-        let Some(Reverse(Pending(order, input, mut finished))) = self.pending.pop() else {
-            return;
-        };
+        if let Some(Reverse(Pending(_, input, finished))) = self.pending.pop() {
+            self.hand_on(input, finished, emit);
+        }
+    }
+
+    fn hand_on(
+        &mut self,
+        input: usize,
+        mut finished: Box<Finished>,
+        emit: &mut impl FnMut(&mut Connection),
+    ) {
         if let Some(created) = &self.created {
-            finished.conn.tcp_stream = stream_number(created, order);
+            finished.conn.tcp_stream = stream_number(created, finished.order);
         }
         emit(&mut finished.conn);
         if let Some(spent) = self.spent.as_mut().and_then(|s| s.get_mut(input)) {

@@ -9,8 +9,9 @@ pub mod reassembly;
 
 use crate::capture::Timestamp;
 use crate::net::Segment;
+use std::cmp::Reverse;
 use std::collections::hash_map::Entry;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::IpAddr;
 
 pub use reassembly::{Bound, Gap, Limits, Placement, Reassembler};
@@ -31,7 +32,7 @@ impl Endpoint {
 /// The unordered pair of endpoints, each as an IPv6 address (IPv4 mapped into it) and a port;
 /// `lo` sorts first. Fixed-width integers: hashing and comparing them is a few instructions,
 /// where `IpAddr`'s are a branch and a slice each, for every packet.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 struct FlowKey {
     lo: (u128, u16),
     hi: (u128, u16),
@@ -270,6 +271,9 @@ pub struct FlowTable<T> {
     order: VecDeque<(FlowKey, u64)>,
     /// Conversations judged and removed, kept small until forgotten.
     retired: Tombstones,
+    /// Conversations that were due to retire at these times when `schedule`d; each is checked
+    /// again when its time comes (a later packet moves its time on).
+    due: BinaryHeap<Reverse<(Timestamp, u64, FlowKey)>>,
 }
 
 impl<T> FlowTable<T> {
@@ -281,6 +285,7 @@ impl<T> FlowTable<T> {
             max_flows: max_flows.max(1),
             order: VecDeque::new(),
             retired: Tombstones::default(),
+            due: BinaryHeap::new(),
         }
     }
 
@@ -395,25 +400,49 @@ impl<T> FlowTable<T> {
         lookup
     }
 
-    /// Removes the conversations due to retire by `now` (as `due` tells), in stream order,
-    /// each with its due time, keeping a few dozen bytes of each for `REMEMBER_RETIRED`
-    /// seconds: their stragglers are then recognised, instead of opening conversations of
-    /// their own (which would also shift every later tcp.stream).
+    /// Notes that a conversation is due to retire at `at` (once: a later packet that moves
+    /// its time on is found when `at` comes, and it is noted again then).
+    pub fn schedule(&mut self, client: Endpoint, server: Endpoint, tcp_stream: u64, at: Timestamp) {
+        let (key, _) = FlowKey::of(client, server);
+        self.due.push(Reverse((at, tcp_stream, key)));
+    }
+
+    /// The earliest time a scheduled conversation may retire: none retires before it.
+    pub fn next_due(&self) -> Option<Timestamp> {
+        self.due.peek().map(|Reverse((at, _, _))| *at)
+    }
+
+    /// Removes the conversations due to retire by `now` (as `due` tells), each with its due
+    /// time, keeping a few dozen bytes of each for `REMEMBER_RETIRED` seconds: their
+    /// stragglers are then recognised, instead of opening conversations of their own (which
+    /// would also shift every later tcp.stream). Only the scheduled ones are looked at.
     pub fn retire_due(
         &mut self,
         now: Timestamp,
         due: impl Fn(&T) -> Option<Timestamp>,
     ) -> Vec<(Box<Flow<T>>, Timestamp)> {
-        let removed = self.drain_where(|flow| due(&flow.state).is_some_and(|at| at <= now));
-        let retired: Vec<_> = removed
-            .into_iter()
-            .map(|flow| {
-                let at = due(&flow.state).unwrap_or(now);
-                let (key, _) = FlowKey::of(flow.client, flow.server);
-                self.retired.bury(key, Retired::of(&flow, at));
-                (flow, at)
-            })
-            .collect();
+        let mut retired = Vec::new();
+        while let Some(&Reverse((at, stream, key))) = self.due.peek() {
+            if at > now {
+                break;
+            }
+            self.due.pop();
+            let Entry::Occupied(entry) = self.flows.entry(key) else {
+                continue;
+            };
+            if entry.get().tcp_stream != stream {
+                continue;
+            }
+            match due(&entry.get().state) {
+                Some(real) if real <= now => {
+                    let flow = entry.remove();
+                    self.retired.bury(key, Retired::of(&flow, real));
+                    retired.push((flow, real));
+                }
+                Some(later) => self.due.push(Reverse((later, stream, key))),
+                None => {}
+            }
+        }
         let before = Timestamp::new(now.secs.saturating_sub(REMEMBER_RETIRED), now.nanos);
         self.retired.forget(before);
         retired
