@@ -409,7 +409,7 @@ impl Analyzer {
         let dst = Endpoint::new(icmp.dst, icmp.dst_port);
         let (clock, linger) = (self.clock, self.options.linger);
         let open = self.table.find_mut(src, dst).filter(|flow| {
-            // One due to retire is over, as if a sweep had removed it.
+            // One due to retire is over, whether or not the schedule has come to it yet.
             due(&flow.state, linger).is_none_or(|at| at > clock)
         });
         match open {
@@ -648,7 +648,7 @@ impl Analyzer {
 
     /// `finish_each`, with each connection's kept packets (live input).
     pub fn finish_each_with_packets(mut self, mut each: impl FnMut(Finished)) -> PacketCounters {
-        // Those due by the capture's last moment first, in their place, as a sweep then would.
+        // Those due by the capture's last moment first, in their place.
         self.retire_closed(self.clock);
         for finished in self.take_finished_with_packets() {
             each(finished);

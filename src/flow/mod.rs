@@ -247,7 +247,7 @@ pub struct Lookup<'t, T> {
     /// A previous connection on the same 4-tuple that this segment's SYN ended.
     pub replaced: Option<Box<Flow<T>>>,
     /// The connection on the same 4-tuple, found due to retire (at the time given) before
-    /// this segment: retired now, as a sweep at this moment would have.
+    /// this segment: retired now, as its due time would have.
     pub retired: Option<(Box<Flow<T>>, Timestamp)>,
     /// A connection pushed out to make room, the table being full.
     pub evicted: Option<Box<Flow<T>>>,
@@ -323,7 +323,7 @@ impl<T> FlowTable<T> {
     /// Finds (or creates, with `init`) the conversation of `seg` at capture time `now`,
     /// hashing its key once when the conversation exists (the case of nearly every packet).
     /// `due` tells when a conversation's state is due to retire, if it is: one found due by
-    /// `now` is retired first, exactly as if a sweep had run just before.
+    /// `now` is retired first, exactly as if its due time had come just before.
     pub fn lookup(
         &mut self,
         seg: &Segment<'_>,
