@@ -445,6 +445,7 @@ impl<T> FlowTable<T> {
         }
         let before = Timestamp::new(now.secs.saturating_sub(REMEMBER_RETIRED), now.nanos);
         self.retired.forget(before);
+        self.compact_order();
         retired
     }
 
@@ -471,14 +472,19 @@ impl<T> FlowTable<T> {
             .into_iter()
             .filter_map(|(_, key)| self.flows.remove(&key))
             .collect();
-        // The eviction queue keeps entries of removed flows until it meets them: compact it
-        // so that a long live run does not grow it without bound.
+        self.compact_order();
+        removed
+    }
+
+    /// The eviction queue keeps entries of removed flows until it meets them, and it meets
+    /// them only when the table is full: compact it after removals, so that a long capture or
+    /// live run does not grow it by an entry per conversation.
+    fn compact_order(&mut self) {
         if self.order.len() > 2 * self.flows.len() + 1024 {
             let flows = &self.flows;
             self.order
                 .retain(|(key, stream)| flows.get(key).is_some_and(|f| f.tcp_stream == *stream));
         }
-        removed
     }
 
     /// Removes every conversation, yielding them in stream order one at a time: only the keys
@@ -515,5 +521,55 @@ fn initial_roles(
         (dst, src, RoleEvidence::Port)
     } else {
         (src, dst, RoleEvidence::Port)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::TcpFlags;
+
+    fn syn(port: u16) -> Segment<'static> {
+        Segment {
+            src: IpAddr::from([10, 0, 0, 1]),
+            dst: IpAddr::from([10, 0, 0, 2]),
+            src_port: port,
+            dst_port: 443,
+            ttl: 64,
+            seq: 1,
+            ack: 0,
+            flags: TcpFlags {
+                syn: true,
+                ack: false,
+                fin: false,
+                rst: false,
+            },
+            window: 0,
+            payload: &[],
+            missing: 0,
+        }
+    }
+
+    #[test]
+    fn retiring_many_conversations_keeps_the_eviction_queue_small() {
+        // Every conversation is due one second after it opens; the table never fills, so no
+        // eviction ever walks the queue.
+        let mut table: FlowTable<Timestamp> = FlowTable::new(vec![443], 100_000);
+        for i in 0..50_000u32 {
+            let now = Timestamp::new(i64::from(i), 0);
+            let due = Timestamp::new(i64::from(i) + 1, 0);
+            table.retire_due(now, |at| Some(*at));
+            let flow = table.lookup(&syn(i as u16), now, |_| None, || due).flow;
+            let flow = flow.expect("a new conversation");
+            let (client, server, stream) = (flow.client, flow.server, flow.tcp_stream);
+            table.schedule(client, server, stream, due);
+        }
+        assert!(table.len() <= 2);
+        assert!(
+            table.order.len() <= 2 * table.len() + 1024,
+            "{} queued for {} open",
+            table.order.len(),
+            table.len()
+        );
     }
 }
