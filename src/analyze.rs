@@ -408,11 +408,7 @@ impl Analyzer {
         let src = Endpoint::new(icmp.src, icmp.src_port);
         let dst = Endpoint::new(icmp.dst, icmp.dst_port);
         let (clock, linger) = (self.clock, self.options.linger);
-        let open = self.table.find_mut(src, dst).filter(|flow| {
-            // One due to retire is over, whether or not the schedule has come to it yet.
-            due(&flow.state, linger).is_none_or(|at| at > clock)
-        });
-        match open {
+        match self.table.find_mut(src, dst, clock, |s| due(s, linger)) {
             Some(flow) => {
                 let (kept, counters) = (&mut self.kept_bytes, &mut self.counters);
                 keep(&mut flow.state, packet, &self.options, kept, counters);

@@ -62,30 +62,14 @@ fn analyze_inline<R: Read + Send>(
     let mut merger = Merger::new(1, false);
     let (stats, result) = crate::capture::read_capture(input, |packet| {
         analyzer.packet(packet);
-        if !analyzer.has_finished() && !merger.has_pending() {
-            return;
+        if analyzer.has_finished() || merger.has_pending() {
+            let finished = analyzer.take_finished_with_packets();
+            merger.add_in_place(0, finished, analyzer.settled_to(), &mut emit);
         }
-        let mut finished = analyzer.take_finished_with_packets();
-        finished.sort_by_key(|f| f.order);
-        let settled = analyzer.settled_to();
-        // The common case, records already in their place: out at once, never moved into
-        // the merger. (Nothing judged later comes before `settled`, and everything out so far
-        // came before this record.)
-        let mut waiting = Vec::new();
-        for mut f in finished {
-            if waiting.is_empty() && !merger.has_pending() && f.order.at < settled {
-                emit(&mut f.conn);
-            } else {
-                waiting.push(Box::new(f));
-            }
-        }
-        merger.add(0, waiting, Vec::new(), settled);
-        merger.release(&mut emit);
     });
     // One at a time: the connections left open are never all held twice.
     let counters = analyzer.finish_each_with_packets(|f| {
-        merger.add(0, [Box::new(f)], Vec::new(), Moment::END);
-        merger.release(&mut emit);
+        merger.add_in_place(0, vec![f], Moment::END, &mut emit);
     });
     merger.finish(&mut emit);
     FileResult {
@@ -348,11 +332,10 @@ fn work(worker: usize, options: Options, channels: WorkerChannels) {
             break;
         }
     }
-    let created = analyzer.take_creations();
     // What is left, a chunk at a time: the merger merges the workers' connections left open
     // as they come, so they are never all held at once.
     const CHUNK: usize = 256;
-    let mut created = Some(created);
+    let mut created = Some(analyzer.take_creations());
     let mut chunk = Vec::with_capacity(CHUNK);
     let mut send = |chunk: Vec<Box<Finished>>, counters| {
         let _ = to_merger.send(Report {
@@ -461,6 +444,34 @@ impl Merger {
         }
     }
 
+    /// `add` then `release`, for records not boxed yet: those already in their place (nothing
+    /// waits, and nothing any input judges later comes before them), the common case, go out
+    /// at once and are never moved into the heap.
+    pub fn add_in_place(
+        &mut self,
+        input: usize,
+        mut finished: Vec<Finished>,
+        settled: Moment,
+        emit: &mut impl FnMut(&mut Connection),
+    ) {
+        finished.sort_by_key(|f| f.order);
+        if let Some(s) = self.settled.get_mut(input) {
+            *s = settled;
+        }
+        let before = self.settled.iter().min().copied().unwrap_or(Moment::END);
+        let mut waiting = Vec::new();
+        for mut f in finished {
+            if waiting.is_empty() && self.pending.is_empty() && f.order.at < before {
+                self.number(&mut f);
+                emit(&mut f.conn);
+            } else {
+                waiting.push(Box::new(f));
+            }
+        }
+        self.add(input, waiting, Vec::new(), settled);
+        self.release(emit);
+    }
+
     /// Hands on, in order, every report no input can still come before.
     pub fn release(&mut self, emit: &mut impl FnMut(&mut Connection)) {
         let Some(&before) = self.settled.iter().min() else {
@@ -525,15 +536,20 @@ impl Merger {
         }
     }
 
+    /// With several inputs, gives the connection its tcp.stream number across them.
+    fn number(&self, finished: &mut Finished) {
+        if let Some(created) = &self.created {
+            finished.conn.tcp_stream = stream_number(created, finished.order);
+        }
+    }
+
     fn hand_on(
         &mut self,
         input: usize,
         mut finished: Box<Finished>,
         emit: &mut impl FnMut(&mut Connection),
     ) {
-        if let Some(created) = &self.created {
-            finished.conn.tcp_stream = stream_number(created, finished.order);
-        }
+        self.number(&mut finished);
         emit(&mut finished.conn);
         if let Some(spent) = self.spent.as_mut().and_then(|s| s.get_mut(input)) {
             spent.push(finished);

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::derive::{Owned, analyze_packets, read_packets, write_pcap};
+use common::derive::{Owned, analyze_packets, read_packets, shifted, write_pcap};
 use tlsdiag::Options;
 use tlsdiag::analyze::PacketCounters;
 use tlsdiag::capture::{LinkType, Timestamp};
@@ -52,16 +52,7 @@ fn everything_at_once() -> Vec<Owned> {
         if packets.iter().any(|p| p.link != LinkType::ETHERNET) {
             continue;
         }
-        let Some(first) = packets.first().map(|p| p.ts) else {
-            continue;
-        };
-        for p in packets {
-            let offset = p.ts.seconds_since(first).max(0.0);
-            all.push(Owned {
-                ts: start.after(offset),
-                ..p
-            });
-        }
+        all.extend(shifted(&packets, start));
         start = start.after(0.25);
     }
     all.sort_by_key(|p| p.ts);

@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::derive::{Owned, analyze_packets, facts, packet, read_packets, write_pcap};
+use common::derive::{Owned, analyze_packets, facts, packet, read_packets, shifted, write_pcap};
 use std::collections::BTreeSet;
 use tlsdiag::Options;
 use tlsdiag::analyze::Analyzer;
@@ -27,18 +27,6 @@ const CAPTURES: &[&str] = &[
     "server-close.pcap",
 ];
 
-/// The packets moved in time so that the first falls in second `to`, keeping their spacing.
-fn shifted(packets: &[Owned], to: i64) -> Vec<Owned> {
-    let offset = packets.first().map_or(0, |p| to - p.ts.secs);
-    packets
-        .iter()
-        .map(|p| Owned {
-            ts: Timestamp::new(p.ts.secs + offset, p.ts.nanos),
-            ..p.clone()
-        })
-        .collect()
-}
-
 /// The captures one after the other, ten seconds apart.
 fn sequence() -> (Vec<Vec<Owned>>, Vec<Owned>) {
     let parts: Vec<Vec<Owned>> = CAPTURES
@@ -46,7 +34,7 @@ fn sequence() -> (Vec<Vec<Owned>>, Vec<Owned>) {
         .enumerate()
         .map(|(i, name)| {
             let packets = read_packets(&common::captures_dir().join(name));
-            shifted(&packets, 1_700_000_000 + 10 * i as i64)
+            shifted(&packets, Timestamp::new(1_700_000_000 + 10 * i as i64, 0))
         })
         .collect();
     let all = parts.iter().flatten().cloned().collect();

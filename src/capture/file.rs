@@ -1,8 +1,9 @@
 //! Capture files (pcap in either byte order and timestamp precision, and pcapng), read as a
 //! stream with pcap-parser.
 //!
-//! The reader keeps one buffer that grows only as far as the largest block needs (up to
-//! `MAX_BLOCK`), so memory does not grow with the file. Damage stops the read with an error
+//! Legacy pcap is read in 1 MiB chunks (more only for a larger record, up to `MAX_BLOCK`),
+//! pcapng through pcap-parser's reader with one buffer that grows only as far as the largest
+//! block needs: memory does not grow with the file. Damage stops the read with an error
 //! naming the byte offset; everything read before it has already been handed on.
 
 use super::{LinkType, Packet, Shared, Timestamp};
@@ -237,14 +238,9 @@ where
             let (rem, block) = match parse(rest) {
                 Ok(parsed) => parsed,
                 Err(pcap_parser::nom::Err::Incomplete(_)) => break,
-                Err(e) => {
-                    let detail = match &e {
-                        pcap_parser::nom::Err::Error(e) | pcap_parser::nom::Err::Failure(e) => {
-                            describe(e)
-                        }
-                        pcap_parser::nom::Err::Incomplete(_) => String::new(),
-                    };
+                Err(pcap_parser::nom::Err::Error(e) | pcap_parser::nom::Err::Failure(e)) => {
                     let offset = base + pos as u64;
+                    let detail = describe(&e);
                     return Err(CaptureError::Malformed { offset, detail });
                 }
             };

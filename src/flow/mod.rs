@@ -90,6 +90,15 @@ impl Retired {
     }
 }
 
+/// When a conversation was due to retire, if it was by `now`.
+fn due_by<T>(
+    state: &T,
+    now: Timestamp,
+    due: impl Fn(&T) -> Option<Timestamp>,
+) -> Option<Timestamp> {
+    due(state).filter(|at| *at <= now)
+}
+
 /// Whether `seg` opens a new connection on ports a conversation with these first sequence
 /// numbers used: a SYN with another initial sequence number (Wireshark's rule).
 fn reuses_ports(base_seq: &[Option<u32>; 2], from_lo: usize, seg: &Segment<'_>) -> bool {
@@ -366,7 +375,7 @@ impl<T> FlowTable<T> {
         let flow = match self.flows.entry(key) {
             Entry::Occupied(mut entry) => {
                 let found = entry.get_mut();
-                if let Some(at) = due(&found.state).filter(|at| *at <= now) {
+                if let Some(at) = due_by(&found.state, now, &due) {
                     let tomb = Retired::of(found, at);
                     if tomb.claims(from_lo, seg, now) {
                         lookup.retired = Some((entry.remove(), at));
@@ -454,9 +463,20 @@ impl<T> FlowTable<T> {
         self.retired.by_key.len()
     }
 
-    /// The conversation between these endpoints, if there is one (never creates one).
-    pub fn find_mut(&mut self, a: Endpoint, b: Endpoint) -> Option<&mut Flow<T>> {
-        self.flows.get_mut(&FlowKey::of(a, b).0).map(|f| &mut **f)
+    /// The open conversation between these endpoints at capture time `now`, if there is one
+    /// (never creates one). One due to retire by then is over, as `lookup` counts it, whether
+    /// or not `retire_due` has come to it yet.
+    pub fn find_mut(
+        &mut self,
+        a: Endpoint,
+        b: Endpoint,
+        now: Timestamp,
+        due: impl Fn(&T) -> Option<Timestamp>,
+    ) -> Option<&mut Flow<T>> {
+        let flow = self.flows.get_mut(&FlowKey::of(a, b).0)?;
+        due_by(&flow.state, now, due)
+            .is_none()
+            .then_some(&mut **flow)
     }
 
     /// Removes the conversations for which `pred` holds, in stream order.

@@ -101,6 +101,21 @@ impl<'a> Tcp<'a> {
     }
 }
 
+/// The packets moved in time so that the first falls at `to`, keeping their spacing (a packet
+/// stamped before the first moves to `to` too).
+pub fn shifted(packets: &[Owned], to: Timestamp) -> Vec<Owned> {
+    let Some(first) = packets.first().map(|p| p.ts) else {
+        return Vec::new();
+    };
+    packets
+        .iter()
+        .map(|p| Owned {
+            ts: to.after(p.ts.seconds_since(first)),
+            ..p.clone()
+        })
+        .collect()
+}
+
 /// The packets as a pcap file.
 pub fn write_pcap<'a>(packets: impl IntoIterator<Item = &'a Owned>) -> Vec<u8> {
     let mut w = PcapWriter::new(Vec::new(), LinkType::ETHERNET, 262_144).unwrap();
