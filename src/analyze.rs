@@ -616,14 +616,16 @@ impl Analyzer {
 
     /// Connections judged so far and not yet taken, with their kept packets (live input).
     pub fn take_finished_with_packets(&mut self) -> Vec<Finished> {
-        if self.done.is_empty() {
-            return Vec::new();
-        }
-        let done = std::mem::take(&mut self.done);
+        let mut out = Vec::new();
+        self.move_finished(&mut out);
+        out
+    }
+
+    /// Moves the connections judged so far into `out`. Both keep their buffers: a record is
+    /// large, and a busy capture finishes one every few packets.
+    pub fn move_finished(&mut self, out: &mut Vec<Finished>) {
         let ports = &self.options.tls_ports;
-        done.into_iter()
-            .filter(|f| reportable(&f.conn, ports))
-            .collect()
+        out.extend(self.done.drain(..).filter(|f| reportable(&f.conn, ports)));
     }
 
     /// Connections judged before the end (a port reused, or evicted from a full table), to be

@@ -60,16 +60,18 @@ fn analyze_inline<R: Read + Send>(
 ) -> FileResult {
     let mut analyzer = Analyzer::new(options.clone());
     let mut merger = Merger::new(1, false);
+    let mut finished = Vec::new();
     let (stats, result) = crate::capture::read_capture(input, |packet| {
         analyzer.packet(packet);
         if analyzer.has_finished() || merger.has_pending() {
-            let finished = analyzer.take_finished_with_packets();
-            merger.add_in_place(0, finished, analyzer.settled_to(), &mut emit);
+            analyzer.move_finished(&mut finished);
+            merger.add_in_place(0, &mut finished, analyzer.settled_to(), &mut emit);
         }
     });
     // One at a time: the connections left open are never all held twice.
     let counters = analyzer.finish_each_with_packets(|f| {
-        merger.add_in_place(0, vec![f], Moment::END, &mut emit);
+        finished.push(f);
+        merger.add_in_place(0, &mut finished, Moment::END, &mut emit);
     });
     merger.finish(&mut emit);
     FileResult {
@@ -444,13 +446,14 @@ impl Merger {
         }
     }
 
-    /// `add` then `release`, for records not boxed yet: those already in their place (nothing
-    /// waits, and nothing any input judges later comes before them), the common case, go out
-    /// at once and are never moved into the heap.
+    /// `add` then `release`, for records not boxed yet (taken from `finished`, which keeps its
+    /// buffer): those already in their place (nothing waits, and nothing any input judges
+    /// later comes before them), the common case, go out at once and are never moved into
+    /// the heap.
     pub fn add_in_place(
         &mut self,
         input: usize,
-        mut finished: Vec<Finished>,
+        finished: &mut Vec<Finished>,
         settled: Moment,
         emit: &mut impl FnMut(&mut Connection),
     ) {
@@ -460,7 +463,7 @@ impl Merger {
         }
         let before = self.settled.iter().min().copied().unwrap_or(Moment::END);
         let mut waiting = Vec::new();
-        for mut f in finished {
+        for mut f in finished.drain(..) {
             if waiting.is_empty() && self.pending.is_empty() && f.order.at < before {
                 self.number(&mut f);
                 emit(&mut f.conn);

@@ -178,12 +178,12 @@ fn compare(path: &Path) -> usize {
         let conn = common::stream(&analysis, *stream);
         let version = if row[3].is_empty() { &row[4] } else { &row[3] };
         assert_eq!(
-            conn.version.as_deref(),
+            conn.version,
             Some(names::version_name(hex_u16(version))),
             "{name}: version of stream {stream}"
         );
         assert_eq!(
-            conn.cipher.as_deref(),
+            conn.cipher,
             Some(names::cipher_suite_name(hex_u16(&row[2]))),
             "{name}: cipher of stream {stream}"
         );

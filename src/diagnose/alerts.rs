@@ -49,15 +49,13 @@ fn is_certificate_alert(code: u8) -> bool {
 fn decisive_alert(conn: &Connection) -> Option<&Alert> {
     let tls13 = conn.is_tls13();
     conn.alerts.iter().find(|a| {
-        (a.encrypted && !tls13)
-            || a.level.as_deref() == Some("fatal")
-            || a.code == Some(desc::CLOSE_NOTIFY)
+        (a.encrypted && !tls13) || a.level == Some("fatal") || a.code == Some(desc::CLOSE_NOTIFY)
     })
 }
 
 fn alert_words(alert: &Alert) -> String {
     match (&alert.description, alert.code) {
-        (Some(d), Some(code)) => format!("{} {d} ({code})", alert.level.as_deref().unwrap_or("")),
+        (Some(d), Some(code)) => format!("{} {d} ({code})", alert.level.unwrap_or("")),
         _ => "an encrypted alert".to_string(),
     }
 }
@@ -86,7 +84,7 @@ pub fn hello_retry_failed(conn: &Connection) -> Option<Diagnosis> {
         ),
         (None, None) => return None,
     };
-    let asked = hrr.group.as_deref().unwrap_or("an unnamed group");
+    let asked = hrr.group.unwrap_or("an unnamed group");
     let offered = if conn.groups.is_empty() {
         "none".to_string()
     } else {
@@ -238,7 +236,7 @@ fn protocol_version(conn: &Connection, alert: &Alert) -> Diagnosis {
         Side::Client => (
             format!(
                 "the client refused the server's version {}",
-                conn.version.as_deref().unwrap_or("(unknown)")
+                conn.version.unwrap_or("(unknown)")
             ),
             format!("the server chose a version outside the client's range ({range})"),
             "enable a version the client accepts on the server (TLS 1.2 or 1.3)".to_string(),

@@ -148,7 +148,7 @@ fn weakness(cert: &CertificateInfo) -> Option<Finding> {
 
 /// The client's alert after the server's Certificate, explained from the certificates.
 pub fn rejected(conn: &Connection, alert: &Alert) -> Diagnosis {
-    let description = alert.description.as_deref().unwrap_or("an alert");
+    let description = alert.description.unwrap_or("an alert");
     let found = findings(conn);
     let decisive: Vec<&Finding> = found
         .iter()

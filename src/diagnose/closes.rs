@@ -36,7 +36,7 @@ pub fn certificate_rejected_tls13(conn: &Connection) -> Option<Diagnosis> {
         .likely()
         .summary("the client aborted after the server's encrypted flight, most likely rejecting its certificate (TLS 1.3 hides which)")
         .with_client_hello(conn)
-        .evidence(*sh_frame, format!("ServerHello chose {}; everything after it is encrypted", conn.cipher.as_deref().unwrap_or("TLS 1.3")))
+        .evidence(*sh_frame, format!("ServerHello chose {}; everything after it is encrypted", conn.cipher.unwrap_or("TLS 1.3")))
         .evidence(None, format!("the server's encrypted records: {} bytes (EncryptedExtensions, Certificate, CertificateVerify, Finished)", server_flight.join(", ")))
         .evidence(frame, format!("the client's only answer: one {len}-byte record, the exact size of an encrypted alert (2 bytes, content type, 16-byte tag), not a Finished"));
     if let Some((side, close, how)) = first_close(conn) {

@@ -126,8 +126,8 @@ fn order_evidence(evidence: &mut Vec<Evidence>) {
 
 fn established(conn: &Connection, frame: u64) -> Verdict {
     let ended_by = first_close(conn).map_or(EndedBy::Unknown, |(side, _, _)| side.into());
-    let version = conn.version.as_deref().unwrap_or("TLS");
-    let cipher = conn.cipher.as_deref().unwrap_or("unknown cipher");
+    let version = conn.version.unwrap_or("TLS");
+    let cipher = conn.cipher.unwrap_or("unknown cipher");
     let how = if conn.resumed == Some(true) {
         ", resumed"
     } else {
@@ -138,12 +138,15 @@ fn established(conn: &Connection, frame: u64) -> Verdict {
     } else {
         ""
     };
-    let mut reason = format!("handshake completed: {version} {cipher}{how}{inferred}");
+    // Pieces pushed, not formatted: every established connection has this line.
+    let mut reason = String::with_capacity(128);
+    for piece in ["handshake completed: ", version, " ", cipher, how, inferred] {
+        reason.push_str(piece);
+    }
     if let Some(missing) = silent_side(conn) {
-        reason.push_str(&format!(
-            " (the capture holds no packet from the {})",
-            side_word(missing)
-        ));
+        reason.push_str(" (the capture holds no packet from the ");
+        reason.push_str(side_word(missing));
+        reason.push(')');
     }
     Verdict {
         outcome: Outcome::Established,

@@ -127,9 +127,9 @@ fn write_facts(out: &mut impl Write, c: &Connection) -> io::Result<()> {
         writeln!(out, "  client   {}", parts.join(" · "))?;
     }
     if let Some(version) = &c.version {
-        let mut parts = vec![version.clone()];
-        parts.extend(c.cipher.clone());
-        parts.extend(c.group.clone());
+        let mut parts = vec![version.to_string()];
+        parts.extend(c.cipher.map(str::to_string));
+        parts.extend(c.group.map(str::to_string));
         parts.extend(c.alpn.as_ref().map(|a| format!("ALPN {a}")));
         if c.resumed == Some(true) {
             parts.push("resumed".into());
@@ -137,7 +137,7 @@ fn write_facts(out: &mut impl Write, c: &Connection) -> io::Result<()> {
         writeln!(out, "  server   {}", parts.join(" · "))?;
     }
     if let Some(hrr) = &c.hello_retry {
-        let group = hrr.group.as_deref().unwrap_or("?");
+        let group = hrr.group.unwrap_or("?");
         writeln!(
             out,
             "  retry    HelloRetryRequest at frame {} asks for {group}",

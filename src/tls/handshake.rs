@@ -132,6 +132,7 @@ fn decode_client_hello(msg: &[u8]) -> Result<ClientHello, String> {
         let exts = parse_tls_client_hello_extensions(ext)
             .map(|(_, e)| e)
             .map_err(|e| format!("ClientHello extensions did not decode: {e:?}"))?;
+        out.extensions.reserve_exact(exts.len());
         for e in &exts {
             apply_client_extension(&mut out, e);
         }

@@ -259,7 +259,16 @@ pub struct CipherFacts {
 
 /// Facts about a suite; None for unknown ids and for the signalling values (0x00ff, 0x5600),
 /// which the table lists but which are no suites: counting them would skew an offer's profile.
+/// Made once per id and kept, like the names: every ClientHello's offer is looked at.
 pub fn cipher_facts(id: u16) -> Option<CipherFacts> {
+    static TABLE: [OnceLock<Option<CipherFacts>>; 1 << u16::BITS] =
+        [const { OnceLock::new() }; 1 << u16::BITS];
+    TABLE
+        .get(usize::from(id))
+        .and_then(|cell| *cell.get_or_init(|| cipher_facts_uncached(id)))
+}
+
+fn cipher_facts_uncached(id: u16) -> Option<CipherFacts> {
     if matches!(id, 0x00ff | 0x5600) {
         return None;
     }
