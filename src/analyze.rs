@@ -950,6 +950,7 @@ fn judge_state(
         counters.certificates_over_limit += tls.certificates_over_limit;
     }
     state.conn.facts.client_unacked = state.streams.client.unacked();
+    state.conn.close_duration();
     state.conn.close_tls13_pending();
     let judgement = diagnose::judge(&state.conn, diagnose_options);
     state.conn.verdict = judgement.verdict;

@@ -542,6 +542,13 @@ impl Connection {
         (ts.seconds_since(self.facts.start_ts) * 1e6).round() / 1e6
     }
 
+    /// Sets `duration_ms` from the first and last packets: once, when the connection is
+    /// judged, rather than for each of its packets.
+    pub fn close_duration(&mut self) {
+        let seconds = self.facts.last_ts.seconds_since(self.facts.start_ts);
+        self.duration_ms = (seconds * 1e6).round() / 1e3;
+    }
+
     /// Counts one packet of `side`.
     pub fn packet(
         &mut self,
@@ -556,8 +563,6 @@ impl Connection {
         if ts > self.facts.last_ts {
             self.facts.last_ts = ts;
         }
-        self.duration_ms =
-            (self.facts.last_ts.seconds_since(self.facts.start_ts) * 1e6).round() / 1e3;
         *self.tcp.packets.get_mut(side) += 1;
         *self.tcp.payload_bytes.get_mut(side) += payload as u64;
         self.tcp.truncated_bytes += u64::from(missing);

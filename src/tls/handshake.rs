@@ -7,10 +7,11 @@ use super::Limits;
 use super::certificate::{CertificateInfo, decode_certificate_cached};
 use crate::bytes::be_u16;
 use std::sync::Arc;
+use tls_parser::nom::{self, IResult};
 use tls_parser::{
     TlsExtension, TlsExtensionType, TlsMessage, TlsMessageHandshake,
-    parse_tls_client_hello_extensions, parse_tls_message_handshake,
-    parse_tls_server_hello_extensions,
+    parse_tls_client_hello_extension, parse_tls_message_handshake,
+    parse_tls_server_hello_extension,
 };
 
 /// The handshake types, as RFC 8446 4 numbers them.
@@ -129,15 +130,40 @@ fn decode_client_hello(msg: &[u8]) -> Result<ClientHello, String> {
         ..Default::default()
     };
     if let Some(ext) = ch.ext {
-        let exts = parse_tls_client_hello_extensions(ext)
-            .map(|(_, e)| e)
-            .map_err(|e| format!("ClientHello extensions did not decode: {e:?}"))?;
-        out.extensions.reserve_exact(exts.len());
-        for e in &exts {
-            apply_client_extension(&mut out, e);
-        }
+        out.extensions.reserve_exact(16);
+        each_extension(ext, parse_tls_client_hello_extension, |e| {
+            apply_client_extension(&mut out, e)
+        })
+        .map_err(|e| format!("ClientHello extensions did not decode: {e:?}"))?;
     }
     Ok(out)
+}
+
+/// Hands each extension of the list `raw` to `apply`, in order, as tls-parser's list parsers
+/// (`many0(complete(one))`) read them: to the first that does not decode, an error only if
+/// it is a failure. Without collecting them into a Vec first: a ClientHello has a dozen, and
+/// collecting and dropping them was a tenth of a handshake's cost.
+fn each_extension<'a>(
+    mut raw: &'a [u8],
+    one: fn(&'a [u8]) -> IResult<&'a [u8], TlsExtension<'a>>,
+    mut apply: impl FnMut(&TlsExtension<'a>),
+) -> Result<(), nom::Err<nom::error::Error<&'a [u8]>>> {
+    loop {
+        match one(raw) {
+            Ok((rest, e)) if rest.len() < raw.len() => {
+                apply(&e);
+                raw = rest;
+            }
+            // What many0 makes of a parser that reads nothing (one never does: a type and a
+            // length come first).
+            Ok(_) => {
+                let kind = nom::error::ErrorKind::Many0;
+                return Err(nom::Err::Error(nom::error::Error::new(raw, kind)));
+            }
+            Err(nom::Err::Error(_) | nom::Err::Incomplete(_)) => return Ok(()),
+            Err(failure) => return Err(failure),
+        }
+    }
 }
 
 fn extension_type(e: &TlsExtension<'_>) -> u16 {
@@ -209,10 +235,7 @@ fn decode_server_hello(msg: &[u8]) -> Result<ServerHello, String> {
         ..Default::default()
     };
     if let Some(ext) = ext {
-        let exts = parse_tls_server_hello_extensions(ext)
-            .map(|(_, e)| e)
-            .map_err(|e| format!("ServerHello extensions did not decode: {e:?}"))?;
-        for e in &exts {
+        each_extension(ext, parse_tls_server_hello_extension, |e| {
             out.extensions.push(extension_type(e));
             match e {
                 TlsExtension::SupportedVersions(v) => out.selected_version = v.first().map(|v| v.0),
@@ -225,7 +248,8 @@ fn decode_server_hello(msg: &[u8]) -> Result<ServerHello, String> {
                 TlsExtension::PreSharedKey(_) => out.psk_selected = true,
                 _ => {}
             }
-        }
+        })
+        .map_err(|e| format!("ServerHello extensions did not decode: {e:?}"))?;
     }
     Ok(out)
 }
@@ -286,6 +310,52 @@ pub fn decode_sslv2_client_hello(body: &[u8]) -> Result<ClientHello, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    type One = for<'a> fn(&'a [u8]) -> IResult<&'a [u8], TlsExtension<'a>>;
+    type List = for<'a> fn(&'a [u8]) -> IResult<&'a [u8], Vec<TlsExtension<'a>>>;
+
+    /// `each_extension` with `one` reads what tls-parser's list parser `list` reads.
+    fn same_as_list(raw: &[u8], one: One, list: List) -> Result<(), TestCaseError> {
+        let mut seen = Vec::new();
+        let ours = each_extension(raw, one, |e| seen.push(e.clone()));
+        match (ours, list(raw)) {
+            (Ok(()), Ok((_, theirs))) => prop_assert_eq!(seen, theirs),
+            (Err(a), Err(b)) => prop_assert_eq!(format!("{a:?}"), format!("{b:?}")),
+            (a, b) => prop_assert!(false, "ours {:?}, tls-parser's {:?}", a, b.map(|(_, v)| v)),
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(500))]
+
+        /// Lists of extensions of the types a hello carries (and any other), with contents
+        /// that may or may not decode, cut anywhere or followed by junk.
+        #[test]
+        fn extensions_read_as_tls_parser_reads_them(
+            list in prop::collection::vec(
+                (prop::sample::select(vec![0u16, 5, 10, 11, 13, 16, 21, 23, 35, 41, 42, 43,
+                    45, 51, 0x0a0a, 0xff01, 0x1234]), prop::collection::vec(any::<u8>(), 0..24)),
+                0..12),
+            cut in any::<prop::sample::Index>(),
+            junk in prop::collection::vec(any::<u8>(), 0..6),
+        ) {
+            let mut raw = Vec::new();
+            for (kind, data) in &list {
+                raw.extend_from_slice(&kind.to_be_bytes());
+                raw.extend_from_slice(&(data.len() as u16).to_be_bytes());
+                raw.extend_from_slice(data);
+            }
+            raw.extend_from_slice(&junk);
+            let cut = cut.index(raw.len() + 1);
+            let raw = raw.get(..cut).unwrap_or_default();
+            same_as_list(raw, parse_tls_client_hello_extension,
+                tls_parser::parse_tls_client_hello_extensions)?;
+            same_as_list(raw, parse_tls_server_hello_extension,
+                tls_parser::parse_tls_server_hello_extensions)?;
+        }
+    }
 
     #[test]
     fn garbage_never_panics() {
