@@ -408,6 +408,68 @@ pub struct TcpFacts {
     pub first_ttl: PerSide<Option<u8>>,
 }
 
+/// Values of one IANA registry as sent (GREASE included, in order), kept as their numbers
+/// and named only when read or written: the record of every handshake need not hold a name
+/// for each of the dozens a ClientHello lists.
+#[derive(Clone, Default)]
+pub struct Names {
+    values: Vec<u16>,
+    name: Option<fn(u16) -> &'static str>,
+}
+
+impl Names {
+    pub fn new(values: Vec<u16>, name: fn(u16) -> &'static str) -> Self {
+        Names {
+            values,
+            name: Some(name),
+        }
+    }
+
+    /// The numbers, as sent.
+    pub fn values(&self) -> &[u16] {
+        &self.values
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &'static str> + '_ {
+        let name = self.name.unwrap_or(|_| "");
+        self.values.iter().map(move |&v| name(v))
+    }
+
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.iter().any(|n| n == name)
+    }
+
+    pub fn join(&self, separator: &str) -> String {
+        self.iter().collect::<Vec<_>>().join(separator)
+    }
+}
+
+impl std::fmt::Debug for Names {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl PartialEq for Names {
+    fn eq(&self, other: &Names) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl Serialize for Names {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.iter())
+    }
+}
+
 /// One connection, as reported.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Connection {
@@ -429,13 +491,13 @@ pub struct Connection {
     pub duration_ms: f64,
 
     pub sni: Option<String>,
-    pub client_versions: Vec<&'static str>,
-    pub cipher_suites: Vec<&'static str>,
+    pub client_versions: Names,
+    pub cipher_suites: Names,
     pub alpn_offered: Vec<String>,
-    pub groups: Vec<&'static str>,
-    pub key_share_groups: Vec<&'static str>,
-    pub signature_algorithms: Vec<&'static str>,
-    pub client_extensions: Vec<&'static str>,
+    pub groups: Names,
+    pub key_share_groups: Names,
+    pub signature_algorithms: Names,
+    pub client_extensions: Names,
     pub resumption_offered: ResumptionOffer,
     pub client_hello_size: Option<usize>,
 
@@ -444,7 +506,7 @@ pub struct Connection {
     pub alpn: Option<String>,
     pub group: Option<&'static str>,
     pub resumed: Option<bool>,
-    pub server_extensions: Vec<&'static str>,
+    pub server_extensions: Names,
     pub hello_retry: Option<HelloRetry>,
 
     pub certificates: Vec<Arc<CertificateInfo>>,
@@ -478,6 +540,8 @@ pub struct Connection {
 pub struct Facts {
     pub start_ts: Timestamp,
     pub last_ts: Timestamp,
+    /// The first ClientHello; its value lists (versions, suites, groups, key shares,
+    /// signature schemes, extensions, ALPN) are in the record's fields, not here.
     pub client_hello: Option<(u64, Box<ClientHello>)>,
     pub client_hello_ts: Option<Timestamp>,
     pub server_hello: Option<(u64, Box<ServerHello>)>,
@@ -772,10 +836,10 @@ impl Connection {
 
     fn handshake_message(&mut self, side: Side, frame: u64, ts: Timestamp, message: Message) {
         let (kind, detail) = match message {
-            Message::ClientHello(ch) => {
+            Message::ClientHello(mut ch) => {
                 let detail = ch.sni.as_ref().map(|s| Detail::Sni(s.clone()));
                 if self.facts.client_hello.is_none() {
-                    self.client_hello_facts(&ch);
+                    self.client_hello_facts(&mut ch);
                     self.facts.client_hello = Some((frame, ch));
                     self.facts.client_hello_ts = Some(ts);
                 }
@@ -842,38 +906,24 @@ impl Connection {
         }
     }
 
-    fn client_hello_facts(&mut self, ch: &ClientHello) {
+    /// Takes the ClientHello's value lists into the record (they are not copied: the
+    /// ClientHello kept in `facts` is left without them).
+    fn client_hello_facts(&mut self, ch: &mut ClientHello) {
+        use std::mem::take;
         self.sni = ch.sni.clone();
-        self.client_versions = if ch.supported_versions.is_empty() {
-            vec![names::version_name(ch.legacy_version)]
+        let versions = if ch.supported_versions.is_empty() {
+            vec![ch.legacy_version]
         } else {
-            ch.supported_versions
-                .iter()
-                .map(|&v| names::version_name(v))
-                .collect()
+            take(&mut ch.supported_versions)
         };
-        self.cipher_suites = ch
-            .cipher_suites
-            .iter()
-            .map(|&c| names::cipher_suite_name(c))
-            .collect();
-        self.alpn_offered = ch.alpn.clone();
-        self.groups = ch.groups.iter().map(|&g| names::group_name(g)).collect();
-        self.key_share_groups = ch
-            .key_share_groups
-            .iter()
-            .map(|&g| names::group_name(g))
-            .collect();
-        self.signature_algorithms = ch
-            .signature_algorithms
-            .iter()
-            .map(|&s| names::signature_scheme_name(s))
-            .collect();
-        self.client_extensions = ch
-            .extensions
-            .iter()
-            .map(|&e| names::extension_name(e))
-            .collect();
+        self.client_versions = Names::new(versions, names::version_name);
+        self.cipher_suites = Names::new(take(&mut ch.cipher_suites), names::cipher_suite_name);
+        self.alpn_offered = take(&mut ch.alpn);
+        self.groups = Names::new(take(&mut ch.groups), names::group_name);
+        self.key_share_groups = Names::new(take(&mut ch.key_share_groups), names::group_name);
+        let schemes = take(&mut ch.signature_algorithms);
+        self.signature_algorithms = Names::new(schemes, names::signature_scheme_name);
+        self.client_extensions = Names::new(take(&mut ch.extensions), names::extension_name);
         self.resumption_offered = ResumptionOffer {
             session_id: !ch.session_id.is_empty(),
             session_ticket: ch.session_ticket,
@@ -898,11 +948,7 @@ impl Connection {
         self.cipher = Some(cipher);
         self.alpn = sh.alpn.clone();
         self.group = sh.group.map(names::group_name);
-        self.server_extensions = sh
-            .extensions
-            .iter()
-            .map(|&e| names::extension_name(e))
-            .collect();
+        self.server_extensions = Names::new(sh.extensions.clone(), names::extension_name);
         let client_sid = self
             .facts
             .client_hello

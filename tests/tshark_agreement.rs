@@ -126,7 +126,8 @@ fn compare(path: &Path) -> usize {
                 .collect()
         };
         assert_eq!(
-            conn.client_versions, versions,
+            conn.client_versions.iter().collect::<Vec<_>>(),
+            versions,
             "{name}: offered versions of stream {stream}"
         );
         checked += 4;

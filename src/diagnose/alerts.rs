@@ -219,7 +219,6 @@ fn protocol_version(conn: &Connection, alert: &Alert) -> Diagnosis {
     let offered: Vec<&str> = conn
         .client_versions
         .iter()
-        .copied()
         .filter(|v| *v != "GREASE")
         .collect();
     let range = offered.join(", ");
@@ -251,11 +250,12 @@ fn protocol_version(conn: &Connection, alert: &Alert) -> Diagnosis {
 
 /// What the client's cipher suite list has and lacks, in the terms a server admin compares.
 fn offer_profile(conn: &Connection) -> String {
-    let Some((_, ch)) = &conn.facts.client_hello else {
+    if conn.facts.client_hello.is_none() {
         return "the ClientHello is not in the capture".into();
-    };
-    let facts: Vec<_> = ch
+    }
+    let facts: Vec<_> = conn
         .cipher_suites
+        .values()
         .iter()
         .filter(|&&c| !names::is_grease(c))
         .filter_map(|&c| names::cipher_facts(c))
@@ -304,7 +304,6 @@ fn no_shared_cipher(conn: &Connection, alert: &Alert) -> Diagnosis {
     let suites: Vec<&str> = conn
         .cipher_suites
         .iter()
-        .copied()
         .filter(|c| *c != "GREASE")
         .take(6)
         .collect();
@@ -352,7 +351,7 @@ fn downgrade(conn: &Connection, alert: &Alert) -> Diagnosis {
         .summary("the server refused a fallback to a lower version (TLS_FALLBACK_SCSV)")
         .evidence(
             None,
-            if conn.cipher_suites.contains(&"TLS_FALLBACK_SCSV") {
+            if conn.cipher_suites.contains("TLS_FALLBACK_SCSV") {
                 "the ClientHello carries TLS_FALLBACK_SCSV: the client is retrying at a lower version after a failure"
             } else {
                 "the server judged this ClientHello a downgrade"

@@ -224,16 +224,12 @@ fn client_hello_words(conn: &Connection) -> String {
     let versions: Vec<&str> = conn
         .client_versions
         .iter()
-        .copied()
         .filter(|v| *v != "GREASE")
         .collect();
     let mut words = format!(
         "ClientHello {sni} offering {}; {} cipher suites",
         versions.join(", "),
-        conn.cipher_suites
-            .iter()
-            .filter(|&&c| c != "GREASE")
-            .count()
+        conn.cipher_suites.iter().filter(|&c| c != "GREASE").count()
     );
     if !conn.alpn_offered.is_empty() {
         words.push_str(&format!("; ALPN {}", conn.alpn_offered.join(", ")));
