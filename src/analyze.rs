@@ -97,7 +97,7 @@ impl SavedPacket {
 
 /// A judged connection, with its recent packets when they were kept.
 pub struct Finished {
-    pub conn: Connection,
+    pub conn: Box<Connection>,
     pub packets: Vec<SavedPacket>,
     /// Its place in the report.
     pub order: ReportOrder,
@@ -250,7 +250,9 @@ fn is_zero(n: &u64) -> bool {
 
 /// Per-connection state: the record, and the two directions' reassembly and decoding.
 struct State {
-    conn: Connection,
+    /// Boxed: the record goes out whole when the connection is judged, so it moves as a
+    /// pointer, not as a couple of kilobytes through every step to the report.
+    conn: Box<Connection>,
     streams: PerSide<Reassembler>,
     decoders: PerSide<Decoder>,
     settled: bool,
@@ -370,9 +372,9 @@ impl Analyzer {
         let linger = self.options.linger;
         let retired = self.table.retire_due(now, |s| due(s, linger));
         let (diagnose, counters) = (&self.options.diagnose, &mut self.counters);
-        for (mut flow, at) in retired {
+        for (flow, at) in retired {
             let kept = &mut self.kept_bytes;
-            let finished = finish(&mut flow.state, Moment::at(at, 0), diagnose, counters, kept);
+            let finished = finish(flow.state, Moment::at(at, 0), diagnose, counters, kept);
             self.done.extend(finished);
         }
     }
@@ -444,7 +446,8 @@ impl Analyzer {
             clock,
             |s| due(s, linger),
             || State {
-                conn: Connection::default(),
+                // Its tcp.stream is known once the table has taken it (below).
+                conn: Box::new(Connection::new(0, packet.frame, packet.ts)),
                 streams: PerSide {
                     client: Reassembler::new(reassembly),
                     server: Reassembler::new(reassembly),
@@ -474,9 +477,9 @@ impl Analyzer {
                 lookup.replaced.map(|old| (old, now)),
                 lookup.evicted.map(|old| (old, now)),
             ];
-            for (mut old, when) in ended.into_iter().flatten() {
+            for (old, when) in ended.into_iter().flatten() {
                 self.done
-                    .extend(finish(&mut old.state, when, diagnose, counters, kept));
+                    .extend(finish(old.state, when, diagnose, counters, kept));
             }
         }
         let Some(flow) = lookup.flow else {
@@ -488,7 +491,7 @@ impl Analyzer {
             if let Some(created) = &mut self.created {
                 created.push(packet.frame);
             }
-            flow.state.conn = Connection::new(flow.tcp_stream, packet.frame, packet.ts);
+            flow.state.conn.tcp_stream = flow.tcp_stream;
             if flow.roles == RoleEvidence::Port && hello_from_server(seg) {
                 flow.swap_roles(RoleEvidence::ClientHello);
             }
@@ -591,11 +594,11 @@ impl Analyzer {
             }
         });
         let (diagnose, counters) = (&self.options.diagnose, &mut self.counters);
-        for mut flow in expired {
+        for flow in expired {
             let when = Moment::at(self.clock, 0);
             let kept = &mut self.kept_bytes;
             self.done
-                .extend(finish(&mut flow.state, when, diagnose, counters, kept));
+                .extend(finish(flow.state, when, diagnose, counters, kept));
         }
     }
 
@@ -633,7 +636,7 @@ impl Analyzer {
     pub fn take_finished(&mut self) -> Vec<Connection> {
         self.take_finished_with_packets()
             .into_iter()
-            .map(|f| f.conn)
+            .map(|f| *f.conn)
             .collect()
     }
 
@@ -641,7 +644,7 @@ impl Analyzer {
     /// handed to `each` in tcp.stream order, one at a time (so that they are never all held
     /// twice). Returns the packet counters.
     pub fn finish_each(self, mut each: impl FnMut(Connection)) -> PacketCounters {
-        self.finish_each_with_packets(|f| each(f.conn))
+        self.finish_each_with_packets(|f| each(*f.conn))
     }
 
     /// `finish_each`, with each connection's kept packets (live input).
@@ -658,9 +661,9 @@ impl Analyzer {
             mut kept_bytes,
             ..
         } = self;
-        for mut flow in table.drain() {
+        for flow in table.drain() {
             let finished = finish(
-                &mut flow.state,
+                flow.state,
                 Moment::END,
                 &options.diagnose,
                 &mut counters,
@@ -869,7 +872,7 @@ fn report_now(
         facts,
         ..Connection::default()
     };
-    let conn = std::mem::replace(&mut state.conn, slim);
+    let conn = std::mem::replace(&mut state.conn, Box::new(slim));
     state.settled = true;
     state.streams = PerSide::default();
     state.streams.client.stop();
@@ -900,7 +903,7 @@ fn take_ring(state: &mut State, kept_bytes: &mut usize) -> Vec<SavedPacket> {
 /// Judges a connection leaving the table (its state is left empty); nothing when it was
 /// reported already.
 fn finish(
-    state: &mut State,
+    mut state: State,
     at: Moment,
     diagnose_options: &DiagnoseOptions,
     counters: &mut PacketCounters,
@@ -909,11 +912,11 @@ fn finish(
     if state.reported {
         return None;
     }
-    judge_state(state, diagnose_options, counters);
-    let packets = take_ring(state, kept_bytes);
+    judge_state(&mut state, diagnose_options, counters);
+    let packets = take_ring(&mut state, kept_bytes);
     let first_frame = state.conn.first_frame;
     Some(Finished {
-        conn: std::mem::take(&mut state.conn),
+        conn: state.conn,
         packets,
         order: ReportOrder { at, first_frame },
     })
