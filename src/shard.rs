@@ -138,10 +138,8 @@ impl Batch {
 /// What a worker tells the merger after each batch, and once at the end.
 struct Report {
     worker: usize,
-    /// Boxed by the worker, so that the merger's heap moves pointers and the boxes go back to
-    /// the worker to be freed (`Spent`).
-    #[allow(clippy::vec_box)]
-    finished: Vec<Box<Finished>>,
+    /// Each record goes back to the worker to be freed (`Spent`).
+    finished: Vec<Finished>,
     created: Vec<u64>,
     settled: Moment,
     /// Its packet counters, with its last report.
@@ -278,8 +276,7 @@ fn read_and_dispatch<R: Read + Send>(
 /// Records reported, handed back to the worker that made them to be freed there: glibc's
 /// malloc frees memory from another thread's arena slowly, and the merger's thread would
 /// otherwise spend its time on it.
-#[allow(clippy::vec_box)]
-type Spent = Vec<Box<Finished>>;
+type Spent = Vec<Finished>;
 
 struct WorkerChannels {
     batches: mpsc::Receiver<Batch>,
@@ -298,7 +295,6 @@ fn work(worker: usize, options: Options, channels: WorkerChannels) {
     } = channels;
     let mut analyzer = Analyzer::new(options);
     analyzer.record_creations();
-    let boxed = |finished: Vec<Finished>| finished.into_iter().map(Box::new).collect();
     for mut batch in batches {
         freed.try_iter().for_each(drop);
         let bytes = batch.bytes();
@@ -319,7 +315,7 @@ fn work(worker: usize, options: Options, channels: WorkerChannels) {
         let last = batch.last;
         let report = Report {
             worker,
-            finished: boxed(analyzer.take_finished_with_packets()),
+            finished: analyzer.take_finished_with_packets(),
             created: analyzer.take_creations(),
             settled: analyzer.settled_to(),
             counters: None,
@@ -339,7 +335,7 @@ fn work(worker: usize, options: Options, channels: WorkerChannels) {
     const CHUNK: usize = 256;
     let mut created = Some(analyzer.take_creations());
     let mut chunk = Vec::with_capacity(CHUNK);
-    let mut send = |chunk: Vec<Box<Finished>>, counters| {
+    let mut send = |chunk: Vec<Finished>, counters| {
         let _ = to_merger.send(Report {
             worker,
             finished: chunk,
@@ -349,7 +345,7 @@ fn work(worker: usize, options: Options, channels: WorkerChannels) {
         });
     };
     let counters = analyzer.finish_each_with_packets(|f| {
-        chunk.push(Box::new(f));
+        chunk.push(f);
         if chunk.len() >= CHUNK {
             send(
                 std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK)),
@@ -360,9 +356,8 @@ fn work(worker: usize, options: Options, channels: WorkerChannels) {
     send(chunk, Some(counters));
 }
 
-/// A report waiting for its turn: boxed, so that the heap moves a pointer, not a record of
-/// a couple of kilobytes, at each step of a push or pop.
-struct Pending(ReportOrder, usize, Box<Finished>);
+/// A report waiting for its turn (its record boxed: the heap moves a few words at each step).
+struct Pending(ReportOrder, usize, Finished);
 
 impl PartialEq for Pending {
     fn eq(&self, other: &Self) -> bool {
@@ -391,7 +386,7 @@ pub struct Merger {
     settled: Vec<Moment>,
     /// The connections each input left open at the end, in tcp.stream order as they come, and
     /// whether all of them have come: merged as they come, never all held at once.
-    open_at_end: Vec<VecDeque<Box<Finished>>>,
+    open_at_end: Vec<VecDeque<Finished>>,
     done: Vec<bool>,
     /// With several inputs: each one's conversations, by first frame, to number tcp.stream.
     created: Option<Vec<Vec<u64>>>,
@@ -428,7 +423,7 @@ impl Merger {
     pub fn add(
         &mut self,
         input: usize,
-        finished: impl IntoIterator<Item = Box<Finished>>,
+        finished: impl IntoIterator<Item = Finished>,
         created: Vec<u64>,
         settled: Moment,
     ) {
@@ -446,10 +441,9 @@ impl Merger {
         }
     }
 
-    /// `add` then `release`, for records not boxed yet (taken from `finished`, which keeps its
-    /// buffer): those already in their place (nothing waits, and nothing any input judges
-    /// later comes before them), the common case, go out at once and are never moved into
-    /// the heap.
+    /// `add` then `release`, for records taken from `finished` (which keeps its buffer):
+    /// those already in their place (nothing waits, and nothing any input judges later comes
+    /// before them), the common case, go out at once and are never moved into the heap.
     pub fn add_in_place(
         &mut self,
         input: usize,
@@ -468,7 +462,7 @@ impl Merger {
                 self.number(&mut f);
                 emit(&mut f.conn);
             } else {
-                waiting.push(Box::new(f));
+                waiting.push(f);
             }
         }
         self.add(input, waiting, Vec::new(), settled);
@@ -549,7 +543,7 @@ impl Merger {
     fn hand_on(
         &mut self,
         input: usize,
-        mut finished: Box<Finished>,
+        mut finished: Finished,
         emit: &mut impl FnMut(&mut Connection),
     ) {
         self.number(&mut finished);
