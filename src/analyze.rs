@@ -900,8 +900,8 @@ fn take_ring(state: &mut State, kept_bytes: &mut usize) -> Vec<SavedPacket> {
     }
 }
 
-/// Judges a connection leaving the table (its state is left empty); nothing when it was
-/// reported already.
+/// Judges a connection leaving the table, taking its state; nothing when it was reported
+/// already.
 fn finish(
     mut state: State,
     at: Moment,

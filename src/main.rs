@@ -6,7 +6,6 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::io::{self, IsTerminal, Read, Write};
 use std::net::IpAddr;
 use std::process::ExitCode;
-
 use tlsdiag::Options;
 use tlsdiag::analyze::DEFAULT_TLS_PORTS;
 use tlsdiag::connection::{Connection, Outcome};
