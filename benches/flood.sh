@@ -24,7 +24,9 @@ ip netns exec tlsdiag-fc timeout 120 hping3 -q -S -p 443 --rand-source -i u5 -c 
 sleep 2; kill -INT $capture 2>/dev/null || true; wait $capture 2>/dev/null || true
 (cd "$here" && cargo build --release -q)
 echo "capture: $(stat -c %s "$work/flood.pcap") bytes"
-for max in 100000 10000; do
-  /usr/bin/time -f "--max-connections $max: %e s wall, peak RSS %M KiB" \
-    "$here/target/release/tlsdiag" analyze -q --max-connections $max "$work/flood.pcap" | grep -E "connections  |judged early"
+for jobs in 1 2; do
+  for max in 100000 10000; do
+    /usr/bin/time -f "-j $jobs --max-connections $max: %e s wall, peak RSS %M KiB" \
+      "$here/target/release/tlsdiag" analyze -q -j $jobs --max-connections $max "$work/flood.pcap" | grep -E "connections  |judged early"
+  done
 done
