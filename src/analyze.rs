@@ -334,12 +334,22 @@ impl Analyzer {
     /// sharing a capture, the `CaptureClock` of all its packets so far, not only of those
     /// this one sees.
     pub fn packet_at(&mut self, packet: &Packet<'_>, clock: Timestamp) {
+        self.decoded_at(packet, net::decode(packet), clock);
+    }
+
+    /// `packet_at`, with the packet already decoded (by the reading thread of `-j`).
+    pub fn decoded_at(
+        &mut self,
+        packet: &Packet<'_>,
+        decoded: Result<Decoded<'_>, Skip>,
+        clock: Timestamp,
+    ) {
         self.counters.packets += 1;
         self.counters.bytes += packet.data.len() as u64;
         self.clock = self.clock.max(clock);
         self.frame = self.frame.max(packet.frame);
         self.retire_due();
-        match net::decode(packet) {
+        match decoded {
             Ok(Decoded::Tcp(seg)) => self.segment(packet, &seg),
             Ok(Decoded::Unreachable(icmp)) => self.unreachable(packet, &icmp),
             Err(skip) => self.count_skip(skip),

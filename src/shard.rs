@@ -1,8 +1,9 @@
 //! `-j N`: a file's connections split across worker threads by a symmetric hash of their
 //! 4-tuple, and the workers' reports merged back into the order one thread gives.
 //!
-//! One thread reads the file, keeps the capture clock, and hands each packet, with the clock
-//! at that packet, to the worker that owns its connection; every batch of packets also tells
+//! One thread reads the file, keeps the capture clock, decodes each packet's headers while
+//! they are in its core's cache, and hands the packet, decoded and with the clock at that
+//! packet, to the worker that owns its connection; every batch of packets also tells
 //! every worker how far the clock went, so that a worker seeing no packets still ages its
 //! connections. What a worker judges, and when, depends only on its connections' packets and
 //! that clock (`analyze::ReportOrder`), and the merger releases reports in that order once
@@ -95,6 +96,10 @@ struct Batch {
 }
 
 struct Meta {
+    /// Its headers, decoded by the reading thread: a worker reading them again from the
+    /// bytes the reading core copied in missed the cache for most packets (1.2 GB bulk
+    /// file, `-j 2`: 0.39 s against 0.33 s).
+    decoded: net::Detached,
     frame: u64,
     ts: Timestamp,
     clock: Timestamp,
@@ -107,12 +112,19 @@ struct Meta {
 
 impl Batch {
     /// Adds a packet whose bytes lie in the batch's chunk at `start`, or else copies them.
-    fn push(&mut self, packet: &Packet<'_>, start: Option<usize>, clock: Timestamp) {
+    fn push(
+        &mut self,
+        packet: &Packet<'_>,
+        decoded: net::Detached,
+        start: Option<usize>,
+        clock: Timestamp,
+    ) {
         let start = start.unwrap_or_else(|| {
             self.copied.extend_from_slice(packet.data);
             self.copied.len() - packet.data.len()
         });
         self.packets.push(Meta {
+            decoded,
             frame: packet.frame,
             ts: packet.ts,
             clock,
@@ -258,9 +270,9 @@ fn read_and_dispatch<R: Read + Send>(
         }
         clock = ticks.tick(packet.ts);
         frame = packet.frame;
-        let worker = net::shard_of(packet, jobs);
-        if let Some(batch) = batches.get_mut(worker) {
-            batch.push(packet, shared.map(|s| s.start), clock);
+        let decoded = net::Detached::of(packet);
+        if let Some(batch) = batches.get_mut(decoded.shard(jobs)) {
+            batch.push(packet, decoded, shared.map(|s| s.start), clock);
         }
         held += 1;
         held_bytes += packet.data.len();
@@ -309,7 +321,7 @@ fn work(worker: usize, options: Options, channels: WorkerChannels) {
                 data,
                 orig_len: meta.orig_len,
             };
-            analyzer.packet_at(&packet, meta.clock);
+            analyzer.decoded_at(&packet, meta.decoded.attach(data), meta.clock);
         }
         analyzer.advance(batch.clock, batch.frame);
         let last = batch.last;

@@ -29,9 +29,8 @@ impl Endpoint {
     }
 }
 
-/// The unordered pair of endpoints, each as an IPv6 address (IPv4 mapped into it) and a port;
-/// `lo` sorts first. Fixed-width integers: hashing and comparing them is a few instructions,
-/// where `IpAddr`'s are a branch and a slice each, for every packet.
+/// The unordered pair of endpoints, each as fixed-width integers (`net::endpoint_bits`);
+/// `lo` sorts first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 struct FlowKey {
     lo: (u128, u16),
@@ -40,12 +39,7 @@ struct FlowKey {
 
 impl FlowKey {
     fn compact(e: Endpoint) -> (u128, u16) {
-        let ip = match e.ip {
-            // ::ffff:a.b.c.d, as `to_ipv6_mapped` would give, without building the bytes.
-            IpAddr::V4(v4) => (0xffff_u128 << 32) | u128::from(v4.to_bits()),
-            IpAddr::V6(v6) => v6.to_bits(),
-        };
-        (ip, e.port)
+        crate::net::endpoint_bits(e.ip, e.port)
     }
 
     /// The key of the pair, and whether `a` is its `hi` end.

@@ -98,25 +98,88 @@ pub fn decode<'a>(packet: &Packet<'a>) -> Result<Decoded<'a>, Skip> {
     segment_of(&sliced, missing).map(Decoded::Tcp)
 }
 
-/// Which of `shards` a packet goes to: both directions of a TCP connection, and the ICMP
-/// errors quoting it, to the same one (a symmetric hash of the 4-tuple, the same in every
-/// run); packets of no connection to the first.
-pub fn shard_of(packet: &Packet<'_>, shards: usize) -> usize {
-    use std::hash::BuildHasher;
-    if shards <= 1 {
-        return 0;
+/// A packet's decoding without its bytes. The reading thread of `-j` decodes each packet as
+/// it walks the file, while the headers are in its core's cache, and the worker that owns the
+/// connection takes this instead of reading the headers again from another core's cache
+/// (that second read cost more than the decode itself).
+#[derive(Clone, Copy, Debug)]
+pub struct Detached {
+    decoded: Result<Decoded<'static>, Skip>,
+    /// Where the segment's payload lies in the packet's bytes.
+    payload_start: usize,
+    payload_len: usize,
+}
+
+impl Detached {
+    pub fn of(packet: &Packet<'_>) -> Self {
+        let (decoded, payload_start, payload_len) = match decode(packet) {
+            Ok(Decoded::Tcp(seg)) => {
+                // A subslice's place in its slice, from their addresses.
+                let start =
+                    (seg.payload.as_ptr() as usize).saturating_sub(packet.data.as_ptr() as usize);
+                let detached = Segment {
+                    payload: &[],
+                    ..seg
+                };
+                (Ok(Decoded::Tcp(detached)), start, seg.payload.len())
+            }
+            Ok(Decoded::Unreachable(u)) => (Ok(Decoded::Unreachable(u)), 0, 0),
+            Err(skip) => (Err(skip), 0, 0),
+        };
+        Detached {
+            decoded,
+            payload_start,
+            payload_len,
+        }
     }
-    let endpoints = plain_endpoints(packet).or_else(|| match decode(packet) {
-        Ok(Decoded::Tcp(s)) => Some(((s.src, s.src_port), (s.dst, s.dst_port))),
-        Ok(Decoded::Unreachable(u)) => Some(((u.src, u.src_port), (u.dst, u.dst_port))),
-        Err(_) => None,
-    });
-    let Some((a, b)) = endpoints else {
-        return 0;
+
+    /// The decoding again, its payload borrowed from `data`, the packet's bytes.
+    pub fn attach<'a>(&self, data: &'a [u8]) -> Result<Decoded<'a>, Skip> {
+        match self.decoded {
+            Ok(Decoded::Tcp(seg)) => {
+                let end = self.payload_start.saturating_add(self.payload_len);
+                let payload = data.get(self.payload_start..end).ok_or(Skip::Malformed)?;
+                Ok(Decoded::Tcp(Segment { payload, ..seg }))
+            }
+            other => other,
+        }
+    }
+
+    /// Which of `shards` the packet goes to: both directions of a TCP connection, and the
+    /// ICMP errors quoting it, to the same one (a symmetric hash of the 4-tuple, the same in
+    /// every run); packets of no connection to the first.
+    pub fn shard(&self, shards: usize) -> usize {
+        use std::hash::BuildHasher;
+        if shards <= 1 {
+            return 0;
+        }
+        let (a, b) = match self.decoded {
+            Ok(Decoded::Tcp(s)) => (
+                endpoint_bits(s.src, s.src_port),
+                endpoint_bits(s.dst, s.dst_port),
+            ),
+            Ok(Decoded::Unreachable(u)) => (
+                endpoint_bits(u.src, u.src_port),
+                endpoint_bits(u.dst, u.dst_port),
+            ),
+            Err(_) => return 0,
+        };
+        let pair = if a <= b { (a, b) } else { (b, a) };
+        let hash = foldhash::fast::FixedState::default().hash_one(pair);
+        (hash % shards as u64) as usize
+    }
+}
+
+/// An endpoint as fixed-width integers: the address as IPv6 (IPv4 mapped into it) and the
+/// port. Hashing and comparing them is a few instructions, where `IpAddr`'s are a branch and
+/// a slice each, for every packet.
+pub fn endpoint_bits(ip: IpAddr, port: u16) -> (u128, u16) {
+    let ip = match ip {
+        // ::ffff:a.b.c.d, as `to_ipv6_mapped` would give, without building the bytes.
+        IpAddr::V4(v4) => (0xffff_u128 << 32) | u128::from(v4.to_bits()),
+        IpAddr::V6(v6) => v6.to_bits(),
     };
-    let pair = if a <= b { (a, b) } else { (b, a) };
-    let hash = foldhash::fast::FixedState::default().hash_one(pair);
-    (hash % shards as u64) as usize
+    (ip, port)
 }
 
 /// Destination unreachable (ICMP type 3, ICMPv6 type 1) quoting a TCP header: RFC 792 and
@@ -324,17 +387,6 @@ fn tcp_in_ip(ip: &[u8]) -> Option<TcpInIp> {
     }
 }
 
-/// The endpoints of a plain Ethernet or raw IP packet carrying TCP, from the IP header and the
-/// ports alone: all the reading thread of `-j` needs, at a fraction of a decode's cost.
-fn plain_endpoints(packet: &Packet<'_>) -> Option<((IpAddr, u16), (IpAddr, u16))> {
-    let ip = plain_ip(packet)?;
-    let h = tcp_in_ip(ip)?;
-    let ports = ip.get(h.header_len..h.header_len.checked_add(4)?)?;
-    let [a, b, c, d] = <[u8; 4]>::try_from(ports).ok()?;
-    let (sport, dport) = (u16::from_be_bytes([a, b]), u16::from_be_bytes([c, d]));
-    Some(((h.src, sport), (h.dst, dport)))
-}
-
 /// The common case, decoded layer by layer: Ethernet or raw IP carrying a whole, unfragmented
 /// TCP segment. Building the full `LaxSlicedPacket` moves a few hundred bytes per packet, a
 /// cost that shows on bulk traffic. `None`: anything else (VLAN, ICMP, fragments, a cut or
@@ -480,12 +532,9 @@ mod tests {
         );
     }
 
-    /// The short way and the general way agree on every packet the short way takes, in every
-    /// bundled capture, and the short way takes most of them.
-    #[test]
-    fn the_plain_tcp_path_decodes_as_the_general_one() {
+    /// Every packet of every bundled capture, with the capture's name.
+    fn each_bundled_packet(mut f: impl FnMut(&str, &Packet<'_>)) {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
-        let (mut fast, mut total) = (0, 0);
         for entry in std::fs::read_dir(dir).expect("captures/") {
             let path = entry.expect("entry").path();
             if !matches!(
@@ -495,19 +544,74 @@ mod tests {
                 continue;
             }
             let bytes = std::fs::read(&path).expect("readable");
-            let _ = read_capture(&bytes[..], |p| {
-                total += 1;
-                if let Some(seg) = plain_tcp(p) {
-                    fast += 1;
-                    let missing = p.orig_len.saturating_sub(p.data.len() as u32);
-                    let general = slice_link(p.link, p.data).and_then(|s| segment_of(&s, missing));
-                    assert_eq!(general, Ok(seg), "{} frame {}", path.display(), p.frame);
-                }
-            });
+            let name = path.display().to_string();
+            let _ = read_capture(&bytes[..], |p| f(&name, p));
         }
+    }
+
+    /// The short way and the general way agree on every packet the short way takes, in every
+    /// bundled capture, and the short way takes most of them.
+    #[test]
+    fn the_plain_tcp_path_decodes_as_the_general_one() {
+        let (mut fast, mut total) = (0, 0);
+        each_bundled_packet(|name, p| {
+            total += 1;
+            if let Some(seg) = plain_tcp(p) {
+                fast += 1;
+                let missing = p.orig_len.saturating_sub(p.data.len() as u32);
+                let general = slice_link(p.link, p.data).and_then(|s| segment_of(&s, missing));
+                assert_eq!(general, Ok(seg), "{name} frame {}", p.frame);
+            }
+        });
         assert!(
             fast * 10 > total * 9,
             "{fast} of {total} packets took the short way"
+        );
+    }
+
+    /// A decoding detached from its packet and attached again is the decoding (payload
+    /// included), and both directions of a connection, and the ICMP errors quoting it, go to
+    /// one shard.
+    #[test]
+    fn a_detached_decoding_attaches_again_and_shards_by_connection() {
+        let mut shard_of_pair = std::collections::HashMap::new();
+        let (mut packets, mut unreachable) = (0, 0);
+        each_bundled_packet(|name, p| {
+            let detached = Detached::of(p);
+            assert_eq!(
+                detached.attach(p.data),
+                decode(p),
+                "{name} frame {}",
+                p.frame
+            );
+            let (a, b) = match decode(p) {
+                Ok(Decoded::Tcp(s)) => ((s.src, s.src_port), (s.dst, s.dst_port)),
+                Ok(Decoded::Unreachable(u)) => {
+                    unreachable += 1;
+                    ((u.src, u.src_port), (u.dst, u.dst_port))
+                }
+                Err(_) => return,
+            };
+            packets += 1;
+            let pair = (name.to_string(), a.min(b), a.max(b));
+            let shard = detached.shard(7);
+            assert_eq!(
+                *shard_of_pair.entry(pair).or_insert(shard),
+                shard,
+                "{name} frame {}",
+                p.frame
+            );
+        });
+        assert!(
+            packets > 500 && unreachable > 0,
+            "{packets} packets, {unreachable} ICMP"
+        );
+        let used: std::collections::HashSet<_> = shard_of_pair.values().collect();
+        assert!(
+            used.len() > 3,
+            "{} connections in {} shards",
+            shard_of_pair.len(),
+            used.len()
         );
     }
 }
