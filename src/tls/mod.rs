@@ -392,7 +392,9 @@ impl Decoder {
         push(out, origin, last, event);
     }
 
-    /// Appends a handshake record's payload and decodes every message it completes.
+    /// Decodes every handshake message a record's payload completes. A record holding whole
+    /// messages, the common case, is read where it lies; only the bytes of a message it cuts
+    /// are kept, for the records that complete it.
     fn handshake_bytes(
         &mut self,
         payload: &[u8],
@@ -400,12 +402,17 @@ impl Decoder {
         origin: &impl Fn(usize) -> Option<(u64, Timestamp)>,
         out: &mut Vec<Located>,
     ) {
-        self.handshake.extend_from_slice(payload);
-        loop {
-            let Some(header) = self.handshake.get(..4) else {
-                return;
+        let mut kept = std::mem::take(&mut self.handshake);
+        let continued = !kept.is_empty();
+        if continued {
+            kept.extend_from_slice(payload);
+        }
+        let bytes: &[u8] = if continued { &kept } else { payload };
+        let mut used = 0;
+        while let Some(rest) = bytes.get(used..) {
+            let Some(&[_, b1, b2, b3]) = rest.get(..4) else {
+                break;
             };
-            let &[_, b1, b2, b3] = header else { return };
             let body_len = usize::from(b1) << 16 | usize::from(b2) << 8 | usize::from(b3);
             if body_len + 4 > self.limits.max_handshake_message {
                 self.counters.messages_over_limit += 1;
@@ -420,8 +427,8 @@ impl Decoder {
                 self.lose_sync();
                 return;
             }
-            let Some(msg) = self.handshake.get(..body_len + 4) else {
-                return;
+            let Some(msg) = rest.get(..body_len + 4) else {
+                break;
             };
             let event = match handshake::decode(msg, &self.limits) {
                 Ok(m) => {
@@ -432,7 +439,7 @@ impl Decoder {
                 }
                 Err(detail) => Event::Malformed { detail },
             };
-            self.handshake.drain(..body_len + 4);
+            used += body_len + 4;
             if let Event::Handshake(Message::ServerHello(sh)) = &event {
                 self.tls13 |= sh.hello_retry || sh.version() == 0x0304;
                 // After a TLS 1.3 ServerHello the server's handshake is encrypted.
@@ -442,10 +449,16 @@ impl Decoder {
             }
             push(out, origin, last, event);
             if self.encrypted {
-                self.handshake = Vec::new();
                 return;
             }
         }
+        // What is left is the start of a message that later records complete.
+        self.handshake = if continued {
+            kept.drain(..used.min(kept.len()));
+            kept
+        } else {
+            bytes.get(used..).unwrap_or_default().to_vec()
+        };
     }
 }
 
@@ -457,4 +470,84 @@ fn push(
 ) {
     let (frame, ts) = origin(index).unwrap_or_default();
     out.push(Located { event, frame, ts });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::read_capture;
+    use crate::net::{Decoded, decode};
+
+    /// The server's bytes of a real TLS 1.2 handshake (one record: ServerHello, Certificate,
+    /// ServerKeyExchange, CertificateRequest, ServerHelloDone), up to its ChangeCipherSpec or
+    /// alert: the records' handshake bytes, joined.
+    fn server_handshake() -> Vec<u8> {
+        let file: &[u8] = include_bytes!("../../captures/client-cert-required-tls12.pcap");
+        let mut stream = Vec::new();
+        let _ = read_capture(file, |p| {
+            if let Ok(Decoded::Tcp(seg)) = decode(p)
+                && seg.src_port == 443
+            {
+                stream.extend_from_slice(seg.payload);
+            }
+        });
+        let mut handshake = Vec::new();
+        let mut rest = &stream[..];
+        while let [22, _, _, hi, lo, body @ ..] = rest {
+            let len = usize::from(*hi) << 8 | usize::from(*lo);
+            handshake.extend_from_slice(&body[..len]);
+            rest = &body[len..];
+        }
+        handshake
+    }
+
+    /// `handshake` framed in records of `size` bytes, fed to a server decoder in pieces of
+    /// `piece` bytes: the events, without their origins.
+    fn events(handshake: &[u8], size: usize, piece: usize) -> Vec<Event> {
+        let mut stream = Vec::new();
+        for chunk in handshake.chunks(size) {
+            let len = chunk.len() as u16;
+            stream.extend_from_slice(&[22, 3, 3]);
+            stream.extend_from_slice(&len.to_be_bytes());
+            stream.extend_from_slice(chunk);
+        }
+        let mut decoder = Decoder::new(true, Limits::default());
+        let (mut out, mut fed, mut used) = (Vec::new(), 0, 0);
+        while fed < stream.len() {
+            fed = (fed + piece).min(stream.len());
+            used += decoder.feed(&stream[used..fed], |_| None, &mut out);
+        }
+        out.into_iter().map(|l| l.event).collect()
+    }
+
+    /// A handshake message cut across records, several messages in one record, and records
+    /// cut across reads all decode as the real framing does.
+    #[test]
+    fn handshake_messages_decode_however_records_frame_them() {
+        let handshake = server_handshake();
+        assert!(handshake.len() > 1000, "{} bytes", handshake.len());
+        let whole = events(&handshake, handshake.len(), usize::MAX);
+        let kinds: Vec<_> = whole
+            .iter()
+            .map(|e| match e {
+                Event::Handshake(Message::ServerHello(_)) => "server_hello",
+                Event::Handshake(Message::Certificate { .. }) => "certificate",
+                Event::Handshake(Message::Other { .. }) => "other",
+                _ => "unexpected",
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            ["server_hello", "certificate", "other", "other", "other"]
+        );
+        for size in [1, 2, 3, 5, 64, 700, 4000] {
+            for piece in [1, 7, 1000, usize::MAX] {
+                let framed = events(&handshake, size, piece);
+                assert!(
+                    framed == whole,
+                    "records of {size} bytes, read {piece} at a time"
+                );
+            }
+        }
+    }
 }
