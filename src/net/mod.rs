@@ -138,7 +138,11 @@ impl Detached {
         match self.decoded {
             Ok(Decoded::Tcp(seg)) => {
                 let end = self.payload_start.saturating_add(self.payload_len);
-                let payload = data.get(self.payload_start..end).ok_or(Skip::Malformed)?;
+                let payload = match self.payload_len {
+                    // Wherever an empty slice points.
+                    0 => &[],
+                    _ => data.get(self.payload_start..end).ok_or(Skip::Malformed)?,
+                };
                 Ok(Decoded::Tcp(Segment { payload, ..seg }))
             }
             other => other,
