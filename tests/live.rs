@@ -206,9 +206,12 @@ mod live {
         (conns, summary)
     }
 
-    /// What both must say of a connection, keyed by its client port. `ended_by` of an
-    /// established connection is who closed it: unknown when live reports it on establishing.
-    fn verdicts(conns: &[Value]) -> BTreeMap<u64, String> {
+    /// What both must say of a connection, keyed by its client port, server port and first
+    /// frame: the kernel may give two connections to different servers the same client port
+    /// (it did once in CI, and a map by client port alone counted 99 of the 100). `ended_by`
+    /// of an established connection is who closed it: unknown when live reports it on
+    /// establishing.
+    fn verdicts(conns: &[Value]) -> BTreeMap<(u64, u64, u64), String> {
         conns
             .iter()
             .map(|c| {
@@ -217,7 +220,9 @@ mod live {
                 } else {
                     c["ended_by"].clone()
                 };
-                let key = c["client"]["port"].as_u64().expect("a client port");
+                let port = |end: &str| c[end]["port"].as_u64().expect("a port");
+                let first = c["first_frame"].as_u64().expect("a first frame");
+                let key = (port("client"), port("server"), first);
                 let v = format!(
                     "{} {} {} {} frame {} sni {} {} {}",
                     c["outcome"],
