@@ -435,6 +435,14 @@ impl Names {
         self.values.iter().map(move |&v| name(v))
     }
 
+    /// The names of the real values, without the GREASE placeholders (RFC 8701) a client
+    /// mixes in: what it actually offers.
+    pub fn without_grease(&self) -> impl Iterator<Item = &'static str> + '_ {
+        let name = self.name.unwrap_or(|_| "");
+        let real = self.values.iter().filter(|&&v| !names::is_grease(v));
+        real.map(move |&v| name(v))
+    }
+
     pub fn len(&self) -> usize {
         self.values.len()
     }

@@ -216,11 +216,7 @@ fn base(conn: &Connection, code: Code, stage: Stage, alert: &Alert) -> Diagnosis
 }
 
 fn protocol_version(conn: &Connection, alert: &Alert) -> Diagnosis {
-    let offered: Vec<&str> = conn
-        .client_versions
-        .iter()
-        .filter(|v| *v != "GREASE")
-        .collect();
+    let offered: Vec<&str> = conn.client_versions.without_grease().collect();
     let range = offered.join(", ");
     let (summary, cause, fix) = match alert.from {
         Side::Server => (
@@ -301,12 +297,7 @@ fn offer_profile(conn: &Connection) -> String {
 }
 
 fn no_shared_cipher(conn: &Connection, alert: &Alert) -> Diagnosis {
-    let suites: Vec<&str> = conn
-        .cipher_suites
-        .iter()
-        .filter(|c| *c != "GREASE")
-        .take(6)
-        .collect();
+    let suites: Vec<&str> = conn.cipher_suites.without_grease().take(6).collect();
     base(conn, Code::NoSharedCipher, Stage::ClientHello, alert)
         .summary(format!("the server found nothing acceptable in the ClientHello: {}", alert_words(alert).trim()))
         .evidence(None, offer_profile(conn))

@@ -221,15 +221,11 @@ fn client_hello_words(conn: &Connection) -> String {
         .sni
         .as_deref()
         .map_or("without SNI".to_string(), |s| format!("for {s}"));
-    let versions: Vec<&str> = conn
-        .client_versions
-        .iter()
-        .filter(|v| *v != "GREASE")
-        .collect();
+    let versions: Vec<&str> = conn.client_versions.without_grease().collect();
     let mut words = format!(
         "ClientHello {sni} offering {}; {} cipher suites",
         versions.join(", "),
-        conn.cipher_suites.iter().filter(|&c| c != "GREASE").count()
+        conn.cipher_suites.without_grease().count()
     );
     if !conn.alpn_offered.is_empty() {
         words.push_str(&format!("; ALPN {}", conn.alpn_offered.join(", ")));
