@@ -493,10 +493,15 @@ mod tests {
         });
         let mut handshake = Vec::new();
         let mut rest = &stream[..];
-        while let [22, _, _, hi, lo, body @ ..] = rest {
-            let len = usize::from(*hi) << 8 | usize::from(*lo);
-            handshake.extend_from_slice(&body[..len]);
-            rest = &body[len..];
+        while let record::Framing::Record {
+            content_type: record::HANDSHAKE,
+            payload,
+            total,
+            ..
+        } = record::frame(rest)
+        {
+            handshake.extend_from_slice(payload);
+            rest = &rest[total..];
         }
         handshake
     }
@@ -507,7 +512,7 @@ mod tests {
         let mut stream = Vec::new();
         for chunk in handshake.chunks(size) {
             let len = chunk.len() as u16;
-            stream.extend_from_slice(&[22, 3, 3]);
+            stream.extend_from_slice(&[record::HANDSHAKE, 3, 3]);
             stream.extend_from_slice(&len.to_be_bytes());
             stream.extend_from_slice(chunk);
         }
