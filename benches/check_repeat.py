@@ -32,25 +32,19 @@ HOUR = 3600
 
 
 def pcap_layout(path):
-    """The byte order of a legacy pcap file, and its first and last timestamps (seconds)."""
+    """The header of a legacy pcap file over Ethernet, and its byte order."""
     with open(path, "rb") as f:
         head = f.read(24)
-        magic = head[:4]
-        if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
-            order = "<"
-        elif magic in (b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d"):
-            order = ">"
-        else:
-            sys.exit(f"{path}: not a legacy pcap file")
-        if struct.unpack_from(order + "I", head, 20)[0] != 1:
-            sys.exit(f"{path}: not Ethernet (link type 1)")
-        first = last = None
-        for ts_sec, _ in records(f, order):
-            first = ts_sec if first is None else first
-            last = ts_sec
-    if first is None:
-        sys.exit(f"{path}: no packets")
-    return head, order, first, last
+    magic = head[:4]
+    if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
+        order = "<"
+    elif magic in (b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d"):
+        order = ">"
+    else:
+        sys.exit(f"{path}: not a legacy pcap file")
+    if struct.unpack_from(order + "I", head, 20)[0] != 1:
+        sys.exit(f"{path}: not Ethernet (link type 1)")
+    return head, order
 
 
 def ones_add(a, b):
@@ -83,10 +77,10 @@ def move_addresses(buf, frame, end, k):
         checksum_update(buf, tcp + 16, old, new)
 
 
-def records(f, order, patch=None):
-    """Walks the records after the file header; with `patch` (writer, seconds, copy), writes
-    each chunk through it after adding the seconds to every timestamp and moving the
-    addresses. Yields (ts_sec, offset in chunk)."""
+def copy_records(f, order, w, shift, k):
+    """Writes the records after the file header to `w`, `shift` seconds later and with their
+    addresses moved by `k`. Returns the first and last timestamps read (seconds)."""
+    first = last = None
     rest = b""
     while True:
         data = f.read(CHUNK)
@@ -98,28 +92,31 @@ def records(f, order, patch=None):
             ts_sec, _, incl, _ = struct.unpack_from(order + "IIII", buf, pos)
             if pos + 16 + incl > len(buf):
                 break
-            if patch is not None:
-                struct.pack_into(order + "I", buf, pos, ts_sec + patch[1])
-                move_addresses(buf, pos + 16, pos + 16 + incl, patch[2])
-            yield ts_sec, pos
+            first = ts_sec if first is None else first
+            last = ts_sec
+            struct.pack_into(order + "I", buf, pos, ts_sec + shift)
+            move_addresses(buf, pos + 16, pos + 16 + incl, k)
             pos += 16 + incl
-        if patch is not None:
-            patch[0].write(memoryview(buf)[:pos])
+        w.write(memoryview(buf)[:pos])
         rest = bytes(buf[pos:])
     if rest:
         sys.exit("the file ends inside a record")
+    return first, last
 
 
 def make_long(path, copies, out):
-    head, order, first, last = pcap_layout(path)
-    period = last - first + HOUR
+    head, order = pcap_layout(path)
+    period = None
     with open(out + ".part", "wb") as w:
         w.write(head)
         for k in range(copies):
             with open(path, "rb") as f:
                 f.seek(24)
-                for _ in records(f, order, patch=(w, k * period, k)):
-                    pass
+                # Copy 0 is the file as it is; reading it gives the span the others move by.
+                first, last = copy_records(f, order, w, k * (period or 0), k)
+            if first is None:
+                sys.exit(f"{path}: no packets")
+            period = period or last - first + HOUR
     os.rename(out + ".part", out)
 
 
