@@ -552,6 +552,8 @@ pub struct Facts {
     /// signature schemes, extensions, ALPN) are in the record's fields, not here.
     pub client_hello: Option<(u64, Box<ClientHello>)>,
     pub client_hello_ts: Option<Timestamp>,
+    /// The ServerHello kept for the verdict rules; its ALPN and extension list are in the
+    /// record's fields, not here.
     pub server_hello: Option<(u64, Box<ServerHello>)>,
     pub server_hello_ts: Option<Timestamp>,
     /// The server's Certificate message: frame and time (certificates are judged then).
@@ -940,7 +942,13 @@ impl Connection {
         self.client_hello_size = Some(ch.length);
     }
 
-    fn server_hello(&mut self, frame: u64, sh: Box<ServerHello>) -> (EventKind, Option<Detail>) {
+    /// Takes the ServerHello's ALPN and extension list into the record, as the ClientHello's
+    /// lists are taken.
+    fn server_hello(
+        &mut self,
+        frame: u64,
+        mut sh: Box<ServerHello>,
+    ) -> (EventKind, Option<Detail>) {
         if sh.hello_retry {
             let group = sh.group.map(names::group_name);
             self.hello_retry = Some(HelloRetry {
@@ -954,9 +962,10 @@ impl Connection {
         let cipher = names::cipher_suite_name(sh.cipher);
         self.version = Some(version);
         self.cipher = Some(cipher);
-        self.alpn = sh.alpn.clone();
+        self.alpn = std::mem::take(&mut sh.alpn);
         self.group = sh.group.map(names::group_name);
-        self.server_extensions = Names::new(sh.extensions.clone(), names::extension_name);
+        let extensions = std::mem::take(&mut sh.extensions);
+        self.server_extensions = Names::new(extensions, names::extension_name);
         let client_sid = self
             .facts
             .client_hello
