@@ -449,74 +449,29 @@ impl Analyzer {
         if seg.missing > 0 {
             self.counters.truncated += 1;
         }
-        let (reassembly, tls_limits) = (self.options.reassembly, self.options.tls);
         let (clock, linger) = (self.clock, self.options.linger);
-        let lookup = self.table.lookup(
-            seg,
-            clock,
-            |s| due(s, linger),
-            || State {
-                // Its tcp.stream is known once the table has taken it (below).
-                conn: Box::new(Connection::new(0, packet.frame, packet.ts)),
-                streams: PerSide {
-                    client: Reassembler::new(reassembly),
-                    server: Reassembler::new(reassembly),
-                },
-                decoders: PerSide {
-                    client: Decoder::new(false, tls_limits),
-                    server: Decoder::new(true, tls_limits),
-                },
-                settled: false,
-                reported: false,
-                ring: VecDeque::new(),
-                ring_bytes: 0,
-                last_clock: clock,
-                scheduled: false,
-            },
-        );
-        let (diagnose, counters) = (&self.options.diagnose, &mut self.counters);
-        let kept = &mut self.kept_bytes;
-        if lookup.evicted.is_some() {
-            counters.evicted_connections += 1;
-        }
-        // Rarely any: the common case is kept free of the array's moves and drops.
-        if lookup.retired.is_some() || lookup.replaced.is_some() || lookup.evicted.is_some() {
-            let now = Moment::at(clock, packet.frame);
-            let ended = [
-                lookup.retired.map(|(old, at)| (old, Moment::at(at, 0))),
-                lookup.replaced.map(|old| (old, now)),
-                lookup.evicted.map(|old| (old, now)),
-            ];
-            for (old, when) in ended.into_iter().flatten() {
-                self.done
-                    .extend(finish(old.state, when, diagnose, counters, kept));
+        // Nearly every packet belongs to a connection already open: one hash finds it.
+        let flow = match self.table.ongoing(seg, clock, |s| due(s, linger)) {
+            Some(flow) => flow,
+            None => {
+                let opened = open(
+                    &mut self.table,
+                    packet,
+                    seg,
+                    clock,
+                    &self.options,
+                    &mut self.counters,
+                    &mut self.kept_bytes,
+                    &mut self.done,
+                    &mut self.created,
+                );
+                let Some(flow) = opened else {
+                    self.counters.packets_after_close += 1;
+                    return;
+                };
+                flow
             }
-        }
-        let Some(flow) = lookup.flow else {
-            self.counters.packets_after_close += 1;
-            return;
         };
-        if lookup.is_new {
-            self.counters.tcp_conversations += 1;
-            if let Some(created) = &mut self.created {
-                created.push(packet.frame);
-            }
-            flow.state.conn.tcp_stream = flow.tcp_stream;
-            if flow.roles == RoleEvidence::Port && hello_from_server(seg) {
-                flow.swap_roles(RoleEvidence::ClientHello);
-            }
-            if flow.roles == RoleEvidence::Port && tls::record::starts_hello(seg.payload, false) {
-                flow.roles = RoleEvidence::ClientHello;
-            }
-            flow.state
-                .conn
-                .set_roles(flow.client, flow.server, flow.roles);
-            // No SYN: the capture joined the connection late, so records may be cut.
-            if !seg.flags.syn && !tls::record::starts_hello(seg.payload, false) {
-                flow.state.decoders.client.joined_mid_stream();
-                flow.state.decoders.server.joined_mid_stream();
-            }
-        }
         let side = flow.side_of(seg);
         let state = &mut flow.state;
         state.last_clock = clock;
@@ -749,6 +704,87 @@ fn tcp_control(
     if seg.flags.rst {
         conn.rst(side, frame, ts, seg.ttl);
     }
+}
+
+/// `lookup` of a segment that `FlowTable::ongoing` did not find: its conversation opened,
+/// replaced, or found after those it ends (retired, replaced or evicted) are judged; `None`
+/// for a straggler of a retired one.
+#[allow(clippy::too_many_arguments)]
+fn open<'t>(
+    table: &'t mut FlowTable<State>,
+    packet: &Packet<'_>,
+    seg: &Segment<'_>,
+    clock: Timestamp,
+    options: &Options,
+    counters: &mut PacketCounters,
+    kept: &mut usize,
+    done: &mut Vec<Finished>,
+    created: &mut Option<Vec<u64>>,
+) -> Option<&'t mut Flow<State>> {
+    let (reassembly, tls_limits) = (options.reassembly, options.tls);
+    let linger = options.linger;
+    let lookup = table.lookup(
+        seg,
+        clock,
+        |s| due(s, linger),
+        || State {
+            // Its tcp.stream is known once the table has taken it (below).
+            conn: Box::new(Connection::new(0, packet.frame, packet.ts)),
+            streams: PerSide {
+                client: Reassembler::new(reassembly),
+                server: Reassembler::new(reassembly),
+            },
+            decoders: PerSide {
+                client: Decoder::new(false, tls_limits),
+                server: Decoder::new(true, tls_limits),
+            },
+            settled: false,
+            reported: false,
+            ring: VecDeque::new(),
+            ring_bytes: 0,
+            last_clock: clock,
+            scheduled: false,
+        },
+    );
+    let diagnose = &options.diagnose;
+    if lookup.evicted.is_some() {
+        counters.evicted_connections += 1;
+    }
+    // Rarely any: the common case is kept free of the array's moves and drops.
+    if lookup.retired.is_some() || lookup.replaced.is_some() || lookup.evicted.is_some() {
+        let now = Moment::at(clock, packet.frame);
+        let ended = [
+            lookup.retired.map(|(old, at)| (old, Moment::at(at, 0))),
+            lookup.replaced.map(|old| (old, now)),
+            lookup.evicted.map(|old| (old, now)),
+        ];
+        for (old, when) in ended.into_iter().flatten() {
+            done.extend(finish(old.state, when, diagnose, counters, kept));
+        }
+    }
+    let flow = lookup.flow?;
+    if lookup.is_new {
+        counters.tcp_conversations += 1;
+        if let Some(created) = created {
+            created.push(packet.frame);
+        }
+        flow.state.conn.tcp_stream = flow.tcp_stream;
+        if flow.roles == RoleEvidence::Port && hello_from_server(seg) {
+            flow.swap_roles(RoleEvidence::ClientHello);
+        }
+        if flow.roles == RoleEvidence::Port && tls::record::starts_hello(seg.payload, false) {
+            flow.roles = RoleEvidence::ClientHello;
+        }
+        flow.state
+            .conn
+            .set_roles(flow.client, flow.server, flow.roles);
+        // No SYN: the capture joined the connection late, so records may be cut.
+        if !seg.flags.syn && !tls::record::starts_hello(seg.payload, false) {
+            flow.state.decoders.client.joined_mid_stream();
+            flow.state.decoders.server.joined_mid_stream();
+        }
+    }
+    Some(flow)
 }
 
 /// Records a FIN, after the segment's own bytes.

@@ -235,6 +235,13 @@ impl<T> Flow<T> {
         }
     }
 
+    /// A segment of it was seen, from the `lo` (0) or `hi` (1) end of its key.
+    fn seen(&mut self, from_lo: usize, seg: &Segment<'_>) {
+        self.recent = true;
+        let [lo, hi] = &mut self.base_seq;
+        if from_lo == 0 { lo } else { hi }.get_or_insert(seg.seq);
+    }
+
     /// Turns the roles around, when a later fact (a ClientHello) proves the guess wrong.
     pub fn swap_roles(&mut self, evidence: RoleEvidence) {
         std::mem::swap(&mut self.client, &mut self.server);
@@ -395,12 +402,34 @@ impl<T> FlowTable<T> {
             self.next_stream += 1;
             self.order.push_back((key, stream));
         }
-        flow.recent = true;
-        let [lo, hi] = &mut flow.base_seq;
-        if from_lo == 0 { lo } else { hi }.get_or_insert(seg.seq);
+        flow.seen(from_lo, seg);
         lookup.is_new = is_new;
         lookup.flow = Some(flow);
         lookup
+    }
+
+    /// The conversation of `seg` when it is open, not due to retire by `now`, and the segment
+    /// is no SYN (which may open a new connection on its ports): what `lookup` would find, the
+    /// case of nearly every packet, without its bookkeeping for new, reused, retiring or
+    /// evicted conversations. `None`: ask `lookup`.
+    pub fn ongoing(
+        &mut self,
+        seg: &Segment<'_>,
+        now: Timestamp,
+        due: impl Fn(&T) -> Option<Timestamp>,
+    ) -> Option<&mut Flow<T>> {
+        if seg.flags.syn {
+            return None;
+        }
+        let src = Endpoint::new(seg.src, seg.src_port);
+        let dst = Endpoint::new(seg.dst, seg.dst_port);
+        let (key, from_hi) = FlowKey::of(src, dst);
+        let flow = self.flows.get_mut(&key)?;
+        if due_by(&flow.state, now, due).is_some() {
+            return None;
+        }
+        flow.seen(usize::from(from_hi), seg);
+        Some(flow)
     }
 
     /// Notes that a conversation is due to retire at `at` (once: a later packet that moves
@@ -562,6 +591,57 @@ mod tests {
             payload: &[],
             missing: 0,
         }
+    }
+
+    #[test]
+    fn ongoing_finds_what_lookup_would_and_leaves_the_rest_to_it() {
+        // The state is the time the conversation is due to retire, if closed.
+        let mut table: FlowTable<Option<Timestamp>> = FlowTable::new(vec![443], 10);
+        let due = |at: &Option<Timestamp>| *at;
+        let t = |secs| Timestamp::new(secs, 0);
+        let first = table.lookup(&syn(1000), t(0), due, || None).flow;
+        assert_eq!(first.map(|f| f.tcp_stream), Some(0));
+
+        // The server's answer, no SYN: found, and its first sequence number taken.
+        let reply = Segment {
+            src: IpAddr::from([10, 0, 0, 2]),
+            dst: IpAddr::from([10, 0, 0, 1]),
+            src_port: 443,
+            dst_port: 1000,
+            seq: 5000,
+            flags: TcpFlags {
+                ack: true,
+                ..TcpFlags::default()
+            },
+            ..syn(1000)
+        };
+        let found = table
+            .ongoing(&reply, t(1), due)
+            .map(|f| (f.tcp_stream, f.base_seq));
+        assert_eq!(found, Some((0, [Some(1), Some(5000)])));
+
+        // A SYN may open a new connection on the ports, an unknown 4-tuple is new, and one
+        // due to retire is retired: all are `lookup`'s, and `ongoing` changes nothing.
+        assert!(table.ongoing(&syn(1000), t(1), due).is_none());
+        let stranger = Segment {
+            src_port: 2000,
+            ..reply
+        };
+        assert!(table.ongoing(&stranger, t(1), due).is_none());
+        assert_eq!(table.len(), 1);
+        if let Some(flow) = table.ongoing(&reply, t(1), due) {
+            flow.state = Some(t(2));
+        }
+        assert!(table.ongoing(&reply, t(3), due).is_none());
+        let late = table.lookup(&reply, t(3), due, || None);
+        assert_eq!(
+            late.retired.map(|(f, at)| (f.tcp_stream, at)),
+            Some((0, t(2)))
+        );
+        assert!(
+            late.flow.is_none(),
+            "a straggler of the retired conversation"
+        );
     }
 
     #[test]
