@@ -475,8 +475,11 @@ impl Analyzer {
         let side = flow.side_of(seg);
         let state = &mut flow.state;
         state.last_clock = clock;
-        let (kept, counters) = (&mut self.kept_bytes, &mut self.counters);
-        keep(state, packet, &self.options, kept, counters);
+        if self.options.keep_packets.is_some() {
+            // Live input with --save-failures only: not a call per packet of a file.
+            let (kept, counters) = (&mut self.kept_bytes, &mut self.counters);
+            keep(state, packet, &self.options, kept, counters);
+        }
         let (frame, ts) = (packet.frame, packet.ts);
         state
             .conn
