@@ -301,8 +301,6 @@ pub struct Analyzer {
     ticks: CaptureClock,
     /// The last frame of the capture this analyzer has been told of.
     frame: u64,
-    /// Set while a packet's connection is borrowed from the table, done after.
-    to_schedule: Option<ScheduleRequest>,
     /// The first frames of the conversations created, when asked for (`record_creations`).
     created: Option<Vec<u64>>,
 }
@@ -320,7 +318,6 @@ impl Analyzer {
             clock: Timestamp::new(i64::MIN, 0),
             ticks: CaptureClock::default(),
             frame: 0,
-            to_schedule: None,
             created: None,
         }
     }
@@ -354,7 +351,12 @@ impl Analyzer {
             Ok(Decoded::Unreachable(icmp)) => self.unreachable(packet, &icmp),
             Err(skip) => self.count_skip(skip),
         }
-        if let Some((client, server, stream, at)) = self.to_schedule.take() {
+    }
+
+    /// Puts a connection that has just closed on the table's schedule of retirements, once
+    /// the packet's borrow of its flow is over.
+    fn schedule(&mut self, request: Option<ScheduleRequest>) {
+        if let Some((client, server, stream, at)) = request {
             self.table.schedule(client, server, stream, at);
         }
     }
@@ -426,7 +428,8 @@ impl Analyzer {
                 keep(&mut flow.state, packet, &self.options, kept, counters);
                 flow.state.conn.unreachable(packet.frame, packet.ts, icmp);
                 flow.state.last_clock = clock;
-                self.to_schedule = schedule_request(flow, linger);
+                let request = schedule_request(flow, linger);
+                self.schedule(request);
             }
             None => self.counters.skipped += 1,
         }
@@ -493,7 +496,8 @@ impl Analyzer {
                 let now = Moment::at(clock, frame);
                 self.done.push(report_now(state, now, d, counters, kept));
             }
-            self.to_schedule = schedule_request(flow, linger);
+            let request = schedule_request(flow, linger);
+            self.schedule(request);
             return;
         }
         let placement = state
@@ -539,7 +543,8 @@ impl Analyzer {
                 self.done.push(report_now(state, now, d, counters, kept));
             }
         }
-        self.to_schedule = schedule_request(flow, linger);
+        let request = schedule_request(flow, linger);
+        self.schedule(request);
     }
 
     /// Live input: connections not yet reported and silent for `idle` seconds at time `now`
