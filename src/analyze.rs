@@ -714,9 +714,11 @@ fn tcp_control(
     }
 }
 
-/// `lookup` of a segment that `FlowTable::ongoing` did not find: its conversation opened,
-/// replaced, or found after those it ends (retired, replaced or evicted) are judged; `None`
-/// for a straggler of a retired one.
+/// The conversation of a segment that `FlowTable::ongoing` did not find, through `lookup`: a
+/// new one is opened and counted, and the connections the segment ends (retired, replaced or
+/// evicted) are judged into `done`. `None` for a straggler of a retired conversation. A free
+/// function, not a method: the flow it returns borrows the table while the caller goes on
+/// using the analyzer's other fields.
 #[allow(clippy::too_many_arguments)]
 fn open<'t>(
     table: &'t mut FlowTable<State>,
