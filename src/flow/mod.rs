@@ -424,10 +424,7 @@ impl<T> FlowTable<T> {
         let src = Endpoint::new(seg.src, seg.src_port);
         let dst = Endpoint::new(seg.dst, seg.dst_port);
         let (key, from_hi) = FlowKey::of(src, dst);
-        let flow = self.flows.get_mut(&key)?;
-        if due_by(&flow.state, now, due).is_some() {
-            return None;
-        }
+        let flow = self.open_by_key(&key, now, due)?;
         flow.seen(usize::from(from_hi), seg);
         Some(flow)
     }
@@ -496,7 +493,17 @@ impl<T> FlowTable<T> {
         now: Timestamp,
         due: impl Fn(&T) -> Option<Timestamp>,
     ) -> Option<&mut Flow<T>> {
-        let flow = self.flows.get_mut(&FlowKey::of(a, b).0)?;
+        self.open_by_key(&FlowKey::of(a, b).0, now, due)
+    }
+
+    /// `find_mut` by key: the conversation unless it is due to retire by `now`.
+    fn open_by_key(
+        &mut self,
+        key: &FlowKey,
+        now: Timestamp,
+        due: impl Fn(&T) -> Option<Timestamp>,
+    ) -> Option<&mut Flow<T>> {
+        let flow = self.flows.get_mut(key)?;
         due_by(&flow.state, now, due)
             .is_none()
             .then_some(&mut **flow)
