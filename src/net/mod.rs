@@ -170,7 +170,9 @@ impl Detached {
         };
         let pair = if a <= b { (a, b) } else { (b, a) };
         let hash = foldhash::fast::FixedState::default().hash_one(pair);
-        (hash % shards as u64) as usize
+        // The hash scaled onto 0..shards by a multiply (Lemire's reduction): `hash % shards`
+        // compiled to a 64-bit division, a tenth of the reading thread's dispatch (perf).
+        ((u128::from(hash) * shards as u128) >> 64) as usize
     }
 }
 
