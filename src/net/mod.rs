@@ -361,6 +361,9 @@ struct TcpInIp {
     total_len: usize,
 }
 
+// Inlined, as `segment` is: returned from a call, the header's facts went through memory on
+// their way to the segment (with both inlined, 7% fewer instructions on the 100 MB cut).
+#[inline(always)]
 fn tcp_in_ip(ip: &[u8]) -> Option<TcpInIp> {
     match ip.first()? >> 4 {
         4 => {
@@ -412,6 +415,8 @@ fn plain_tcp<'a>(packet: &Packet<'a>) -> Option<Segment<'a>> {
     Some(segment(h.src, h.dst, h.ttl, &tcp, 0))
 }
 
+// Built where it is used: a segment returned from a call was copied once more.
+#[inline(always)]
 fn segment<'a>(src: IpAddr, dst: IpAddr, ttl: u8, tcp: &TcpSlice<'a>, missing: u32) -> Segment<'a> {
     Segment {
         src,
