@@ -32,6 +32,10 @@ pub struct Timestamp {
 
 impl Timestamp {
     pub fn new(secs: i64, nanos: u32) -> Self {
+        // Every timestamp of a pcap record and of the capture clock: no division per packet.
+        if nanos < 1_000_000_000 {
+            return Timestamp { secs, nanos };
+        }
         // Normalise so that comparisons and differences stay meaningful on odd inputs.
         let extra = i64::from(nanos / 1_000_000_000);
         Timestamp {
