@@ -322,6 +322,8 @@ impl Analyzer {
         }
     }
 
+    // Inlined into the reading loop: one call less per packet.
+    #[inline]
     pub fn packet(&mut self, packet: &Packet<'_>) {
         let clock = self.ticks.tick(packet.ts);
         self.packet_at(packet, clock);
@@ -346,10 +348,10 @@ impl Analyzer {
         self.clock = self.clock.max(clock);
         self.frame = self.frame.max(packet.frame);
         self.retire_due();
-        match decoded {
-            Ok(Decoded::Tcp(seg)) => self.segment(packet, &seg),
-            Ok(Decoded::Unreachable(icmp)) => self.unreachable(packet, &icmp),
-            Err(skip) => self.count_skip(skip),
+        match &decoded {
+            Ok(Decoded::Tcp(seg)) => self.segment(packet, seg),
+            Ok(Decoded::Unreachable(icmp)) => self.unreachable(packet, icmp),
+            Err(skip) => self.count_skip(*skip),
         }
     }
 
