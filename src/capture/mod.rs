@@ -122,9 +122,14 @@ impl CaptureClock {
                     let frac = i64::from(ts.nanos) - i64::from(latest.nanos);
                     (secs * NANOS + frac).min(Self::MAX_STEP_NANOS)
                 };
-                let nanos = i64::from(self.now.nanos) + step % NANOS;
-                let secs = self.now.secs.saturating_add(step / NANOS);
-                self.now = Timestamp::new(secs, u32::try_from(nanos).unwrap_or(0));
+                if self.now == latest && step < Self::MAX_STEP_NANOS {
+                    // The clock has followed time exactly so far: it moves to `ts` itself.
+                    self.now = ts;
+                } else {
+                    let nanos = i64::from(self.now.nanos) + step % NANOS;
+                    let secs = self.now.secs.saturating_add(step / NANOS);
+                    self.now = Timestamp::new(secs, u32::try_from(nanos).unwrap_or(0));
+                }
                 self.latest = Some(ts);
             }
             Some(_) => {}
