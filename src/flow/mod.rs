@@ -30,17 +30,19 @@ impl Endpoint {
     }
 }
 
-/// The unordered pair of endpoints, each as fixed-width integers (`net::endpoint_bits`);
-/// `lo` sorts first.
+/// The unordered pair of endpoints, each as fixed-width integers (`net::endpoint_bits`, its
+/// address in two halves, high first: the same order, without a `u128`'s 16-byte alignment,
+/// which made a key 64 bytes instead of 48); `lo` sorts first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 struct FlowKey {
-    lo: (u128, u16),
-    hi: (u128, u16),
+    lo: (u64, u64, u16),
+    hi: (u64, u64, u16),
 }
 
 impl FlowKey {
-    fn compact(e: Endpoint) -> (u128, u16) {
-        crate::net::endpoint_bits(e.ip, e.port)
+    fn compact(e: Endpoint) -> (u64, u64, u16) {
+        let (ip, port) = crate::net::endpoint_bits(e.ip, e.port);
+        ((ip >> 64) as u64, ip as u64, port)
     }
 
     /// The key of the pair, and whether `a` is its `hi` end.
