@@ -455,7 +455,8 @@ impl Analyzer {
             self.counters.truncated += 1;
         }
         let (clock, linger) = (self.clock, self.options.linger);
-        // Nearly every packet belongs to a connection already open: one hash finds it.
+        // Nearly every packet belongs to a connection already open: at most one hash finds
+        // it, none when it is the connection the packet before belonged to.
         let flow = match self.table.ongoing(seg, clock, |s| due(s, linger)) {
             Some(flow) => flow,
             None => {
