@@ -124,7 +124,7 @@ fn decode_client_hello(msg: &[u8]) -> Result<ClientHello, String> {
     };
     let mut out = ClientHello {
         legacy_version: ch.version.0,
-        cipher_suites: ch.ciphers.iter().map(|c| c.0).collect(),
+        cipher_suites: ch.ciphers.into_iter().map(|c| c.0).collect(),
         session_id: ch.session_id.unwrap_or_default().to_vec(),
         length: msg.len(),
         ..Default::default()
@@ -146,12 +146,12 @@ fn decode_client_hello(msg: &[u8]) -> Result<ClientHello, String> {
 fn each_extension<'a>(
     mut raw: &'a [u8],
     one: fn(&'a [u8]) -> IResult<&'a [u8], TlsExtension<'a>>,
-    mut apply: impl FnMut(&TlsExtension<'a>),
+    mut apply: impl FnMut(TlsExtension<'a>),
 ) -> Result<(), nom::Err<nom::error::Error<&'a [u8]>>> {
     loop {
         match one(raw) {
             Ok((rest, e)) if rest.len() < raw.len() => {
-                apply(&e);
+                apply(e);
                 raw = rest;
             }
             // What many0 makes of a parser that reads nothing (one never does: a type and a
@@ -173,8 +173,10 @@ fn extension_type(e: &TlsExtension<'_>) -> u16 {
     }
 }
 
-fn apply_client_extension(out: &mut ClientHello, e: &TlsExtension<'_>) {
-    out.extensions.push(extension_type(e));
+fn apply_client_extension(out: &mut ClientHello, e: TlsExtension<'_>) {
+    out.extensions.push(extension_type(&e));
+    // tls-parser's lists are taken over, not copied: a `map` to the same size collects in
+    // place, so its allocation becomes ours.
     match e {
         TlsExtension::SNI(names) => {
             // host_name is type 0 (RFC 6066 3); a name that is not UTF-8 is shown lossily.
@@ -189,10 +191,12 @@ fn apply_client_extension(out: &mut ClientHello, e: &TlsExtension<'_>) {
                 .map(|p| String::from_utf8_lossy(p).into_owned())
                 .collect();
         }
-        TlsExtension::EllipticCurves(groups) => out.groups = groups.iter().map(|g| g.0).collect(),
-        TlsExtension::SignatureAlgorithms(algs) => out.signature_algorithms = algs.clone(),
+        TlsExtension::EllipticCurves(groups) => {
+            out.groups = groups.into_iter().map(|g| g.0).collect()
+        }
+        TlsExtension::SignatureAlgorithms(algs) => out.signature_algorithms = algs,
         TlsExtension::SupportedVersions(v) => {
-            out.supported_versions = v.iter().map(|v| v.0).collect()
+            out.supported_versions = v.into_iter().map(|v| v.0).collect()
         }
         TlsExtension::KeyShare(raw) => out.key_share_groups = client_key_share_groups(raw),
         TlsExtension::SessionTicket(ticket) => out.session_ticket = !ticket.is_empty(),
@@ -236,7 +240,7 @@ fn decode_server_hello(msg: &[u8]) -> Result<ServerHello, String> {
     };
     if let Some(ext) = ext {
         each_extension(ext, parse_tls_server_hello_extension, |e| {
-            out.extensions.push(extension_type(e));
+            out.extensions.push(extension_type(&e));
             match e {
                 TlsExtension::SupportedVersions(v) => out.selected_version = v.first().map(|v| v.0),
                 TlsExtension::ALPN(p) => {
@@ -318,7 +322,7 @@ mod tests {
     /// `each_extension` with `one` reads what tls-parser's list parser `list` reads.
     fn same_as_list(raw: &[u8], one: One, list: List) -> Result<(), TestCaseError> {
         let mut seen = Vec::new();
-        let ours = each_extension(raw, one, |e| seen.push(e.clone()));
+        let ours = each_extension(raw, one, |e| seen.push(e));
         match (ours, list(raw)) {
             (Ok(()), Ok((_, theirs))) => prop_assert_eq!(seen, theirs),
             (Err(a), Err(b)) => prop_assert_eq!(format!("{a:?}"), format!("{b:?}")),
