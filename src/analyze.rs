@@ -301,8 +301,23 @@ pub struct Analyzer {
     ticks: CaptureClock,
     /// The last frame of the capture this analyzer has been told of.
     frame: u64,
-    /// The first frames of the conversations created, when asked for (`record_creations`).
-    created: Option<Vec<u64>>,
+    /// The conversations created, and those judged and not reported, when asked for
+    /// (`record_creations`).
+    created: Option<Creations>,
+}
+
+/// What an analyzer sharing a capture with others tells of its conversations, so that
+/// tcp.stream can be numbered across all of them (`shard::Merger`).
+#[derive(Debug, Default)]
+pub struct Creations {
+    /// The first frames of the conversations created, in frame order.
+    pub created: Vec<u64>,
+    /// The first frames of conversations judged and not reported (no TLS, and not on a TLS
+    /// port): no record of theirs will ask for its number.
+    pub dropped: Vec<u64>,
+    /// Every conversation created at or before this frame is in `created`, of this or an
+    /// earlier call.
+    pub through: u64,
 }
 
 impl Analyzer {
@@ -404,18 +419,22 @@ impl Analyzer {
         }
     }
 
-    /// Asks for the first frame of every conversation created, to be taken with
-    /// `take_creations` (with several analyzers, to number tcp.stream across them).
+    /// Asks for the first frame of every conversation created, and of every one not
+    /// reported, to be taken with `take_creations` (with several analyzers, to number
+    /// tcp.stream across them).
     pub fn record_creations(&mut self) {
-        self.created = Some(Vec::new());
+        self.created = Some(Creations::default());
     }
 
-    /// The first frames of the conversations created since the last call, in frame order.
-    pub fn take_creations(&mut self) -> Vec<u64> {
-        self.created
+    /// The conversations created, and those dropped unreported, since the last call.
+    pub fn take_creations(&mut self) -> Creations {
+        let mut taken = self
+            .created
             .as_mut()
             .map(std::mem::take)
-            .unwrap_or_default()
+            .unwrap_or_default();
+        taken.through = self.frame;
+        taken
     }
 
     /// An ICMP error belongs to the connection whose packet it quotes; one that quotes no
@@ -604,7 +623,13 @@ impl Analyzer {
     /// large, and a busy capture finishes one every few packets.
     pub fn move_finished(&mut self, out: &mut Vec<Finished>) {
         let ports = &self.options.tls_ports;
-        out.extend(self.done.drain(..).filter(|f| reportable(&f.conn, ports)));
+        for f in self.done.drain(..) {
+            if reportable(&f.conn, ports) {
+                out.push(f);
+            } else if let Some(c) = &mut self.created {
+                c.dropped.push(f.conn.first_frame);
+            }
+        }
     }
 
     /// Connections judged before the end (a port reused, or evicted from a full table), to be
@@ -732,7 +757,7 @@ fn open<'t>(
     counters: &mut PacketCounters,
     kept: &mut usize,
     done: &mut Vec<Finished>,
-    created: &mut Option<Vec<u64>>,
+    created: &mut Option<Creations>,
 ) -> Option<&'t mut Flow<State>> {
     let (reassembly, tls_limits) = (options.reassembly, options.tls);
     let linger = options.linger;
@@ -778,8 +803,8 @@ fn open<'t>(
     let flow = lookup.flow?;
     if lookup.is_new {
         counters.tcp_conversations += 1;
-        if let Some(created) = created {
-            created.push(packet.frame);
+        if let Some(c) = created {
+            c.created.push(packet.frame);
         }
         flow.state.conn.tcp_stream = flow.tcp_stream;
         if flow.roles == RoleEvidence::Port && hello_from_server(seg) {

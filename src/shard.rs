@@ -11,18 +11,19 @@
 //! threads: the output of any `-j` is the output of `-j 1`.
 //!
 //! tcp.stream numbers count the conversations created before a connection's first frame,
-//! across all workers: each worker tells the merger the first frames of those it created.
+//! across all workers: each worker tells the merger the first frames of those it created
+//! and of those it will not report, and the merger ranks them (`Numbering`).
 //!
 //! One difference remains, and only when the connection table fills: each worker has its own
 //! share of `--max-connections`, and evicts from its own share (counted as
 //! `evicted_connections`).
 
-use crate::analyze::{Analyzer, Finished, Moment, Options, PacketCounters, ReportOrder};
+use crate::analyze::{Analyzer, Creations, Finished, Moment, Options, PacketCounters, ReportOrder};
 use crate::capture::{CaptureClock, CaptureError, FileStats, LinkType, Packet, Timestamp};
 use crate::connection::Connection;
 use crate::net;
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use std::io::Read;
 use std::sync::{Arc, mpsc};
 
@@ -153,7 +154,7 @@ struct Report {
     worker: usize,
     /// Each record goes back to the worker to be freed (`Spent`).
     finished: Vec<Finished>,
-    created: Vec<u64>,
+    creations: Creations,
     settled: Moment,
     /// Its packet counters, with its last report.
     counters: Option<PacketCounters>,
@@ -198,7 +199,7 @@ fn analyze_threads<R: Read + Send>(
             merger.add(
                 report.worker,
                 report.finished,
-                report.created,
+                report.creations,
                 report.settled,
             );
             if report.counters.is_some() {
@@ -329,7 +330,7 @@ fn work(worker: usize, options: Options, channels: WorkerChannels) {
         let report = Report {
             worker,
             finished: analyzer.take_finished_with_packets(),
-            created: analyzer.take_creations(),
+            creations: analyzer.take_creations(),
             settled: analyzer.settled_to(),
             counters: None,
         };
@@ -346,13 +347,19 @@ fn work(worker: usize, options: Options, channels: WorkerChannels) {
     // What is left, a chunk at a time: the merger merges the workers' connections left open
     // as they come, so they are never all held at once.
     const CHUNK: usize = 256;
-    let mut created = Some(analyzer.take_creations());
+    // Nothing is created from here on.
+    let mut creations = analyzer.take_creations();
+    creations.through = u64::MAX;
+    let mut creations = Some(creations);
     let mut chunk = Vec::with_capacity(CHUNK);
     let mut send = |chunk: Vec<Finished>, counters| {
         let _ = to_merger.send(Report {
             worker,
             finished: chunk,
-            created: created.take().unwrap_or_default(),
+            creations: creations.take().unwrap_or(Creations {
+                through: u64::MAX,
+                ..Creations::default()
+            }),
             settled: Moment::END,
             counters,
         });
@@ -401,8 +408,8 @@ pub struct Merger {
     /// whether all of them have come: merged as they come, never all held at once.
     open_at_end: Vec<VecDeque<Finished>>,
     done: Vec<bool>,
-    /// With several inputs: each one's conversations, by first frame, to number tcp.stream.
-    created: Option<Vec<Vec<u64>>>,
+    /// With several inputs: tcp.stream numbers across them.
+    numbering: Option<Numbering>,
     /// With several inputs: the records handed on, by input, to go back to be freed.
     spent: Option<Vec<Spent>>,
 }
@@ -414,7 +421,7 @@ impl Merger {
             settled: vec![Moment::START; inputs],
             open_at_end: (0..inputs).map(|_| VecDeque::new()).collect(),
             done: vec![false; inputs],
-            created: renumber.then(|| vec![Vec::new(); inputs]),
+            numbering: renumber.then(|| Numbering::new(inputs)),
             spent: renumber.then(|| (0..inputs).map(|_| Vec::new()).collect()),
         }
     }
@@ -431,13 +438,13 @@ impl Merger {
         }
     }
 
-    /// Reports from `input`, the first frames of the conversations it created since its last
-    /// call, and how far it has now judged everything.
+    /// Reports from `input`, the conversations it created and dropped since its last call,
+    /// and how far it has now judged everything.
     pub fn add(
         &mut self,
         input: usize,
         finished: impl IntoIterator<Item = Finished>,
-        created: Vec<u64>,
+        creations: Creations,
         settled: Moment,
     ) {
         for f in finished {
@@ -446,8 +453,8 @@ impl Merger {
                 _ => self.pending.push(Reverse(Pending(f.order, input, f))),
             }
         }
-        if let Some(mine) = self.created.as_mut().and_then(|c| c.get_mut(input)) {
-            mine.extend(created);
+        if let Some(numbering) = &mut self.numbering {
+            numbering.add(input, creations);
         }
         if let Some(s) = self.settled.get_mut(input) {
             *s = settled;
@@ -478,7 +485,7 @@ impl Merger {
                 waiting.push(f);
             }
         }
-        self.add(input, waiting, Vec::new(), settled);
+        self.add(input, waiting, Creations::default(), settled);
         self.release(emit);
     }
 
@@ -547,9 +554,9 @@ impl Merger {
     }
 
     /// With several inputs, gives the connection its tcp.stream number across them.
-    fn number(&self, finished: &mut Finished) {
-        if let Some(created) = &self.created {
-            finished.conn.tcp_stream = stream_number(created, finished.order);
+    fn number(&mut self, finished: &mut Finished) {
+        if let Some(numbering) = &mut self.numbering {
+            finished.conn.tcp_stream = numbering.number(finished.order.first_frame);
         }
     }
 
@@ -567,11 +574,117 @@ impl Merger {
     }
 }
 
-/// The conversations created, across all inputs, before this connection's first frame.
-fn stream_number(created: &[Vec<u64>], order: ReportOrder) -> u64 {
-    let before: usize = created
-        .iter()
-        .map(|c| c.partition_point(|&frame| frame < order.first_frame))
-        .sum();
-    before as u64
+/// tcp.stream numbers across several inputs. A conversation's number is the count of those
+/// all inputs created before its first frame (one packet creates at most one, so first frames
+/// are distinct): its rank among all first frames. Creations are ranked in frame order as far
+/// as every input has told them, and a number is kept only until its conversation is reported
+/// (or is known never to be): memory follows the conversations open, not all those a capture
+/// held (a SYN flood is millions, each a conversation).
+#[derive(Debug)]
+struct Numbering {
+    /// Per input: first frames created and not ranked yet, in frame order.
+    waiting: Vec<VecDeque<u64>>,
+    /// Per input: every conversation it created at or before this frame has been told.
+    through: Vec<u64>,
+    /// Conversations ranked so far.
+    ranked: u64,
+    /// The numbers of ranked conversations not reported yet, by first frame. foldhash, as
+    /// the flow table: a flood makes one insertion and one removal per packet.
+    numbers: HashMap<u64, u64, foldhash::fast::RandomState>,
+    /// Conversations that will not be reported, told before they were ranked.
+    dropped: HashSet<u64, foldhash::fast::RandomState>,
+}
+
+impl Numbering {
+    fn new(inputs: usize) -> Self {
+        Numbering {
+            waiting: vec![VecDeque::new(); inputs],
+            through: vec![0; inputs],
+            ranked: 0,
+            numbers: HashMap::default(),
+            dropped: HashSet::default(),
+        }
+    }
+
+    fn add(&mut self, input: usize, creations: Creations) {
+        if let Some(waiting) = self.waiting.get_mut(input) {
+            waiting.extend(creations.created);
+        }
+        if let Some(through) = self.through.get_mut(input) {
+            *through = (*through).max(creations.through);
+        }
+        for frame in creations.dropped {
+            if self.numbers.remove(&frame).is_none() {
+                self.dropped.insert(frame);
+            }
+        }
+        // Every input has told all it created up to here: nothing can come before these.
+        let told = self.through.iter().min().copied().unwrap_or(u64::MAX);
+        self.rank_through(told);
+    }
+
+    /// Ranks the creations at or before `frame`, in frame order across the inputs.
+    fn rank_through(&mut self, frame: u64) {
+        loop {
+            let next = (self.waiting.iter_mut())
+                .filter_map(|w| w.front().copied().map(|f| (f, w)))
+                .min_by_key(|(f, _)| *f);
+            let Some((first, waiting)) = next.filter(|(f, _)| *f <= frame) else {
+                return;
+            };
+            waiting.pop_front();
+            let number = self.ranked;
+            self.ranked += 1;
+            if !self.dropped.remove(&first) {
+                self.numbers.insert(first, number);
+            }
+        }
+    }
+
+    /// The number of the conversation created at `first_frame`, now that it is reported.
+    /// The merger hands a record on only once every input has moved past its moment, by
+    /// then past its first frame, so every creation before it has been told.
+    fn number(&mut self, first_frame: u64) -> u64 {
+        self.rank_through(first_frame);
+        // Its own creation came with or before its record: the fallback is never taken.
+        self.numbers.remove(&first_frame).unwrap_or(self.ranked)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn told(created: &[u64], dropped: &[u64], through: u64) -> Creations {
+        Creations {
+            created: created.to_vec(),
+            dropped: dropped.to_vec(),
+            through,
+        }
+    }
+
+    #[test]
+    fn numbers_rank_first_frames_across_inputs_and_are_forgotten_once_used() {
+        let mut n = Numbering::new(2);
+        // Input 0 created conversations at frames 1, 4 and 9, input 1 at 2, 5 and 7; the
+        // one at 5 will not be reported, and says so before it can be ranked.
+        n.add(0, told(&[1, 4], &[], 6));
+        n.add(1, told(&[2, 5], &[5], 5));
+        // Ranked as far as both have told: frames 1, 2, 4 and 5 (5 counted, not kept).
+        assert_eq!(n.ranked, 4);
+        assert_eq!(n.numbers.len(), 3);
+        assert!(n.dropped.is_empty());
+        // Reported out of frame order: each its rank among all first frames.
+        assert_eq!(n.number(4), 2);
+        assert_eq!(n.number(1), 0);
+        n.add(1, told(&[7], &[], 8));
+        n.add(0, told(&[9], &[], u64::MAX));
+        // The one at 7 dropped once ranked; 2 reported.
+        n.add(1, told(&[], &[7], u64::MAX));
+        assert_eq!(n.number(2), 1);
+        assert_eq!(n.number(9), 5);
+        // Nothing is left once every conversation has been reported or dropped.
+        assert!(n.numbers.is_empty(), "{:?}", n.numbers);
+        assert!(n.dropped.is_empty() && n.waiting.iter().all(VecDeque::is_empty));
+    }
 }

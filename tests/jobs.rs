@@ -13,9 +13,9 @@ use tlsdiag::capture::{LinkType, Timestamp};
 use tlsdiag::shard;
 
 /// The report, one JSON line per connection in output order, and the counters.
-fn run(bytes: &[u8], jobs: usize) -> (Vec<String>, PacketCounters) {
+fn run_with(bytes: &[u8], jobs: usize, options: &Options) -> (Vec<String>, PacketCounters) {
     let mut lines = Vec::new();
-    let done = shard::analyze(bytes, &Options::default(), jobs, |c| {
+    let done = shard::analyze(bytes, options, jobs, |c| {
         lines.push(serde_json::to_string(&c).unwrap());
     });
     assert!(done.result.is_ok(), "{:?}", done.result);
@@ -23,9 +23,13 @@ fn run(bytes: &[u8], jobs: usize) -> (Vec<String>, PacketCounters) {
 }
 
 fn assert_same_for_any_jobs(name: &str, bytes: &[u8]) -> Vec<String> {
-    let (one, counters) = run(bytes, 1);
+    assert_same_for_any_jobs_with(name, bytes, &Options::default())
+}
+
+fn assert_same_for_any_jobs_with(name: &str, bytes: &[u8], options: &Options) -> Vec<String> {
+    let (one, counters) = run_with(bytes, 1, options);
     for jobs in [2, 3, 4, 7] {
-        let (many, many_counters) = run(bytes, jobs);
+        let (many, many_counters) = run_with(bytes, jobs, options);
         assert_eq!(one.len(), many.len(), "{name}: -j {jobs}");
         for (i, (a, b)) in one.iter().zip(&many).enumerate() {
             assert_eq!(a, b, "{name}: -j {jobs}, connection #{i}");
@@ -82,6 +86,38 @@ fn many_overlapping_connections_report_the_same_with_any_number_of_jobs() {
         .map(|c| (c.tcp_stream, serde_json::to_string(c).unwrap()))
         .collect();
     assert_eq!(ours, theirs);
+}
+
+/// Conversations that are not reported (no TLS, and no TLS port when none is named) still
+/// count for tcp.stream: the workers tell the merger of them, and the numbers of the others
+/// are those one thread gives.
+#[test]
+fn conversations_not_reported_still_count_for_tcp_stream_with_any_number_of_jobs() {
+    let bytes = write_pcap(&everything_at_once());
+    let all = assert_same_for_any_jobs("all captures at once", &bytes);
+    let options = Options {
+        tls_ports: Vec::new(),
+        ..Options::default()
+    };
+    let report = assert_same_for_any_jobs_with("all captures, no TLS port", &bytes, &options);
+    let streams: Vec<u64> = report
+        .iter()
+        .map(|line| {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            v["tcp_stream"].as_u64().unwrap()
+        })
+        .collect();
+    let mut sorted = streams.clone();
+    sorted.sort();
+    // Some conversations were left out, and the numbers of those reported skip them.
+    assert!(
+        report.len() < all.len(),
+        "{} of {}",
+        report.len(),
+        all.len()
+    );
+    let last = sorted.last().copied().unwrap_or(0);
+    assert!(last + 1 > report.len() as u64, "no gap in {sorted:?}");
 }
 
 #[test]
