@@ -1,7 +1,7 @@
 //! Hostile input derived from the real captures: tlsdiag's limits bite and are counted, a SYN
 //! flood stays within the connection table, a declared 16 MB handshake message is refused,
-//! garbage before a ClientHello is not buffered, and clocks that jump or duplicate packets do
-//! not change what is read. Peak memory for the large cases is measured in
+//! garbage before a ClientHello is not buffered, clocks that jump or duplicate packets do
+//! not change what is read, and a pcapng section's interfaces are kept only up to a bound. Peak memory for the large cases is measured in
 //! `benches/hostile.sh`, not here.
 
 mod common;
@@ -284,4 +284,62 @@ fn every_packet_twice_keeps_every_verdict() {
         }
     }
     assert!(compared >= 40, "{compared}");
+}
+
+/// A pcapng section describing more interfaces than tlsdiag keeps (`MAX_INTERFACES`), derived
+/// here from the bundled dumpcap capture: its interface description repeated past the bound
+/// before its packets, then each of its packet blocks once more, naming an interface past the
+/// bound. The real packets are analysed as in the original; the copies are counted as orphans
+/// (the interfaces beyond the bound are not kept, so memory stays bounded), not analysed.
+#[test]
+fn interfaces_beyond_the_bound_are_skipped_and_their_packets_counted() {
+    use pcap_parser::pcapng::{Block, parse_block_le};
+    use tlsdiag::capture::MAX_INTERFACES;
+
+    let path = common::captures_dir().join("tls12-dumpcap.pcapng");
+    let original = std::fs::read(&path).unwrap();
+    // The blocks as bytes, split where pcap-parser reads them (the file is little-endian).
+    let mut blocks: Vec<(&[u8], bool, bool)> = Vec::new();
+    let mut rest = &original[..];
+    while !rest.is_empty() {
+        let (next, block) = parse_block_le(rest).unwrap();
+        let raw = &rest[..rest.len() - next.len()];
+        let idb = matches!(block, Block::InterfaceDescription(_));
+        let epb = matches!(block, Block::EnhancedPacket(_));
+        blocks.push((raw, idb, epb));
+        rest = next;
+    }
+    let idbs: Vec<&[u8]> = blocks.iter().filter(|b| b.1).map(|b| b.0).collect();
+    assert_eq!(idbs.len(), 1, "one interface in the original");
+    let epbs: Vec<&[u8]> = blocks.iter().filter(|b| b.2).map(|b| b.0).collect();
+    assert!(!epbs.is_empty());
+
+    let mut derived = Vec::new();
+    for (raw, idb, _) in &blocks {
+        if *idb {
+            for _ in 0..MAX_INTERFACES + 3 {
+                derived.extend_from_slice(idbs[0]);
+            }
+        } else {
+            derived.extend_from_slice(raw);
+        }
+    }
+    let beyond = u32::try_from(MAX_INTERFACES + 1).unwrap();
+    for epb in &epbs {
+        let mut copy = epb.to_vec();
+        // The interface ID follows the block type and length.
+        copy[8..12].copy_from_slice(&beyond.to_le_bytes());
+        derived.extend_from_slice(&copy);
+    }
+
+    let (ours, stats, result) =
+        tlsdiag::analyze::analyze_capture(&derived[..], &Options::default());
+    assert!(result.is_ok(), "{result:?}");
+    let (theirs, original_stats) = common::analyze_path(&path);
+    assert_eq!(stats.packets, original_stats.packets);
+    assert_eq!(stats.orphan_packets, epbs.len() as u64);
+    assert_eq!(stats.skipped_blocks, original_stats.skipped_blocks + 3);
+    let facts_of = |a: &tlsdiag::Analysis| a.connections.iter().map(facts).collect::<Vec<_>>();
+    assert_eq!(facts_of(&ours), facts_of(&theirs));
+    assert!(!ours.connections.is_empty());
 }

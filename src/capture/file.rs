@@ -22,6 +22,11 @@ use std::sync::Arc;
 const INITIAL_BUFFER: usize = 1 << 20;
 /// The largest block we agree to buffer; real packets are at most 256 KiB.
 const MAX_BLOCK: usize = 16 << 20;
+/// Interfaces kept per pcapng section: more than any capture host has (a node with thousands
+/// of container interfaces included). A section may describe any number, each in a few dozen
+/// bytes of file; those beyond are skipped, so that memory stays bounded on a hostile file,
+/// and packets naming them are counted as orphans.
+pub const MAX_INTERFACES: usize = 1 << 16;
 /// Legacy pcap is read in chunks of this size, handed on whole: small enough that a chunk is
 /// still in the cache when its records are walked (4 MiB measured 15% slower).
 const CHUNK: usize = 1 << 20;
@@ -42,7 +47,8 @@ pub struct FileStats {
     pub bytes: u64,
     /// pcapng blocks that carry no packets and that we do not use (statistics, names ...).
     pub skipped_blocks: u64,
-    /// Packet blocks naming an interface that was never described.
+    /// Packet blocks naming an interface that was never described, or one beyond the first
+    /// `MAX_INTERFACES` of its section.
     pub orphan_packets: u64,
 }
 
@@ -409,6 +415,11 @@ impl ReaderState {
             PcapBlockOwned::NG(Block::SectionHeader(_)) => {
                 stats.format = Some(CaptureFormat::Pcapng);
                 self.interfaces.clear();
+            }
+            PcapBlockOwned::NG(Block::InterfaceDescription(_))
+                if self.interfaces.len() >= MAX_INTERFACES =>
+            {
+                stats.skipped_blocks += 1;
             }
             PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
                 self.interfaces.push(Interface {

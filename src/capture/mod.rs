@@ -8,7 +8,9 @@ mod file;
 pub mod live;
 mod write;
 
-pub use file::{CaptureError, CaptureFormat, FileStats, read_capture, read_capture_shared};
+pub use file::{
+    CaptureError, CaptureFormat, FileStats, MAX_INTERFACES, read_capture, read_capture_shared,
+};
 pub use write::PcapWriter;
 
 use std::fmt;

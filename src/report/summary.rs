@@ -14,6 +14,10 @@ pub struct FileSummary {
     pub packets: u64,
     /// Set when the file could not be read to its end: what went wrong and where.
     pub error: Option<String>,
+    /// pcapng packets naming an interface never described (or beyond the first
+    /// `MAX_INTERFACES` of a section): counted, not analysed; omitted when 0.
+    #[serde(skip_serializing_if = "crate::analyze::is_zero")]
+    pub orphan_packets: u64,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -74,6 +78,7 @@ impl Summary {
             format: stats.format,
             packets: stats.packets,
             error,
+            orphan_packets: stats.orphan_packets,
         });
         let p = &mut self.packets;
         p.packets += a.packets;

@@ -397,6 +397,15 @@ pub fn write_text_summary(out: &mut impl Write, s: &Summary, style: Style) -> io
         writeln!(out, "  skipped      {n} on unsupported link type {link}")?;
     }
     for f in &s.files {
+        if f.orphan_packets > 0 {
+            writeln!(
+                out,
+                "  skipped      {} packets of {} name a pcapng interface never described, or beyond the first {}",
+                f.orphan_packets,
+                f.path,
+                crate::capture::MAX_INTERFACES
+            )?;
+        }
         if let Some(err) = &f.error {
             writeln!(
                 out,
