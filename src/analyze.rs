@@ -239,10 +239,29 @@ impl PacketCounters {
         self.packets_not_kept += packets_not_kept;
         self.packets_after_close += packets_after_close;
         for (name, n) in unknown_link_types {
-            *self.unknown_link_types.entry(name.clone()).or_default() += n;
+            self.count_link_type(name.clone(), *n);
         }
     }
+
+    /// Counts `n` packets on the unknown link type `name`. At most `MAX_LINK_TYPE_NAMES`
+    /// names are kept and the rest counted as `other`: a hostile file of ever new link types
+    /// (a pcapng section and interface each) would otherwise grow the map, and the summary,
+    /// with the file.
+    pub fn count_link_type(&mut self, name: String, n: u64) {
+        let map = &mut self.unknown_link_types;
+        let name = if map.len() >= MAX_LINK_TYPE_NAMES && !map.contains_key(&name) {
+            OTHER_LINK_TYPES.to_string()
+        } else {
+            name
+        };
+        *map.entry(name).or_default() += n;
+    }
 }
+
+/// Link type names counted apart in `unknown_link_types`; packets on others are counted under
+/// `OTHER_LINK_TYPES`.
+pub const MAX_LINK_TYPE_NAMES: usize = 64;
+pub const OTHER_LINK_TYPES: &str = "other";
 
 pub(crate) fn is_zero(n: &u64) -> bool {
     *n == 0
@@ -460,7 +479,7 @@ impl Analyzer {
         let c = &mut self.counters;
         match skip {
             Skip::UnknownLinkType(LinkType(n)) => {
-                *c.unknown_link_types.entry(LinkType(n).name()).or_default() += 1;
+                c.count_link_type(LinkType(n).name(), 1);
             }
             Skip::NotIp | Skip::NotTcp => c.skipped += 1,
             Skip::IpFragment => c.ip_fragments += 1,
@@ -1043,4 +1062,31 @@ fn judge_state(
     state.conn.verdict = judgement.verdict;
     state.conn.diagnosis = judgement.diagnosis;
     state.conn.warnings = judgement.warnings;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_type_names_are_bounded_and_every_packet_still_counted() {
+        let mut c = PacketCounters::default();
+        for n in 0..(MAX_LINK_TYPE_NAMES as u32 + 40) {
+            c.count_link_type(LinkType(1000 + n).name(), 2);
+        }
+        // A name already kept is still counted apart once the bound is reached.
+        c.count_link_type(LinkType(1000).name(), 1);
+        assert_eq!(c.unknown_link_types.len(), MAX_LINK_TYPE_NAMES + 1);
+        assert_eq!(c.unknown_link_types.get(OTHER_LINK_TYPES), Some(&80));
+        assert_eq!(c.unknown_link_types.get("LINKTYPE_1000"), Some(&3));
+        let total: u64 = c.unknown_link_types.values().sum();
+        assert_eq!(total, 2 * (MAX_LINK_TYPE_NAMES as u64 + 40) + 1);
+
+        // Adding another analyzer's counts keeps the bound.
+        let mut sum = PacketCounters::default();
+        sum.add(&c);
+        sum.add(&c);
+        assert_eq!(sum.unknown_link_types.len(), MAX_LINK_TYPE_NAMES + 1);
+        assert_eq!(sum.unknown_link_types.values().sum::<u64>(), 2 * total);
+    }
 }

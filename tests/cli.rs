@@ -193,3 +193,31 @@ fn live_without_the_feature_says_how_to_build_it() {
         assert!(err.contains("libpcap-dev"), "{err}");
     }
 }
+
+/// Every counter reaches the summary, `packets_after_close` included: the capture is derived
+/// here from a bundled one, its last ACK sent again thirty seconds later, long after the
+/// connection was judged and removed.
+#[test]
+fn the_summary_counts_packets_after_close() {
+    use common::derive::{read_packets, write_pcap};
+    use tlsdiag::capture::Timestamp;
+    let mut packets = read_packets(&common::captures_dir().join("tls13-sni-alpn.pcap"));
+    let mut late = packets.last().expect("packets").clone();
+    late.ts = Timestamp::new(late.ts.secs + 30, late.ts.nanos);
+    packets.push(late);
+    let path = std::env::temp_dir().join(format!("tlsdiag-late-{}.pcap", std::process::id()));
+    std::fs::write(&path, write_pcap(&packets)).unwrap();
+    let path_text = path.to_string_lossy().into_owned();
+    let o = tlsdiag(&["analyze", "--format", "json", &path_text]);
+    let text = tlsdiag(&["analyze", "-q", &path_text]);
+    std::fs::remove_file(&path).unwrap();
+    assert!(o.status.success());
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("valid JSON");
+    assert_eq!(doc["summary"]["packets_after_close"], 1);
+    assert_eq!(doc["summary"]["connections"], 1);
+    assert!(
+        stdout(&text).contains("late         1 packets came after their connection closed"),
+        "{}",
+        stdout(&text)
+    );
+}

@@ -80,23 +80,8 @@ impl Summary {
             error,
             orphan_packets: stats.orphan_packets,
         });
-        let p = &mut self.packets;
-        p.packets += a.packets;
-        p.bytes += a.bytes;
-        p.tcp_packets += a.tcp_packets;
-        p.tcp_conversations += a.tcp_conversations;
-        p.skipped += a.skipped;
-        p.malformed += a.malformed;
-        p.ip_fragments += a.ip_fragments;
-        p.truncated += a.truncated;
-        p.evicted_connections += a.evicted_connections;
-        p.segments_over_buffer_limit += a.segments_over_buffer_limit;
-        p.segments_over_out_of_order_limit += a.segments_over_out_of_order_limit;
-        p.handshake_messages_over_limit += a.handshake_messages_over_limit;
-        p.certificates_over_limit += a.certificates_over_limit;
-        for (name, n) in &a.unknown_link_types {
-            *p.unknown_link_types.entry(name.clone()).or_default() += n;
-        }
+        // Through the sum `-j` uses for its workers, which names every counter.
+        self.packets.add(a);
     }
 
     /// Counts one connection by outcome, diagnosis and failing server.
