@@ -356,10 +356,8 @@ fn work(worker: usize, options: Options, channels: WorkerChannels) {
         let _ = to_merger.send(Report {
             worker,
             finished: chunk,
-            creations: creations.take().unwrap_or(Creations {
-                through: u64::MAX,
-                ..Creations::default()
-            }),
+            // The later reports tell nothing new; `through` keeps the first one's.
+            creations: creations.take().unwrap_or_default(),
             settled: Moment::END,
             counters,
         });
