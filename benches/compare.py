@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """tlsdiag beside tshark and `cat` on the same capture files, in one run.
 
-  benches/compare.py [--runs N] [--no-tshark] [--jobs N] [--tlsdiag-args ARGS] FILE...
+  benches/compare.py [--runs N] [--no-tshark] [--jobs N] [--tlsdiag-args ARGS] [--halves] FILE...
   (default files: target/bench/bulk-1024.pcap target/bench/dense.pcap, made by
    benches/make_capture.sh)
 
@@ -16,6 +16,13 @@ page cache:
   tshark -r FILE -Y '<ClientHello, ServerHello or alert>' -T fields -e ...
                                                     what the issue names; it extracts less
                                                     than tlsdiag reports
+With --halves (legacy pcap over Ethernet only), two more rows measure what splitting the
+work can give on this machine at best: the file is cut at the record boundary nearest its
+middle into two files (derived, written to a temporary directory and deleted after), and
+  tlsdiag analyze -q -j 1 HALF1 & tlsdiag analyze -q -j 1 HALF2   "halves": each half by
+                                                    a process of its own, at once; nothing
+                                                    merged, nothing crossing between them
+  cat HALF1 & cat HALF2                             "cat halves": the floor of that
 and the median of each is printed: wall and CPU seconds, peak RSS, MB/s, packets/s,
 handshakes/s (ClientHellos, as tshark counts them), and the ratios to one-thread tlsdiag.
 Then the whole reports of -j 1 and -j N (ndjson) are compared byte for byte; the script fails
@@ -26,11 +33,15 @@ import argparse
 import hashlib
 import json
 import os
+import shlex
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
 import time
+
+from check_repeat import pcap_layout
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -63,6 +74,34 @@ def warm(path):
     subprocess.run(["cat", path], stdout=subprocess.DEVNULL, check=True)
 
 
+def split_halves(path, directory):
+    """Cuts path, a legacy pcap file, at the first record boundary past its middle into two
+    pcap files in directory (the second given the first's file header); returns their paths."""
+    head, order = pcap_layout(path)
+    size = os.path.getsize(path)
+    halves = [os.path.join(directory, "half1.pcap"), os.path.join(directory, "half2.pcap")]
+    with open(path, "rb") as f:
+        at = len(head)
+        while at < size // 2:
+            f.seek(at)
+            record = f.read(16)
+            if len(record) < 16:
+                break
+            at += 16 + struct.unpack_from(order + "I", record, 8)[0]
+        for half, (start, end, prefix) in zip(halves, [(0, at, b""), (at, size, head)]):
+            with open(half, "wb") as out:
+                out.write(prefix)
+                f.seek(start)
+                left = end - start
+                while left > 0:
+                    chunk = f.read(min(left, 64 << 20))
+                    if not chunk:
+                        break
+                    out.write(chunk)
+                    left -= len(chunk)
+    return halves
+
+
 def report_digest(tlsdiag, path, jobs):
     """The SHA-256 of the whole ndjson report with -j jobs, and its line count."""
     p = subprocess.Popen([tlsdiag, "analyze", "--format", "ndjson", "-j", str(jobs), path],
@@ -88,6 +127,8 @@ def main():
     ap.add_argument("--no-tshark", action="store_true")
     ap.add_argument("--jobs", type=int, default=os.cpu_count(), help="N for the -j N row")
     ap.add_argument("--tlsdiag-args", default="", help="extra arguments for both tlsdiag rows")
+    ap.add_argument("--halves", action="store_true",
+                    help="also time both halves of the file at once (see above)")
     ap.add_argument("files", nargs="*")
     args = ap.parse_args()
     files = args.files or [os.path.join(ROOT, "target/bench/bulk-1024.pcap"),
@@ -96,55 +137,69 @@ def main():
     tlsdiag = os.path.join(ROOT, "target/release/tlsdiag")
     print(f"machine: {os.cpu_count()} cores; {args.runs} runs each, medians; file in the page cache")
     for path in files:
-        size = os.path.getsize(path)
-        warm(path)
-        packets, _ = count_packets(path, tlsdiag)
-        tshark_cmd = ["tshark", "-r", path, "-Y", TSHARK_FILTER, "-T", "fields"]
-        for f in TSHARK_FIELDS:
-            tshark_cmd += ["-e", f]
-        extra = args.tlsdiag_args.split()
-        jn = f"-j {args.jobs}"
-        commands = {
-            "cat": ["cat", path],
-            "tlsdiag": [tlsdiag, "analyze", "-q", "-j", "1"] + extra + [path],
-            jn: [tlsdiag, "analyze", "-q", "-j", str(args.jobs)] + extra + [path],
-        }
-        if not args.no_tshark:
-            commands["tshark"] = tshark_cmd
-        results = {name: [] for name in commands}
-        hellos = None
-        for _ in range(args.runs):
-            for name, cmd in commands.items():
-                warm(path)
-                if name == "tshark":
-                    wall, cpu, rss, out = timed(cmd, subprocess.PIPE)
-                    hellos = sum(1 for line in out.splitlines()
-                                 if "1" in line.split("\t")[3].split(","))
-                else:
-                    wall, cpu, rss, _ = timed(cmd)
-                results[name].append((wall, cpu, rss))
-        print(f"\n{os.path.relpath(path)}: {size / 1e6:.0f} MB, {packets} packets"
-              + (f", {hellos} ClientHellos (tshark)" if hellos is not None else ""))
-        print(f"  {'':8} {'wall s':>8} {'CPU s':>8} {'peak RSS':>10} {'MB/s':>8} "
-              f"{'packets/s':>11} {'hs/s':>10} {'vs -j 1':>12}")
-        med = {n: tuple(statistics.median(r[i] for r in rs) for i in range(3))
-               for n, rs in results.items()}
-        t_wall = med["tlsdiag"][0]
-        for name, (wall, cpu, rss) in med.items():
-            wall = max(wall, 0.005)
-            hs = f"{hellos / wall:,.0f}" if hellos and name != "cat" else ""
-            ratio = "" if name == "tlsdiag" else (
-                f"{wall / max(t_wall, 0.005):.1f}x faster" if name == "tshark"
-                else f"{max(t_wall, 0.005) / wall:.2f}x as fast" if name == jn
-                else f"{max(t_wall, 0.005) / wall:.2f}x slower")
-            print(f"  {name:8} {wall:8.3f} {cpu:8.2f} {rss / 1024:8.1f}MB {size / 1e6 / wall:8.0f} "
-                  f"{packets / wall:11,.0f} {hs:>10} {ratio:>12}")
+        with tempfile.TemporaryDirectory() as directory:
+            halves = split_halves(path, directory) if args.halves else []
+            compare(args, tlsdiag, path, halves)
 
-        one, lines = report_digest(tlsdiag, path, 1)
-        many, _ = report_digest(tlsdiag, path, args.jobs)
-        if one != many:
-            sys.exit(f"  the -j {args.jobs} report differs from the -j 1 report")
-        print(f"  -j 1 and -j {args.jobs}: the same report, {lines} ndjson lines, sha256 {one[:16]}")
+
+def compare(args, tlsdiag, path, halves):
+    """Times the commands on one file and prints their medians; checks -j 1 against -j N."""
+    size = os.path.getsize(path)
+    warm(path)
+    packets, _ = count_packets(path, tlsdiag)
+    tshark_cmd = ["tshark", "-r", path, "-Y", TSHARK_FILTER, "-T", "fields"]
+    for f in TSHARK_FIELDS:
+        tshark_cmd += ["-e", f]
+    extra = args.tlsdiag_args.split()
+    jn = f"-j {args.jobs}"
+    commands = {
+        "cat": ["cat", path],
+        "tlsdiag": [tlsdiag, "analyze", "-q", "-j", "1"] + extra + [path],
+        jn: [tlsdiag, "analyze", "-q", "-j", str(args.jobs)] + extra + [path],
+    }
+    if halves:
+        both = " & ".join(shlex.join(c) + " >/dev/null" for c in
+                          ([tlsdiag, "analyze", "-q", "-j", "1"] + extra + [h] for h in halves))
+        commands["halves"] = ["sh", "-c", both + "; wait"]
+        commands["cat halves"] = ["sh", "-c", " & ".join(
+            f"cat {shlex.quote(h)} >/dev/null" for h in halves) + "; wait"]
+    if not args.no_tshark:
+        commands["tshark"] = tshark_cmd
+    results = {name: [] for name in commands}
+    hellos = None
+    for _ in range(args.runs):
+        for name, cmd in commands.items():
+            for p in [path] + halves:
+                warm(p)
+            if name == "tshark":
+                wall, cpu, rss, out = timed(cmd, subprocess.PIPE)
+                hellos = sum(1 for line in out.splitlines()
+                             if "1" in line.split("\t")[3].split(","))
+            else:
+                wall, cpu, rss, _ = timed(cmd)
+            results[name].append((wall, cpu, rss))
+    print(f"\n{os.path.relpath(path)}: {size / 1e6:.0f} MB, {packets} packets"
+          + (f", {hellos} ClientHellos (tshark)" if hellos is not None else ""))
+    print(f"  {'':10} {'wall s':>8} {'CPU s':>8} {'peak RSS':>10} {'MB/s':>8} "
+          f"{'packets/s':>11} {'hs/s':>10} {'vs -j 1':>12}")
+    med = {n: tuple(statistics.median(r[i] for r in rs) for i in range(3))
+           for n, rs in results.items()}
+    t_wall = med["tlsdiag"][0]
+    for name, (wall, cpu, rss) in med.items():
+        wall = max(wall, 0.005)
+        hs = f"{hellos / wall:,.0f}" if hellos and not name.startswith("cat") else ""
+        ratio = "" if name == "tlsdiag" else (
+            f"{wall / max(t_wall, 0.005):.1f}x faster" if name == "tshark"
+            else f"{max(t_wall, 0.005) / wall:.2f}x as fast" if name in (jn, "halves")
+            else f"{max(t_wall, 0.005) / wall:.2f}x slower")
+        print(f"  {name:10} {wall:8.3f} {cpu:8.2f} {rss / 1024:8.1f}MB {size / 1e6 / wall:8.0f} "
+              f"{packets / wall:11,.0f} {hs:>10} {ratio:>12}")
+
+    one, lines = report_digest(tlsdiag, path, 1)
+    many, _ = report_digest(tlsdiag, path, args.jobs)
+    if one != many:
+        sys.exit(f"  the -j {args.jobs} report differs from the -j 1 report")
+    print(f"  -j 1 and -j {args.jobs}: the same report, {lines} ndjson lines, sha256 {one[:16]}")
 
 
 if __name__ == "__main__":
