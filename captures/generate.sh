@@ -620,9 +620,34 @@ small_snaplen() {
   say "$(basename "$f")" "a TLS 1.2 success recorded with tcpdump -s 100: payloads cut"
 }
 
+# A download over TLS 1.2: 24 KiB in records of 1 KiB (s_server -WWW -max_send_frag 512) to
+# curl, so that application data outlasts the handshake by many records.
+download() {
+  local f="$here/download.pcap"
+  head -c 32768 /dev/urandom > "$work/file.bin"
+  start_capture "$f" "tcp port 443"
+  cd "$work"
+  s_server 443 -tls1_2 -WWW -max_send_frag 512 -cert "$work/leaf.pem" -key "$work/leaf.key" -cert_chain "$work/int.pem"
+  cd - >/dev/null
+  curl -s --cacert "$work/ca.pem" --resolve server.test:443:127.0.0.1 -o /dev/null https://server.test/file.bin || true
+  stop_server; stop_capture
+  say "$(basename "$f")" "TLS 1.2 download of 32 KiB in 512-byte records (s_server -WWW, curl)"
+}
+
 # Derived from recorded captures, by editcap (packets dropped, none changed), where the class is
 # about the capture itself.
 derived_captures() {
+  # capture_started_late on a long connection: download.pcap joined at the client's request
+  # (its first application-data record: both sides send some), and just after it (only the
+  # server's records follow).
+  local request last
+  request=$(tshark -r "$here/download.pcap" -Y 'tcp.dstport == 443 && tls.record.content_type == 23' \
+    -T fields -e frame.number | head -1)
+  last=$(tshark -r "$here/download.pcap" -T fields -e frame.number | tail -1)
+  editcap -r "$here/download.pcap" "$here/joined-request.pcap" "$request-$last"
+  say "joined-request.pcap" "derived: download.pcap from packet $request (the client's request) on"
+  editcap -r "$here/download.pcap" "$here/joined-download.pcap" "$((request + 1))-$last"
+  say "joined-download.pcap" "derived: download.pcap from packet $((request + 1)) (after the request) on"
   # capture_started_late: the connection from its 7th packet on (after the ClientHello).
   editcap -r "$here/tls12-ecdhe-chain.pcap" "$here/started-late.pcap" 7-14
   say "started-late.pcap" "derived: tls12-ecdhe-chain.pcap from packet 7 on"
@@ -641,7 +666,7 @@ failures=(tcp_no_response icmp_unreachable client_hello_lost middlebox_reset no_
   server_reset_closed client_reset_closed not_tls_server_ssh unrecognized_name missing_sni
   no_application_protocol no_common_signature cert_expired cert_not_yet_valid cert_name_mismatch cert_chain_incomplete
   cert_rejected_tls13 client_cert hello_retry_failed downgrade psk_mismatch small_snaplen legacy_tls10
-  derived_captures)
+  download derived_captures)
 
 all=(tls13_sni_alpn tls12_ecdhe_chain protocol_version no_shared_cipher unknown_ca refused
   gnutls_any tls12_pcapng interleaved resumed_tls12 resumed_tls13 starttls_smtp postgres_sslrequest http_on_443

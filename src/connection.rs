@@ -16,6 +16,11 @@ use std::sync::Arc;
 /// The most events a timeline keeps; later ones are counted in `timeline_dropped`.
 pub const MAX_TIMELINE: usize = 256;
 
+/// Application-data records from one side after which a connection the capture joined past
+/// its handshake is settled though the other side sent none: a TLS 1.3 server's encrypted
+/// flight is a handful of records before the client's Finished.
+pub const JOINED_RECORDS: u32 = 16;
+
 /// How far the handshake got, in the order the messages come.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -581,6 +586,9 @@ pub struct Facts {
     pub tls13_after_client_first: PerSide<Option<(u64, usize)>>,
     pub stage: Stage,
     pub established_at: Option<u64>,
+    /// Application-data records of each side until the handshake settled: whether a
+    /// connection the capture joined late is past its handshake.
+    pub application_records: PerSide<u32>,
     pub first_gap: Option<(u64, Side)>,
     pub saw_tls: bool,
     pub plaintext_first: Option<(u64, Side)>,
@@ -750,6 +758,29 @@ impl Connection {
             || self.alerts.iter().any(|a| a.level != Some("warning"))
             || f.rst.client.is_some()
             || f.rst.server.is_some()
+            || self.joined_after_handshake()
+    }
+
+    /// Neither a SYN nor a ClientHello of this connection has been seen (the capture may have
+    /// joined it late).
+    pub fn start_unseen(&self) -> bool {
+        let f = &self.facts;
+        f.client_hello.is_none() && f.syn.is_none() && f.syn_ack.is_none()
+    }
+
+    /// The capture joined this connection after its handshake, and nothing that follows can
+    /// change its verdict (`capture_started_late` at the stage reached): no SYN and no hello,
+    /// and application data from both sides, since a side sends no ChangeCipherSpec or
+    /// Finished after its own, or `JOINED_RECORDS` records of it from one side (a download,
+    /// whose client sends nothing), which bounds the wait for a TLS 1.3 client's Finished.
+    /// Without this, every record of a long connection the capture joined was framed.
+    fn joined_after_handshake(&self) -> bool {
+        let f = &self.facts;
+        let records = &f.application_records;
+        self.start_unseen()
+            && f.server_hello.is_none()
+            && ((records.client > 0 && records.server > 0)
+                || records.client.max(records.server) >= JOINED_RECORDS)
     }
 
     /// Takes one decoded TLS event of `side`.
@@ -999,6 +1030,10 @@ impl Connection {
         content_type: u8,
         length: usize,
     ) {
+        if content_type == crate::tls::record::APPLICATION_DATA {
+            let records = self.facts.application_records.get_mut(side);
+            *records = records.saturating_add(1);
+        }
         let stats = self.encrypted_records.get_mut(side);
         let first_of_side = stats.count == 0;
         stats.first_frame.get_or_insert(frame);

@@ -204,6 +204,13 @@ fn expectations() -> Vec<Expect> {
             ..established("resumed-tls13.pcap", 1, 25)
         },
         established("vlan-ipv6.pcap", 0, 8),
+        Expect {
+            version: s12,
+            cipher: Some("TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"),
+            ended_by: E::Client,
+            certificates: 2,
+            ..established("download.pcap", 0, 9)
+        },
     ]
 }
 
@@ -369,4 +376,94 @@ fn link_types_and_formats_are_read() {
     assert_eq!(stats.packets, 10);
     assert!(unknown.connections.is_empty());
     assert_eq!(unknown.counters.unknown_link_types.get("USER0"), Some(&10));
+}
+
+/// A connection the capture joined after its handshake is settled once past it: its verdict
+/// stands, every packet is counted, and its records are read only until then: up to the first
+/// application data of both sides, or up to the segment that brings `JOINED_RECORDS` records
+/// from one side (a download, whose client sends nothing). Both files are download.pcap
+/// joined at the client's request and just after it (captures/generate.sh).
+#[test]
+fn a_connection_joined_after_its_handshake_is_read_only_until_past_it() {
+    use tlsdiag::connection::{Code, JOINED_RECORDS};
+    for (name, client_records) in [("joined-request.pcap", 1), ("joined-download.pcap", 0)] {
+        let analysis = common::analyze_named(name);
+        let c = common::stream(&analysis, 0);
+        let code = c.diagnosis.as_ref().map(|d| d.code);
+        assert_eq!(code, Some(Code::CaptureStartedLate), "{name}");
+        assert_eq!(c.verdict.frame, 1, "{name}");
+        // Every packet and payload byte of the file is counted, read or not.
+        let mut packets = common::derive::read_packets(&common::captures_dir().join(name));
+        let (mut count, mut bytes) = ([0u64; 2], [0u64; 2]);
+        for p in &mut packets {
+            let tcp = common::derive::Tcp::of(p).expect("IPv4 TCP");
+            let from_server = usize::from(tcp.src_port() == 443);
+            count[from_server] += 1;
+            bytes[from_server] += tcp.payload().len() as u64;
+        }
+        let (t, records) = (&c.tcp, &c.encrypted_records);
+        assert_eq!(
+            [t.packets.client, t.packets.server],
+            count,
+            "{name}: packets"
+        );
+        assert_eq!(
+            [t.payload_bytes.client, t.payload_bytes.server],
+            bytes,
+            "{name}: payload"
+        );
+        assert_eq!(
+            records.client.count, client_records,
+            "{name}: client records"
+        );
+        let server_records = if client_records > 0 {
+            1
+        } else {
+            u64::from(JOINED_RECORDS)
+        };
+        assert!(
+            records.server.count >= server_records,
+            "{name}: server records"
+        );
+        let Some(per_frame) = tshark_server_records(name) else {
+            continue;
+        };
+        // The records of the server's segments up to the one that settled the connection.
+        let mut seen = 0;
+        let settled_at = per_frame.iter().position(|&n| {
+            seen += n;
+            seen >= server_records
+        });
+        assert!(
+            settled_at.is_some(),
+            "{name}: the file holds enough records"
+        );
+        assert_eq!(records.server.count, seen, "{name}: server records read");
+        let all: u64 = per_frame.iter().sum();
+        assert!(
+            all > seen,
+            "{name}: records after the settling segment were not read"
+        );
+    }
+}
+
+/// The application-data records of each of the server's segments, by tshark, when it is there.
+fn tshark_server_records(name: &str) -> Option<Vec<u64>> {
+    if !common::tshark_available() {
+        return None;
+    }
+    let out = std::process::Command::new("tshark")
+        .arg("-r")
+        .arg(common::captures_dir().join(name))
+        .args(["-Y", "tcp.srcport == 443 && tcp.len > 0"])
+        .args(["-T", "fields", "-e", "tls.record.content_type"])
+        .output()
+        .expect("tshark runs");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    Some(
+        text.lines()
+            .map(|l| l.split(',').filter(|t| t.trim() == "23").count() as u64)
+            .collect(),
+    )
 }

@@ -8,7 +8,7 @@ use crate::flow::Side;
 /// TLS records but no ClientHello and no SYN: the capture began mid-connection.
 pub fn started_late(conn: &Connection) -> Option<Diagnosis> {
     let f = &conn.facts;
-    if !f.saw_tls || f.client_hello.is_some() || f.syn.is_some() || f.syn_ack.is_some() {
+    if !f.saw_tls || !conn.start_unseen() {
         return None;
     }
     let mut d = Diagnosis::new(
