@@ -302,6 +302,14 @@ one_direction() {
   local src="$here/tls12-ecdhe-chain.pcap" f="$here/one-direction-server-only.pcap"
   tshark -r "$src" -Y "tcp.srcport == 443" -w "$f" -F pcap
   say "$(basename "$f")" "derived: only the server's packets of tls12-ecdhe-chain.pcap"
+  # TLS 1.3 hides the handshake's end: one side's packets cannot tell how it went.
+  tshark -r "$here/tls13-sni-alpn.pcap" -Y "tcp.srcport == 443" -w "$here/one-direction-tls13-server.pcap" -F pcap
+  say "one-direction-tls13-server.pcap" "derived: only the server's packets of tls13-sni-alpn.pcap"
+  tshark -r "$here/tls13-sni-alpn.pcap" -Y "tcp.dstport == 443" -w "$here/one-direction-tls13-client.pcap" -F pcap
+  say "one-direction-tls13-client.pcap" "derived: only the client's packets of tls13-sni-alpn.pcap"
+  # A side that gives up in the clear says so even alone: the client's alert of unknown-ca.pcap.
+  tshark -r "$here/unknown-ca.pcap" -Y "tcp.dstport == 443" -w "$here/one-direction-client-alert.pcap" -F pcap
+  say "one-direction-client-alert.pcap" "derived: only the client's packets of unknown-ca.pcap"
 }
 
 # Derived: the packets of protocol-version.pcap labelled with a link type tlsdiag does not

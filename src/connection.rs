@@ -131,6 +131,7 @@ pub enum Code {
     CryptoFailure,
     Alert,
     CaptureStartedLate,
+    CaptureOneDirection,
     CaptureEnded,
     TruncatedPackets,
     StreamGap,

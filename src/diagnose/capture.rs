@@ -1,7 +1,8 @@
-//! When the capture, not the connection, is what is missing: it started late, ended early,
-//! lost segments, or cut packets short. These are `incomplete`, never failures.
+//! When the capture, not the connection, is what is missing: it started late, holds one
+//! direction, ended early, lost segments, or cut packets short. These are `incomplete`, never
+//! failures.
 
-use super::{side_word, stage_words};
+use super::{first_close, side_word, silent_side, stage_words};
 use crate::connection::{Code, Connection, Diagnosis, EndedBy, Stage};
 use crate::flow::Side;
 
@@ -34,6 +35,43 @@ pub fn started_late(conn: &Connection) -> Option<Diagnosis> {
         d
             .cause("the capture was started after the connection was opened")
             .fix("start the capture before the client connects, or reproduce the connection while capturing"),
+    )
+}
+
+/// The capture holds one side's packets only (asymmetric routing, or a filter), so what the
+/// other side sent is unknown: unless the side seen gave up in the clear (a fatal alert), a
+/// close or a silence may answer anything. (A TLS 1.2 server's Finished alone proves the
+/// handshake complete, and is judged before this.)
+pub fn one_direction(conn: &Connection) -> Option<Diagnosis> {
+    let missing = silent_side(conn)?;
+    let seen = missing.peer();
+    if conn
+        .alerts
+        .iter()
+        .any(|a| a.from == seen && a.level == Some("fatal"))
+    {
+        return None;
+    }
+    let (seen_word, missing_word) = (side_word(seen), side_word(missing));
+    let mut d = Diagnosis::new(
+        Code::CaptureOneDirection,
+        conn.facts.stage,
+        EndedBy::Unknown,
+        conn.first_frame,
+    )
+    .summary(format!(
+        "the capture holds only the {seen_word}'s packets, so how the handshake went is not in it"
+    ))
+    .evidence(
+        conn.first_frame,
+        format!("the capture holds no packet from the {missing_word}, though the {seen_word}'s show that it took part"),
+    );
+    if let Some((side, frame, how)) = first_close(conn) {
+        d = d.evidence(frame, format!("{how} from the {}", side_word(side)));
+    }
+    Some(
+        d.cause("asymmetric routing (the other direction takes another path past the capture point), or a capture filter that keeps one direction")
+            .fix("capture where both directions pass (on the client or server host itself), or on both paths and merge the files (mergecap)"),
     )
 }
 

@@ -76,9 +76,12 @@ pub fn judge(conn: &Connection, options: &DiagnoseOptions) -> Judgement {
         };
     }
     let mut diagnosis = started_late
+        .or_else(|| capture::one_direction(conn))
         .or_else(|| RULES.iter().find_map(|rule| rule(conn)))
         .unwrap_or_else(|| capture::ended(conn));
-    if let Some(missing) = silent_side(conn) {
+    if let Some(missing) = silent_side(conn)
+        && diagnosis.code != Code::CaptureOneDirection
+    {
         diagnosis.evidence.push(Evidence {
             frame: None,
             fact: format!(
@@ -91,6 +94,7 @@ pub fn judge(conn: &Connection, options: &DiagnoseOptions) -> Judgement {
     let outcome = match diagnosis.code {
         Code::NotTlsClient => Outcome::NotTls,
         Code::CaptureStartedLate
+        | Code::CaptureOneDirection
         | Code::CaptureEnded
         | Code::TruncatedPackets
         | Code::StreamGap
