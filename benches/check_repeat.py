@@ -47,6 +47,21 @@ def pcap_layout(path):
     return head, order
 
 
+def record_boundary(path, at):
+    """The offset of the first record boundary of a legacy pcap file at or past `at` (or of
+    its end): where it can be cut into whole records."""
+    head, order = pcap_layout(path)
+    with open(path, "rb") as f:
+        pos = len(head)
+        while pos < at:
+            f.seek(pos)
+            record = f.read(16)
+            if len(record) < 16:
+                break
+            pos += 16 + struct.unpack_from(order + "I", record, 8)[0]
+    return pos
+
+
 def ones_add(a, b):
     s = a + b
     return (s & 0xFFFF) + (s >> 16)

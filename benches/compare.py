@@ -35,13 +35,12 @@ import json
 import os
 import shlex
 import statistics
-import struct
 import subprocess
 import sys
 import tempfile
 import time
 
-from check_repeat import pcap_layout
+from check_repeat import pcap_layout, record_boundary
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -77,17 +76,11 @@ def warm(path):
 def split_halves(path, directory):
     """Cuts path, a legacy pcap file, at the first record boundary past its middle into two
     pcap files in directory (the second given the first's file header); returns their paths."""
-    head, order = pcap_layout(path)
+    head, _ = pcap_layout(path)
     size = os.path.getsize(path)
+    at = record_boundary(path, size // 2)
     halves = [os.path.join(directory, "half1.pcap"), os.path.join(directory, "half2.pcap")]
     with open(path, "rb") as f:
-        at = len(head)
-        while at < size // 2:
-            f.seek(at)
-            record = f.read(16)
-            if len(record) < 16:
-                break
-            at += 16 + struct.unpack_from(order + "I", record, 8)[0]
         for half, (start, end, prefix) in zip(halves, [(0, at, b""), (at, size, head)]):
             with open(half, "wb") as out:
                 out.write(prefix)
@@ -165,11 +158,13 @@ def compare(args, tlsdiag, path, halves):
             f"cat {shlex.quote(h)} >/dev/null" for h in halves) + "; wait"]
     if not args.no_tshark:
         commands["tshark"] = tshark_cmd
+    # What each command reads, to be put in the page cache before it runs.
+    reads = {name: halves if name in ("halves", "cat halves") else [path] for name in commands}
     results = {name: [] for name in commands}
     hellos = None
     for _ in range(args.runs):
         for name, cmd in commands.items():
-            for p in [path] + halves:
+            for p in reads[name]:
                 warm(p)
             if name == "tshark":
                 wall, cpu, rss, out = timed(cmd, subprocess.PIPE)

@@ -92,19 +92,7 @@ cat "$work/tcpdump.err" | grep -E 'captured|dropped' || true
 
 tcpdump -r "$file" -w "$out/dense.pcap" 'not port 8450' 2>/dev/null
 # The first 100 MB of the same recording, whole records only.
-python3 - "$file" "$out/bulk-100.pcap" <<'PY'
-import struct, sys
-src, dst = open(sys.argv[1], 'rb'), open(sys.argv[2], 'wb')
-head = src.read(24)
-end = '<' if head[:4] in (b'\xd4\xc3\xb2\xa1', b'\x4d\x3c\xb2\xa1') else '>'
-dst.write(head)
-written = 24
-while written < 100 * 1024 * 1024:
-    rec = src.read(16)
-    if len(rec) < 16:
-        break
-    incl = struct.unpack(end + 'I', rec[8:12])[0]
-    dst.write(rec + src.read(incl))
-    written += 16 + incl
-PY
+cut=$(cd "$here/benches" && python3 -c 'import sys; from check_repeat import record_boundary
+print(record_boundary(sys.argv[1], 100 << 20))' "$file")
+head -c "$cut" "$file" > "$out/bulk-100.pcap"
 ls -l "$file" "$out/bulk-100.pcap" "$out/dense.pcap"
