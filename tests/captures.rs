@@ -452,18 +452,20 @@ fn tshark_server_records(name: &str) -> Option<Vec<u64>> {
     if !common::tshark_available() {
         return None;
     }
-    let out = std::process::Command::new("tshark")
-        .arg("-r")
-        .arg(common::captures_dir().join(name))
-        .args(["-Y", "tcp.srcport == 443 && tcp.len > 0"])
-        .args(["-T", "fields", "-e", "tls.record.content_type"])
-        .output()
-        .expect("tshark runs");
-    assert!(out.status.success());
-    let text = String::from_utf8_lossy(&out.stdout);
+    let path = common::captures_dir().join(name);
+    let filter = "tcp.srcport == 443 && tcp.len > 0";
+    let rows = common::tshark(
+        &path,
+        &Default::default(),
+        filter,
+        &["tls.record.content_type"],
+    );
     Some(
-        text.lines()
-            .map(|l| l.split(',').filter(|t| t.trim() == "23").count() as u64)
+        rows.iter()
+            .map(|row| {
+                let types = row.first().map_or("", String::as_str);
+                types.split(',').filter(|t| t.trim() == "23").count() as u64
+            })
             .collect(),
     )
 }

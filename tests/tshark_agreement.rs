@@ -7,40 +7,10 @@
 
 mod common;
 
+use common::tshark;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::process::Command;
 use tlsdiag::tls::names;
-
-/// Runs tshark with a display filter and returns one row of fields per matching frame.
-fn tshark(
-    path: &Path,
-    decode_ports: &BTreeSet<u16>,
-    filter: &str,
-    fields: &[&str],
-) -> Vec<Vec<String>> {
-    let mut cmd = Command::new("tshark");
-    cmd.arg("-r")
-        .arg(path)
-        .args(["-n", "-Y", filter, "-T", "fields", "-E", "separator=\t"]);
-    // What a Wireshark user does for TLS on a port it does not know: Decode As.
-    for port in decode_ports {
-        cmd.args(["-d", &format!("tcp.port=={port},tls")]);
-    }
-    for f in fields {
-        cmd.args(["-e", f]);
-    }
-    let out = cmd.output().expect("tshark runs");
-    assert!(
-        out.status.success(),
-        "tshark failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| l.split('\t').map(str::to_string).collect())
-        .collect()
-}
 
 fn hex_u16(s: &str) -> u16 {
     u16::from_str_radix(s.trim_start_matches("0x"), 16)

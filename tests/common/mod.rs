@@ -71,3 +71,33 @@ pub fn tshark_available() -> bool {
     }
     found
 }
+
+/// Runs tshark with a display filter and returns one row of fields per matching frame.
+pub fn tshark(
+    path: &Path,
+    decode_ports: &std::collections::BTreeSet<u16>,
+    filter: &str,
+    fields: &[&str],
+) -> Vec<Vec<String>> {
+    let mut cmd = std::process::Command::new("tshark");
+    cmd.arg("-r")
+        .arg(path)
+        .args(["-n", "-Y", filter, "-T", "fields", "-E", "separator=\t"]);
+    // What a Wireshark user does for TLS on a port it does not know: Decode As.
+    for port in decode_ports {
+        cmd.args(["-d", &format!("tcp.port=={port},tls")]);
+    }
+    for f in fields {
+        cmd.args(["-e", f]);
+    }
+    let out = cmd.output().expect("tshark runs");
+    assert!(
+        out.status.success(),
+        "tshark failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.split('\t').map(str::to_string).collect())
+        .collect()
+}
