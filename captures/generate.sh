@@ -642,6 +642,26 @@ download() {
   say "$(basename "$f")" "TLS 1.2 download of 32 KiB in 512-byte records (s_server -WWW, curl)"
 }
 
+# Text a peer chose, made to attack the reader's terminal: an SNI with OSC, CSI and a newline
+# followed by JSON, ALPN names that are not UTF-8, a self-signed certificate whose subject holds
+# escapes and a bidi override (TLS 1.2, so it is in the clear), and a plaintext banner with
+# escapes answering a ClientHello.
+hostile_text() {
+  local f="$here/hostile-text.pcap"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 -utf8 \
+    -keyout "$work/hostile.key" -out "$work/hostile.pem" \
+    -subj "/O=$(printf 'evil\033]0;PWNED\007 corp')/CN=$(printf 'bidi\342\200\256gpj.test\033[2J')" 2>/dev/null
+  start_capture "$f" "tcp port 443 or tcp port 4433"
+  s_server 443 -tls1_2 -cert "$work/hostile.pem" -key "$work/hostile.key" -alpn h2
+  s_client 443 -tls1_2 -servername $'\e]0;PWNED\a\e[2J\e[31mevil\n{"injected":1}.test' \
+    -alpn $'h2,\xff\xfe\e[31m'
+  stop_server
+  plaintext_server banner 4433
+  s_client 4433 -servername banner.test
+  stop_server; stop_capture
+  say "$(basename "$f")" "terminal escapes in an SNI, ALPN names, a certificate subject and a banner"
+}
+
 # Derived from recorded captures, by editcap (packets dropped, none changed), where the class is
 # about the capture itself.
 derived_captures() {
@@ -674,7 +694,7 @@ failures=(tcp_no_response icmp_unreachable client_hello_lost middlebox_reset no_
   server_reset_closed client_reset_closed not_tls_server_ssh unrecognized_name missing_sni
   no_application_protocol no_common_signature cert_expired cert_not_yet_valid cert_name_mismatch cert_chain_incomplete
   cert_rejected_tls13 client_cert hello_retry_failed downgrade psk_mismatch small_snaplen legacy_tls10
-  download derived_captures)
+  download hostile_text derived_captures)
 
 all=(tls13_sni_alpn tls12_ecdhe_chain protocol_version no_shared_cipher unknown_ca refused
   gnutls_any tls12_pcapng interleaved resumed_tls12 resumed_tls13 starttls_smtp postgres_sslrequest http_on_443

@@ -7,6 +7,7 @@ usage: plaintext_servers.py MODE PORT CERT KEY [HOST]
   postgres  PostgreSQL SSLRequest answered with 'S', then TLS
   http      plain HTTP/1.0 on the port (a TLS client gets an HTTP 400 back)
   ssh       an SSH banner on connect, as sshd sends it
+  banner    a banner holding terminal escapes (OSC title, clear screen, colour, a bidi override)
   silent    accepts and reads, never answers (a stalled TLS server)
   reset     reads the ClientHello, then resets the connection (SO_LINGER 0)
   close     reads the ClientHello, then closes it (FIN)
@@ -33,6 +34,10 @@ def serve(mode, conn, ctx):
     elif mode == "ssh":
         conn.sendall(b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n")
         conn.recv(4096)
+        return
+    elif mode == "banner":
+        conn.recv(4096)
+        conn.sendall(b"\x1b]0;PWNED\x07\x1b[2J\x1b[31m220 evil \xe2\x80\xaeknab\x1b[0m\r\n")
         return
     elif mode == "silent":
         conn.recv(4096)

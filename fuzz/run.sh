@@ -8,7 +8,7 @@ cd "$(dirname "$0")"
 secs=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(capture_file jobs packet tls_stream certificate)
+[ ${#targets[@]} -gt 0 ] || targets=(capture_file jobs packet tls_stream certificate report_text)
 export RUSTC_BOOTSTRAP=1
 
 seed() {
@@ -44,6 +44,11 @@ for f in files:
         n += 1
         off += 16 + incl
 PY
+        ;;
+    report_text)
+        # Length-prefixed pieces: an SNI with OSC and CSI sequences, ALPN names that are not
+        # UTF-8, a subject with a bidi override (the fuzzer finds the rest).
+        printf '\x12\x1b]0;PWNED\x07\x1b[2Jevil\n.test\x02h2\x03\xff\xfe\x1b\x09bidi\xe2\x80\xaegpj' >"$dir/hostile"
         ;;
     tls_stream | certificate)
         command -v tshark >/dev/null || { echo "no tshark: $target starts from an empty corpus"; return 0; }

@@ -10,6 +10,7 @@ use crate::tls::certificate::CertificateInfo;
 use crate::tls::handshake::kind;
 use crate::tls::names;
 use crate::tls::{ClientHello, Event, Located, Message, ServerHello};
+use crate::wire_text::WireText;
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -288,7 +289,9 @@ pub enum Detail {
     Text(String),
     Name(&'static str),
     /// "SNI {name}"
-    Sni(String),
+    Sni(WireText),
+    /// Text a peer sent (a certificate's subject), shown escaped.
+    Wire(WireText),
     /// "{version} {cipher}"
     Negotiated {
         version: &'static str,
@@ -325,6 +328,7 @@ impl std::fmt::Display for Detail {
             Detail::Text(text) => f.write_str(text),
             Detail::Name(name) => f.write_str(name),
             Detail::Sni(name) => write!(f, "SNI {name}"),
+            Detail::Wire(text) => write!(f, "{text}"),
             Detail::Negotiated { version, cipher } => write!(f, "{version} {cipher}"),
             Detail::AsksFor(group) => write!(f, "asks for {group}"),
             Detail::Alert { level, code } => write!(
@@ -504,10 +508,16 @@ pub struct Connection {
     pub start: Timestamp,
     pub duration_ms: f64,
 
-    pub sni: Option<String>,
+    pub sni: Option<WireText>,
+    /// The SNI's bytes in hex, present only when they were not UTF-8.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sni_hex: Option<String>,
     pub client_versions: Names,
     pub cipher_suites: Names,
-    pub alpn_offered: Vec<String>,
+    pub alpn_offered: Vec<WireText>,
+    /// Every offered ALPN name's bytes in hex, present only when one was not UTF-8.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alpn_offered_hex: Option<Vec<String>>,
     pub groups: Names,
     pub key_share_groups: Names,
     pub signature_algorithms: Names,
@@ -517,7 +527,10 @@ pub struct Connection {
 
     pub version: Option<&'static str>,
     pub cipher: Option<&'static str>,
-    pub alpn: Option<String>,
+    pub alpn: Option<WireText>,
+    /// The chosen ALPN name's bytes in hex, present only when they were not UTF-8.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alpn_hex: Option<String>,
     pub group: Option<&'static str>,
     pub resumed: Option<bool>,
     pub server_extensions: Names,
@@ -900,7 +913,7 @@ impl Connection {
             } => {
                 self.certificates_undecoded += undecoded;
                 self.facts.certificates_over_limit += over_limit;
-                let detail = chain.first().map(|c| Detail::Text(c.subject.clone()));
+                let detail = chain.first().map(|c| Detail::Wire(c.subject.clone()));
                 match side {
                     Side::Server => {
                         self.certificates = chain;
@@ -953,6 +966,7 @@ impl Connection {
     fn client_hello_facts(&mut self, ch: &mut ClientHello) {
         use std::mem::take;
         self.sni = ch.sni.clone();
+        self.sni_hex = ch.sni.as_ref().and_then(WireText::hex);
         let versions = if ch.supported_versions.is_empty() {
             vec![ch.legacy_version]
         } else {
@@ -961,6 +975,9 @@ impl Connection {
         self.client_versions = Names::new(versions, names::version_name);
         self.cipher_suites = Names::new(take(&mut ch.cipher_suites), names::cipher_suite_name);
         self.alpn_offered = take(&mut ch.alpn);
+        if self.alpn_offered.iter().any(|a| a.hex().is_some()) {
+            self.alpn_offered_hex = Some(self.alpn_offered.iter().map(WireText::to_hex).collect());
+        }
         self.groups = Names::new(take(&mut ch.groups), names::group_name);
         self.key_share_groups = Names::new(take(&mut ch.key_share_groups), names::group_name);
         let schemes = take(&mut ch.signature_algorithms);
@@ -995,6 +1012,7 @@ impl Connection {
         self.version = Some(version);
         self.cipher = Some(cipher);
         self.alpn = std::mem::take(&mut sh.alpn);
+        self.alpn_hex = self.alpn.as_ref().and_then(WireText::hex);
         self.group = sh.group.map(names::group_name);
         let extensions = std::mem::take(&mut sh.extensions);
         self.server_extensions = Names::new(extensions, names::extension_name);

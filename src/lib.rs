@@ -26,5 +26,6 @@ pub mod net;
 pub mod report;
 pub mod shard;
 pub mod tls;
+pub mod wire_text;
 
 pub use analyze::{Analysis, Analyzer, Options};

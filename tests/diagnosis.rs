@@ -182,6 +182,17 @@ const ROWS: &[Row] = &[
         "HTTP/1.0 400 Bad Request",
     ),
     row(
+        "hostile-text.pcap",
+        1,
+        Code::NotTlsServer,
+        Stage::ClientHello,
+        Server,
+        20,
+        Certain,
+        Some("ERR_SSL_PROTOCOL_ERROR"),
+        r#"server's answer: "\x1b]0;PWNED\x07\x1b[2J"#,
+    ),
+    row(
         "ssh-on-443.pcap",
         0,
         Code::NotTlsServer,

@@ -85,8 +85,9 @@ fn compare(path: &Path) -> usize {
             row[0],
             "{name}: ClientHello frame of stream {stream}"
         );
-        let sni = (!row[2].is_empty()).then(|| row[2].clone());
-        assert_eq!(conn.sni, sni, "{name}: SNI of stream {stream}");
+        let sni = (!row[2].is_empty()).then(|| row[2].as_str());
+        let ours = conn.sni.as_ref().map(|s| tshark_escaped(s.as_str()));
+        assert_eq!(ours.as_deref(), sni, "{name}: SNI of stream {stream}");
         let versions: Vec<&str> = if row[3].is_empty() {
             vec![names::version_name(hex_u16(&row[4]))]
         } else {
@@ -214,4 +215,13 @@ fn compare(path: &Path) -> usize {
         theirs.len()
     );
     checked
+}
+
+/// A string as tshark's `-T fields` writes it: backslash, newline, carriage return and tab
+/// escaped, so that a row stays one line.
+fn tshark_escaped(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('\n', "\\n")
+        .replace('\r', "\\r")
+        .replace('\t', "\\t")
 }

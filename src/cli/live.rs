@@ -200,7 +200,7 @@ mod with_pcap {
             .filter(|c| !matches!(c, '-' | ':'))
             .collect();
         let server = match (&conn.sni, conn.server) {
-            (Some(sni), _) => sni.clone(),
+            (Some(sni), _) => sni.as_str().to_string(),
             (None, Some(s)) => format!("{}_{}", s.ip, s.port),
             (None, None) => "unknown".to_string(),
         };

@@ -5,6 +5,7 @@ use super::{side_word, stage_at, stage_words};
 use crate::connection::{Alert, Code, Connection, Diagnosis, EndedBy, EventKind, Stage};
 use crate::flow::Side;
 use crate::tls::names;
+use crate::wire_text;
 
 /// Alert descriptions by number (RFC 8446 6).
 mod desc {
@@ -327,7 +328,7 @@ fn no_application_protocol(conn: &Connection, alert: &Alert) -> Diagnosis {
     let offered = if conn.alpn_offered.is_empty() {
         "nothing".to_string()
     } else {
-        conn.alpn_offered.join(", ")
+        wire_text::join(&conn.alpn_offered, ", ")
     };
     base(conn, Code::NoApplicationProtocol, Stage::ClientHello, alert)
         .summary(format!("the server supports none of the application protocols offered (ALPN {offered})"))

@@ -6,6 +6,7 @@
 use super::{side_word, stage_words};
 use crate::connection::{Alert, Code, Connection, Diagnosis, Stage, WarningCode};
 use crate::tls::certificate::CertificateInfo;
+use crate::wire_text::{self, WireText};
 use std::sync::Arc;
 
 /// Certificates expiring within this many days of the capture get a warning.
@@ -61,12 +62,15 @@ pub fn findings(conn: &Connection) -> Vec<Finding> {
         });
     }
     if let Some(sni) = &conn.sni
-        && !leaf.matches_host(sni)
+        && !leaf.matches_host(sni.as_str())
     {
         let names = if leaf.san.is_empty() {
-            leaf.common_name.clone().unwrap_or_default()
+            leaf.common_name
+                .as_ref()
+                .map(WireText::to_string)
+                .unwrap_or_default()
         } else {
-            leaf.san.join(", ")
+            wire_text::join(&leaf.san, ", ")
         };
         out.push(Finding {
             warning: WarningCode::CertNameMismatch,
@@ -103,8 +107,8 @@ pub fn findings(conn: &Connection) -> Vec<Finding> {
     out
 }
 
-fn name(cert: &CertificateInfo) -> &str {
-    cert.common_name.as_deref().unwrap_or(&cert.subject)
+fn name(cert: &CertificateInfo) -> &WireText {
+    cert.common_name.as_ref().unwrap_or(&cert.subject)
 }
 
 /// The sent chain ends in a certificate that is no CA and not self-signed: its issuer, an
@@ -218,7 +222,9 @@ pub fn rejected(conn: &Connection, alert: &Alert) -> Diagnosis {
         Some(WarningCode::CertNotYetValid) => "check the clocks of the server and the client (NTP); reissue if the certificate's dates are wrong".to_string(),
         Some(WarningCode::CertNameMismatch) => format!(
             "install a certificate whose subjectAltName includes {}, or connect with a name the certificate has",
-            conn.sni.as_deref().unwrap_or("the requested name")
+            conn.sni
+                .as_ref()
+                .map_or("the requested name".to_string(), WireText::to_string)
         ),
         Some(WarningCode::CertSelfSigned) => "install a certificate from a CA the clients trust, or add this certificate to the clients' trust store".to_string(),
         Some(WarningCode::CertChainIncomplete) => "configure the server to send the intermediate certificate(s) with the leaf (the full chain file)".to_string(),

@@ -235,7 +235,7 @@ fn server_closed(conn: &Connection, frame: u64, how: &str, stage: Stage) -> Diag
             .evidence(None, "a different TTL means a different sender: a device on the path injected the reset")
             .cause(format!(
                 "a middlebox (firewall, IPS or SNI filter) reset the connection after seeing the ClientHello{}",
-                conn.sni.as_deref().map(|s| format!(" for {s}")).unwrap_or_default()
+                conn.sni.as_ref().map(|s| format!(" for {s}")).unwrap_or_default()
             ))
             .fix("find the filtering device between client and server (its hop is where the TTL changes) and its policy for this name")
             .browser("ERR_CONNECTION_RESET");

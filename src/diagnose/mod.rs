@@ -19,6 +19,7 @@ use crate::connection::{
     Code, Confidence, Connection, Diagnosis, EndedBy, Evidence, Outcome, Stage, Verdict, Warning,
 };
 use crate::flow::Side;
+use crate::wire_text;
 
 /// What the user can tune about judgement.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -223,7 +224,7 @@ impl Diagnosis {
 fn client_hello_words(conn: &Connection) -> String {
     let sni = conn
         .sni
-        .as_deref()
+        .as_ref()
         .map_or("without SNI".to_string(), |s| format!("for {s}"));
     let versions: Vec<&str> = conn.client_versions.without_grease().collect();
     let mut words = format!(
@@ -232,7 +233,10 @@ fn client_hello_words(conn: &Connection) -> String {
         conn.cipher_suites.without_grease().count()
     );
     if !conn.alpn_offered.is_empty() {
-        words.push_str(&format!("; ALPN {}", conn.alpn_offered.join(", ")));
+        words.push_str(&format!(
+            "; ALPN {}",
+            wire_text::join(&conn.alpn_offered, ", ")
+        ));
     }
     words
 }

@@ -4,6 +4,7 @@ use super::json_word;
 use crate::analyze::PacketCounters;
 use crate::capture::{CaptureFormat, FileStats};
 use crate::connection::{Code, Connection, Outcome};
+use crate::wire_text::WireText;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 
@@ -43,7 +44,7 @@ pub struct Summary {
     #[serde(skip)]
     code_counts: BTreeMap<Code, u64>,
     #[serde(skip)]
-    failures_by_server: HashMap<(String, Option<String>), u64>,
+    failures_by_server: HashMap<(String, Option<WireText>), u64>,
 }
 
 /// What the capture library counted during a live capture.
@@ -60,7 +61,7 @@ pub struct CaptureStats {
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct ServerFailures {
     pub server: String,
-    pub sni: Option<String>,
+    pub sni: Option<WireText>,
     pub failures: u64,
 }
 

@@ -6,6 +6,7 @@ use super::json_word;
 use super::summary::outcome_name;
 use crate::connection::{Connection, EventKind, Outcome, TimelineEvent};
 use crate::flow::Side;
+use crate::wire_text::{self, Escaped};
 use std::io::{self, Write};
 
 /// Whether to colour the output (a terminal without NO_COLOR set).
@@ -45,13 +46,13 @@ pub fn write_text_connection(out: &mut impl Write, c: &Connection, style: Style)
     };
     let sni = c
         .sni
-        .as_deref()
+        .as_ref()
         .map(|s| format!("  SNI {s}"))
         .unwrap_or_default();
     let file = c
         .file
         .as_deref()
-        .map(|f| format!("  [{f}]"))
+        .map(|f| format!("  [{}]", Escaped(f)))
         .unwrap_or_default();
     writeln!(
         out,
@@ -80,7 +81,7 @@ pub fn write_text_connection(out: &mut impl Write, c: &Connection, style: Style)
         json_word(&v.ended_by),
         v.frame
     )?;
-    writeln!(out, "  {}", v.reason)?;
+    writeln!(out, "  {}", Escaped(&v.reason))?;
     if let Some(browser) = c.diagnosis.as_ref().and_then(|d| d.browser_error) {
         writeln!(out, "  browser  {browser}")?;
     }
@@ -95,12 +96,22 @@ fn write_diagnosis(out: &mut impl Write, c: &Connection, style: Style) -> io::Re
         writeln!(out, "  {}", style.paint("1", "evidence"))?;
         for e in &d.evidence {
             match e.frame {
-                Some(frame) => writeln!(out, "    frame {frame:<6} {}", e.fact)?,
-                None => writeln!(out, "    {:<12} {}", "", e.fact)?,
+                Some(frame) => writeln!(out, "    frame {frame:<6} {}", Escaped(&e.fact))?,
+                None => writeln!(out, "    {:<12} {}", "", Escaped(&e.fact))?,
             }
         }
-        writeln!(out, "  {}    {}", style.paint("1", "cause"), d.cause)?;
-        writeln!(out, "  {}      {}", style.paint("1", "fix"), d.fix)?;
+        writeln!(
+            out,
+            "  {}    {}",
+            style.paint("1", "cause"),
+            Escaped(&d.cause)
+        )?;
+        writeln!(
+            out,
+            "  {}      {}",
+            style.paint("1", "fix"),
+            Escaped(&d.fix)
+        )?;
     }
     for w in &c.warnings {
         writeln!(
@@ -108,7 +119,7 @@ fn write_diagnosis(out: &mut impl Write, c: &Connection, style: Style) -> io::Re
             "  {} {}: {}",
             style.paint("1;33", "warning"),
             json_word(&w.code),
-            w.summary
+            Escaped(&w.summary)
         )?;
     }
     Ok(())
@@ -119,7 +130,7 @@ fn write_facts(out: &mut impl Write, c: &Connection) -> io::Result<()> {
         let mut parts = vec![format!("offers {}", c.client_versions.join(", "))];
         parts.push(format!("{} cipher suites", c.cipher_suites.len()));
         if !c.alpn_offered.is_empty() {
-            parts.push(format!("ALPN {}", c.alpn_offered.join(", ")));
+            parts.push(format!("ALPN {}", wire_text::join(&c.alpn_offered, ", ")));
         }
         if !c.key_share_groups.is_empty() {
             parts.push(format!("key shares {}", c.key_share_groups.join(", ")));
@@ -147,8 +158,8 @@ fn write_facts(out: &mut impl Write, c: &Connection) -> io::Result<()> {
     for (i, cert) in c.certificates.iter().enumerate() {
         let label = if i == 0 { "cert" } else { "" };
         let key = match cert.key_bits {
-            Some(bits) => format!("{} {bits}", cert.key_type),
-            None => cert.key_type.clone(),
+            Some(bits) => format!("{} {bits}", Escaped(&cert.key_type)),
+            None => Escaped(&cert.key_type).to_string(),
         };
         writeln!(
             out,
@@ -214,8 +225,10 @@ fn label(e: &TimelineEvent) -> String {
         EventKind::Malformed => "malformed",
         EventKind::Gap => "GAP",
     };
+    // A detail holds peers' text: escaped here whatever its kind, so no detail can move the
+    // ladder's columns or reach the terminal raw.
     match &e.detail {
-        Some(d) => format!("{name} ({d})"),
+        Some(d) => format!("{name} ({})", Escaped(&d.to_string())),
         None => name.to_string(),
     }
 }
@@ -312,7 +325,7 @@ pub fn write_text_summary(out: &mut impl Write, s: &Summary, style: Style) -> io
     for f in &s.failing_servers {
         let sni = f
             .sni
-            .as_deref()
+            .as_ref()
             .map(|n| format!(" ({n})"))
             .unwrap_or_default();
         writeln!(
@@ -402,16 +415,17 @@ pub fn write_text_summary(out: &mut impl Write, s: &Summary, style: Style) -> io
                 out,
                 "  skipped      {} packets of {} name a pcapng interface never described, or beyond the first {}",
                 f.orphan_packets,
-                f.path,
+                Escaped(&f.path),
                 crate::capture::MAX_INTERFACES
             )?;
         }
         if let Some(err) = &f.error {
             writeln!(
                 out,
-                "  {}  {}: {err}",
+                "  {}  {}: {}",
                 style.paint("1;31", "damaged"),
-                f.path
+                Escaped(&f.path),
+                Escaped(err)
             )?;
         }
     }

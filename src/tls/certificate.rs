@@ -3,6 +3,7 @@
 //! Validity is kept as Unix times so that it can be judged at the capture's time, never at the
 //! time of analysis: a post-mortem months later must still see what the client saw.
 
+use crate::wire_text::WireText;
 use serde::Serialize;
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -23,15 +24,15 @@ use x509_parser::public_key::{PublicKey, RSAPublicKey};
 use x509_parser::x509::{AttributeTypeAndValue, SubjectPublicKeyInfo};
 
 /// One certificate as a peer sent it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct CertificateInfo {
     /// The subject as x509-parser prints it ("O=Example, CN=server.test").
-    pub subject: String,
-    pub issuer: String,
+    pub subject: WireText,
+    pub issuer: WireText,
     /// The subject's first CN.
-    pub common_name: Option<String>,
+    pub common_name: Option<WireText>,
     /// dNSName and iPAddress entries of the subjectAltName extension, in order.
-    pub san: Vec<String>,
+    pub san: Vec<WireText>,
     /// Lowercase hex, colon separated, as openssl prints it (no DER sign byte).
     pub serial: String,
     /// RFC 3339, UTC, seconds precision.
@@ -109,8 +110,8 @@ pub fn decode_certificate(der: &[u8]) -> Result<CertificateInfo, CertificateErro
     let not_after_unix = cert.validity().not_after.timestamp();
     let (key_type, key_bits) = key_facts(cert.public_key());
     Ok(CertificateInfo {
-        subject: cert.subject().to_string(),
-        issuer: cert.issuer().to_string(),
+        subject: WireText::from_text(cert.subject().to_string()),
+        issuer: WireText::from_text(cert.issuer().to_string()),
         common_name: cert.subject().iter_common_name().next().map(attribute_text),
         san: san_names(&cert),
         serial: serial_hex(cert.raw_serial()),
@@ -133,9 +134,9 @@ pub fn decode_certificate(der: &[u8]) -> Result<CertificateInfo, CertificateErro
 
 /// x509-parser reads only the ASCII/UTF-8 string types; old certificates also use BMPString
 /// (UTF-16BE) and TeletexString (in practice Latin-1 or ASCII).
-fn attribute_text(attr: &AttributeTypeAndValue<'_>) -> String {
+fn attribute_text(attr: &AttributeTypeAndValue<'_>) -> WireText {
     if let Ok(s) = attr.as_str() {
-        return s.to_string();
+        return WireText::from_text(s.to_string());
     }
     let value = attr.attr_value();
     match value.tag() {
@@ -145,12 +146,15 @@ fn attribute_text(attr: &AttributeTypeAndValue<'_>) -> String {
                 .chunks_exact(2)
                 .filter_map(|pair| <[u8; 2]>::try_from(pair).ok())
                 .map(u16::from_be_bytes);
-            char::decode_utf16(units)
+            let text = char::decode_utf16(units)
                 .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
-                .collect()
+                .collect();
+            WireText::from_text(text)
         }
-        Tag::TeletexString => value.data.iter().map(|&b| char::from(b)).collect(),
-        _ => String::from_utf8_lossy(value.data).into_owned(),
+        Tag::TeletexString => {
+            WireText::from_text(value.data.iter().map(|&b| char::from(b)).collect())
+        }
+        _ => WireText::from_bytes(value.data),
     }
 }
 
@@ -200,7 +204,7 @@ fn signature_name(oid: &Oid<'_>) -> String {
     name.into()
 }
 
-fn san_names(cert: &X509Certificate<'_>) -> Vec<String> {
+fn san_names(cert: &X509Certificate<'_>) -> Vec<WireText> {
     let Ok(Some(san)) = cert.subject_alternative_name() else {
         return Vec::new();
     };
@@ -208,8 +212,10 @@ fn san_names(cert: &X509Certificate<'_>) -> Vec<String> {
         .general_names
         .iter()
         .filter_map(|name| match name {
-            GeneralName::DNSName(dns) => Some((*dns).to_string()),
-            GeneralName::IPAddress(bytes) => ip_from_bytes(bytes).map(|ip| ip.to_string()),
+            GeneralName::DNSName(dns) => Some(WireText::from_text((*dns).to_string())),
+            GeneralName::IPAddress(bytes) => {
+                ip_from_bytes(bytes).map(|ip| WireText::from_text(ip.to_string()))
+            }
             _ => None,
         })
         .collect()
@@ -317,7 +323,10 @@ impl CertificateInfo {
     /// An IP address (which SNI should not carry, but clients send) matches SAN iPAddresses.
     pub fn matches_host(&self, host: &str) -> bool {
         if let Ok(ip) = host.parse::<IpAddr>() {
-            return self.san.iter().any(|n| n.parse::<IpAddr>() == Ok(ip));
+            return self
+                .san
+                .iter()
+                .any(|n| n.as_str().parse::<IpAddr>() == Ok(ip));
         }
         let host = host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase();
         if host.is_empty() {
@@ -327,15 +336,15 @@ impl CertificateInfo {
         let mut dns = self
             .san
             .iter()
-            .filter(|n| n.parse::<IpAddr>().is_err())
+            .filter(|n| n.as_str().parse::<IpAddr>().is_err())
             .peekable();
         if dns.peek().is_none() {
             return self
                 .common_name
-                .as_deref()
-                .is_some_and(|cn| name_matches(cn, &host));
+                .as_ref()
+                .is_some_and(|cn| name_matches(cn.as_str(), &host));
         }
-        dns.any(|pattern| name_matches(pattern, &host))
+        dns.any(|pattern| name_matches(pattern.as_str(), &host))
     }
 }
 
@@ -384,7 +393,10 @@ mod tests {
         let c = decode(RSA_SAN);
         assert_eq!(c.subject, "O=tlsdiag test, CN=server.test");
         assert_eq!(c.issuer, c.subject);
-        assert_eq!(c.common_name.as_deref(), Some("server.test"));
+        assert_eq!(
+            c.common_name.as_ref().map(WireText::as_str),
+            Some("server.test")
+        );
         assert_eq!(c.san, ["server.test", "*.example.test", "127.0.0.1"]);
         assert_eq!(
             c.serial,
@@ -404,7 +416,10 @@ mod tests {
         let c = decode(LEAF);
         assert_eq!(c.subject, "O=tlsdiag test, CN=leaf.test");
         assert_eq!(c.issuer, "CN=tlsdiag test CA");
-        assert_eq!(c.common_name.as_deref(), Some("leaf.test"));
+        assert_eq!(
+            c.common_name.as_ref().map(WireText::as_str),
+            Some("leaf.test")
+        );
         assert_eq!(c.san, ["leaf.test", "::1"]);
         assert_eq!(c.serial, "c3:a5");
         assert_eq!((c.key_type.as_str(), c.key_bits), ("EC", Some(256)));

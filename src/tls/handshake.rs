@@ -6,6 +6,7 @@
 use super::Limits;
 use super::certificate::{CertificateInfo, decode_certificate_cached};
 use crate::bytes::be_u16;
+use crate::wire_text::WireText;
 use std::sync::Arc;
 use tls_parser::nom::{self, IResult};
 use tls_parser::{
@@ -40,8 +41,8 @@ pub struct ClientHello {
     /// supported_versions when present (GREASE included, as sent).
     pub supported_versions: Vec<u16>,
     pub cipher_suites: Vec<u16>,
-    pub sni: Option<String>,
-    pub alpn: Vec<String>,
+    pub sni: Option<WireText>,
+    pub alpn: Vec<WireText>,
     pub groups: Vec<u16>,
     pub key_share_groups: Vec<u16>,
     pub signature_algorithms: Vec<u16>,
@@ -65,7 +66,7 @@ pub struct ServerHello {
     pub selected_version: Option<u16>,
     pub cipher: u16,
     pub session_id: Vec<u8>,
-    pub alpn: Option<String>,
+    pub alpn: Option<WireText>,
     /// key_share: the group of the server's share, or in a HelloRetryRequest the group asked for.
     pub group: Option<u16>,
     /// The server accepted a pre-shared key (TLS 1.3 resumption).
@@ -179,17 +180,14 @@ fn apply_client_extension(out: &mut ClientHello, e: TlsExtension<'_>) {
     // place, so its allocation becomes ours.
     match e {
         TlsExtension::SNI(names) => {
-            // host_name is type 0 (RFC 6066 3); a name that is not UTF-8 is shown lossily.
+            // host_name is type 0 (RFC 6066 3); any bytes are kept, UTF-8 or not.
             out.sni = names
                 .iter()
                 .find(|(t, _)| t.0 == 0)
-                .map(|(_, n)| String::from_utf8_lossy(n).into_owned());
+                .map(|(_, n)| WireText::from_bytes(n));
         }
         TlsExtension::ALPN(protos) => {
-            out.alpn = protos
-                .iter()
-                .map(|p| String::from_utf8_lossy(p).into_owned())
-                .collect();
+            out.alpn = protos.iter().map(|p| WireText::from_bytes(p)).collect();
         }
         TlsExtension::EllipticCurves(groups) => {
             out.groups = groups.into_iter().map(|g| g.0).collect()
@@ -243,9 +241,7 @@ fn decode_server_hello(msg: &[u8]) -> Result<ServerHello, String> {
             out.extensions.push(extension_type(&e));
             match e {
                 TlsExtension::SupportedVersions(v) => out.selected_version = v.first().map(|v| v.0),
-                TlsExtension::ALPN(p) => {
-                    out.alpn = p.first().map(|p| String::from_utf8_lossy(p).into_owned())
-                }
+                TlsExtension::ALPN(p) => out.alpn = p.first().map(|p| WireText::from_bytes(p)),
                 // Both a ServerHello's KeyShareEntry and a HelloRetryRequest's selected_group
                 // start with the group.
                 TlsExtension::KeyShare(raw) => out.group = be_u16(raw, 0),

@@ -179,8 +179,8 @@ pub fn wire_facts(c: &Connection) -> String {
     )
 }
 
-fn subjects(c: &Connection) -> Vec<&String> {
-    c.certificates.iter().map(|x| &x.subject).collect()
+fn subjects(c: &Connection) -> Vec<&str> {
+    c.certificates.iter().map(|x| x.subject.as_str()).collect()
 }
 
 /// A small deterministic generator (xorshift), so that derived captures reproduce.
