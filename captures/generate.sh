@@ -628,6 +628,25 @@ small_snaplen() {
   say "$(basename "$f")" "a TLS 1.2 success recorded with tcpdump -s 100: payloads cut"
 }
 
+# Recorded with tcpdump -s 100: the protocol_version failure on 443 and on a port tlsdiag does not
+# know (4433), where the ClientHello is cut after its first bytes and the server's 7-byte alert
+# is whole; then a TLS 1.2 success on 4434, where every flight is cut.
+cut_alert() {
+  local f="$here/snaplen-alert.pcap"
+  rm -f "$f"
+  tcpdump -q -i lo --immediate-mode -U -s 100 -w "$f" "tcp portrange 4433-4434 or tcp port 443" 2>/dev/null &
+  capture_pid=$!; pids+=("$capture_pid"); sleep 1
+  for port in 443 4433; do
+    s_server $port -tls1_2 -cert "$work/leaf.pem" -key "$work/leaf.key"
+    s_client $port -tls1_3 -servername server.test
+    stop_server
+  done
+  s_server 4434 -tls1_2 -cert "$work/leaf.pem" -key "$work/leaf.key"
+  s_client 4434 -tls1_2 -servername server.test
+  stop_server; stop_capture
+  say "$(basename "$f")" "tcpdump -s 100: protocol_version on 443 and 4433 (the alert is whole), a success on 4434"
+}
+
 # A download over TLS 1.2: 24 KiB in records of 1 KiB (s_server -WWW -max_send_frag 512) to
 # curl, so that application data outlasts the handshake by many records.
 download() {
@@ -694,7 +713,7 @@ failures=(tcp_no_response icmp_unreachable client_hello_lost middlebox_reset no_
   server_reset_closed client_reset_closed not_tls_server_ssh unrecognized_name missing_sni
   no_application_protocol no_common_signature cert_expired cert_not_yet_valid cert_name_mismatch cert_chain_incomplete
   cert_rejected_tls13 client_cert hello_retry_failed downgrade psk_mismatch small_snaplen legacy_tls10
-  download hostile_text derived_captures)
+  cut_alert download hostile_text derived_captures)
 
 all=(tls13_sni_alpn tls12_ecdhe_chain protocol_version no_shared_cipher unknown_ca refused
   gnutls_any tls12_pcapng interleaved resumed_tls12 resumed_tls13 starttls_smtp postgres_sslrequest http_on_443

@@ -547,7 +547,10 @@ impl Analyzer {
             .segment(seg.data_seq(), seg.payload, frame, ts);
         count_placement(&mut state.conn, side, frame, ts, placement);
         if seg.missing > 0 && matches!(placement, Placement::InOrder | Placement::Overlap) {
-            // The snaplen cut the rest of this segment: the stream resumes after the hole.
+            // The snaplen cut the rest of this segment: the records wholly captured are read,
+            // a handshake record the cut ended is told, and the stream resumes after the hole.
+            decode_side(state, side, &mut self.events);
+            cut_side(state, side, &mut self.events);
             let gap = state
                 .streams
                 .get_mut(side)
@@ -898,6 +901,17 @@ fn decode_side(state: &mut State, side: Side, events: &mut Vec<Located>) {
     }
     if state.conn.speaks_tls13() {
         state.decoders.get_mut(side.peer()).set_tls13();
+    }
+}
+
+/// The bytes of `side` not yet decoded end where the snaplen cut the segment.
+fn cut_side(state: &mut State, side: Side, events: &mut Vec<Located>) {
+    let stream = state.streams.get_mut(side);
+    events.clear();
+    let decoder = state.decoders.get_mut(side);
+    decoder.cut(stream.data(), |at| stream.origin_of(at), events);
+    for located in events.drain(..) {
+        state.conn.tls_event(side, located);
     }
 }
 

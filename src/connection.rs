@@ -320,6 +320,11 @@ pub enum Detail {
     },
     /// "after {n} bytes of plaintext"
     AfterPlaintext(u64),
+    /// "cut: {captured} of {total} bytes captured"
+    Cut {
+        captured: usize,
+        total: usize,
+    },
 }
 
 impl std::fmt::Display for Detail {
@@ -344,6 +349,9 @@ impl std::fmt::Display for Detail {
                 write!(f, "{bytes} bytes missing at stream offset {offset}")
             }
             Detail::AfterPlaintext(n) => write!(f, "after {n} bytes of plaintext"),
+            Detail::Cut { captured, total } => {
+                write!(f, "cut: {captured} of {total} bytes captured")
+            }
         }
     }
 }
@@ -851,6 +859,24 @@ impl Connection {
                 self.limit_reached(LimitHit { frame, side, limit });
                 let detail = Detail::Text(limit.words());
                 self.note(side, frame, ts, EventKind::Malformed, Some(detail));
+            }
+            Event::Cut {
+                handshake_type,
+                captured,
+                length,
+            } => {
+                self.facts.saw_tls = true;
+                let event = match handshake_type {
+                    Some(kind::CLIENT_HELLO) => EventKind::ClientHello,
+                    Some(kind::SERVER_HELLO) => EventKind::ServerHello,
+                    _ => EventKind::HandshakeMessage,
+                };
+                // The record header's five bytes count toward what was captured.
+                let detail = Detail::Cut {
+                    captured,
+                    total: length + 5,
+                };
+                self.note(side, frame, ts, event, Some(detail));
             }
             Event::Malformed { detail } => {
                 self.malformed.push(format!("frame {frame}: {detail}"));

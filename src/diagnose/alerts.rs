@@ -218,12 +218,23 @@ fn base(conn: &Connection, code: Code, stage: Stage, alert: &Alert) -> Diagnosis
 
 fn protocol_version(conn: &Connection, alert: &Alert) -> Diagnosis {
     let offered: Vec<&str> = conn.client_versions.without_grease().collect();
-    let range = offered.join(", ");
+    // A ClientHello the snaplen cut says nothing of the versions it offered.
+    let range = if offered.is_empty() {
+        "the ClientHello is not in the capture".to_string()
+    } else {
+        offered.join(", ")
+    };
     let (summary, cause, fix) = match alert.from {
         Side::Server => (
             format!("the server accepts none of the versions the client offers ({range})"),
-            format!("the client offers only {range}; the server is configured for other versions"),
-            if offered.iter().all(|v| *v == "TLSv1.3") {
+            if offered.is_empty() {
+                "the server is configured for versions the client does not offer".to_string()
+            } else {
+                format!(
+                    "the client offers only {range}; the server is configured for other versions"
+                )
+            },
+            if !offered.is_empty() && offered.iter().all(|v| *v == "TLSv1.3") {
                 "enable TLS 1.3 on the server, or let the client offer TLS 1.2".to_string()
             } else {
                 "align the protocol versions: enable a version the client offers on the server, or update the client".to_string()

@@ -3,7 +3,7 @@
 //! failures.
 
 use super::{first_close, side_word, silent_side, stage_words};
-use crate::connection::{Code, Connection, Diagnosis, EndedBy, Stage};
+use crate::connection::{Code, Connection, Detail, Diagnosis, EndedBy, EventKind, Evidence, Stage};
 use crate::flow::Side;
 
 /// TLS records but no ClientHello and no SYN: the capture began mid-connection.
@@ -117,16 +117,53 @@ pub fn truncated_packets(conn: &Connection) -> Option<Diagnosis> {
     )
 }
 
-/// Whether a cleartext alert or a close already decided the handshake before `frame`, where
-/// `side`'s stream lost bytes. That side's own close comes after all its bytes, the lost ones
-/// too (which may have held its reason), so it decides nothing here.
+/// Whether a cleartext alert or a close decided the handshake despite the bytes `side`'s
+/// stream lost at `frame`: an alert before the hole, a close by the peer before it, or a fatal
+/// alert of the peer after it (read whole from a stream that lost nothing before it, it ends
+/// the handshake whatever the hole held). That side's own close comes after all its bytes,
+/// the lost ones too (which may have held its reason), so it decides nothing here.
 fn decided_before(conn: &Connection, frame: u64, side: Side) -> bool {
-    let alert = conn
-        .alerts
-        .iter()
-        .any(|a| a.frame < frame && a.code.is_some());
+    let alert = conn.alerts.iter().any(|a| {
+        let read = a.code.is_some();
+        read && (a.frame < frame || (a.from != side && a.level == Some("fatal")))
+    });
     let close = super::first_close(conn).is_some_and(|(by, f, _)| f < frame && by != side);
     alert || close
+}
+
+/// What the capture lacks of a connection judged by what it does hold: said beside the
+/// verdict, at the frame of the first hole.
+pub fn holes(conn: &Connection) -> Option<Evidence> {
+    let gap = conn.gaps.first()?;
+    let side = side_word(gap.from);
+    let cut = conn.timeline.iter().find_map(|e| match e.detail {
+        Some(Detail::Cut { captured, total }) if e.frame == gap.frame && e.from == gap.from => {
+            Some((e.event, captured, total))
+        }
+        _ => None,
+    });
+    let fact = if let Some((event, captured, total)) = cut {
+        let what = match event {
+            EventKind::ClientHello => "ClientHello",
+            EventKind::ServerHello => "ServerHello",
+            _ => "handshake record",
+        };
+        format!(
+            "the snaplen cut the {side}'s {what} after {captured} of its {total} bytes: what the rest held is not in the capture"
+        )
+    } else if conn.tcp.truncated_bytes > 0 {
+        format!(
+            "the snaplen cut {} bytes of payload from here on: what they held is not in the capture",
+            conn.tcp.truncated_bytes
+        )
+    } else {
+        let missing: u64 = conn.gaps.iter().map(|g| g.bytes).sum();
+        format!("the capture is missing {missing} bytes of the {side}'s stream from here on")
+    };
+    Some(Evidence {
+        frame: Some(gap.frame),
+        fact,
+    })
 }
 
 /// Segments the capture never saw, before anything decided the handshake: what came after

@@ -91,6 +91,13 @@ pub fn judge(conn: &Connection, options: &DiagnoseOptions) -> Judgement {
             ),
         });
     }
+    if !matches!(
+        diagnosis.code,
+        Code::TruncatedPackets | Code::StreamGap | Code::LimitReached
+    ) && let Some(hole) = capture::holes(conn)
+    {
+        diagnosis.evidence.push(hole);
+    }
     order_evidence(&mut diagnosis.evidence);
     let outcome = match diagnosis.code {
         Code::NotTlsClient => Outcome::NotTls,

@@ -77,6 +77,13 @@ pub enum Event {
     TooLarge {
         declared: usize,
     },
+    /// A handshake record the snaplen cut: its header (and maybe the message type) was
+    /// captured, the rest was not.
+    Cut {
+        handshake_type: Option<u8>,
+        captured: usize,
+        length: usize,
+    },
     /// Bytes that claimed to be TLS but do not decode.
     Malformed {
         detail: String,
@@ -209,6 +216,29 @@ impl Decoder {
     /// The side turned out to be the other one (a ClientHello from the presumed server).
     pub fn set_server(&mut self, server: bool) {
         self.server = server;
+    }
+
+    /// The snaplen cut the stream after `data`, the bytes not yet decoded: a cleartext
+    /// handshake record they start is told (a cut ClientHello still shows the connection is
+    /// TLS, on any port).
+    pub fn cut(
+        &mut self,
+        data: &[u8],
+        origin: impl Fn(usize) -> Option<(u64, Timestamp)>,
+        out: &mut Vec<Located>,
+    ) {
+        if self.encrypted || !matches!(self.state, State::Start | State::Records) {
+            return;
+        }
+        if let Some((handshake_type, length)) = record::cut_handshake(data) {
+            let captured = data.len();
+            let event = Event::Cut {
+                handshake_type,
+                captured,
+                length,
+            };
+            push(out, &origin, 0, event);
+        }
     }
 
     /// The stream lost bytes: what follows cannot be framed with certainty.

@@ -100,6 +100,21 @@ fn frame_sslv2_client_hello(data: &[u8]) -> Option<Framing<'_>> {
     })
 }
 
+/// A handshake record whose end the capture lacks (the snaplen cut it): the handshake type, if
+/// its byte was captured, and the record's declared length.
+pub fn cut_handshake(data: &[u8]) -> Option<(Option<u8>, usize)> {
+    let Ok((_, header)) = parse_tls_record_header(data) else {
+        return None;
+    };
+    let len = usize::from(header.len);
+    let whole = data.len() >= HEADER_LEN + len;
+    let plausible = header.record_type.0 == HANDSHAKE
+        && header.version.0 >> 8 == 3
+        && header.version.0 & 0xff <= 4
+        && len <= MAX_RECORD_LEN;
+    (plausible && !whole).then(|| (data.get(HEADER_LEN).copied(), len))
+}
+
 /// Whether `data` starts with a ClientHello (or ServerHello, with `server`) record: used to find
 /// where TLS begins after a plaintext prefix (STARTTLS, PostgreSQL's SSLRequest).
 pub fn starts_hello(data: &[u8], server: bool) -> bool {
@@ -132,5 +147,18 @@ mod tests {
         assert_eq!(frame(b"GET / HTTP/1.1\r\n"), Framing::NotTls);
         assert_eq!(frame(b"SSH-2.0-OpenSSH_9.2"), Framing::NotTls);
         assert_eq!(frame(&[22, 3, 1, 0xff, 0xff]), Framing::NotTls);
+    }
+
+    #[test]
+    fn a_cut_handshake_record_shows_its_header() {
+        // The first 12 bytes of snaplen-alert.pcap's ClientHello (tcpdump -s 100).
+        let cut = [22, 3, 1, 0x01, 0x1c, 1, 0, 1, 0x18, 3, 3, 0x5c];
+        assert_eq!(cut_handshake(&cut), Some((Some(1), 0x011c)));
+        assert_eq!(cut_handshake(&cut[..5]), Some((None, 0x011c)));
+        assert_eq!(cut_handshake(&cut[..4]), None);
+        // A whole record, an alert, and bytes that are not TLS are not cut handshakes.
+        assert_eq!(cut_handshake(&[22, 3, 3, 0, 1, 20]), None);
+        assert_eq!(cut_handshake(&[21, 3, 3, 0, 2, 2]), None);
+        assert_eq!(cut_handshake(b"GET / HTTP/1.1"), None);
     }
 }
