@@ -457,6 +457,32 @@ client_reset_closed() {
   done
 }
 
+# Port reuse: a client leaves a connection without the server learning of it (its RST is dropped
+# on the way out), then connects again from the same port (curl --local-port). The server, still
+# holding the old connection, answers the new SYN with a challenge ACK (RFC 5961); the client
+# resets it, the server drops the old connection, and the client's retransmitted SYN opens the
+# connection that completes its handshake.
+port_reuse() {
+  local f="$here/port-reuse.pcap"
+  hosts_up
+  ip netns exec $NS_C nft -f - <<NFT
+table inet tlsdiag {
+  chain output {
+    type filter hook output priority 0;
+    tcp dport 443 tcp flags & (rst | fin) != 0 drop;
+  }
+}
+NFT
+  client_capture "$f" "tcp port 443"
+  in_server openssl s_server -accept 443 -naccept 2 -quiet -tls1_2 -cert "$work/leaf.pem" -key "$work/leaf.key"
+  ip netns exec $NS_C python3 "$here/hello_client.py" reset $S_IP 443 server.test 40000 || true
+  ip netns exec $NS_C nft delete table inet tlsdiag
+  sleep 0.5
+  ip netns exec $NS_C curl -sk --local-port 40000 --max-time 4 -o /dev/null https://$S_IP/ || true
+  stop_server; stop_capture; hosts_down
+  say "$(basename "$f")" "a second connection from the same port: challenge ACK, the client's RST, then the handshake"
+}
+
 not_tls_server_ssh() {
   local f="$here/ssh-on-443.pcap"
   start_capture "$f" "tcp port 443"
@@ -710,7 +736,7 @@ derived_captures() {
 }
 
 failures=(tcp_no_response icmp_unreachable client_hello_lost middlebox_reset no_server_hello
-  server_reset_closed client_reset_closed not_tls_server_ssh unrecognized_name missing_sni
+  server_reset_closed client_reset_closed port_reuse not_tls_server_ssh unrecognized_name missing_sni
   no_application_protocol no_common_signature cert_expired cert_not_yet_valid cert_name_mismatch cert_chain_incomplete
   cert_rejected_tls13 client_cert hello_retry_failed downgrade psk_mismatch small_snaplen legacy_tls10
   cut_alert download hostile_text derived_captures)

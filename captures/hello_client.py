@@ -3,9 +3,10 @@
 ClientHello, reads the server's answer, and then closes the connection without an alert, the
 way a client that rejects a certificate without saying so, or that times out, behaves.
 
-usage: hello_client.py reset|close HOST PORT SNI
+usage: hello_client.py reset|close HOST PORT SNI [LOCAL_PORT]
   reset  close with RST (SO_LINGER 0)
   close  close with FIN
+  LOCAL_PORT  the source port to connect from (default: any)
 """
 import socket
 import ssl
@@ -16,6 +17,7 @@ import time
 
 def main():
     mode, host, port, sni = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+    local_port = int(sys.argv[5]) if len(sys.argv) > 5 else 0
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
@@ -26,7 +28,7 @@ def main():
         tls.do_handshake()
     except ssl.SSLWantReadError:
         pass
-    sock = socket.create_connection((host, port))
+    sock = socket.create_connection((host, port), source_address=("", local_port))
     sock.sendall(outgoing.read())
     sock.settimeout(2)
     received = b""

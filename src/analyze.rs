@@ -525,13 +525,20 @@ impl Analyzer {
             keep(state, packet, &self.options, kept, counters);
         }
         let (frame, ts) = (packet.frame, packet.ts);
+        if state.settled
+            && state
+                .conn
+                .retried_after_reset(side, seg.flags.syn && !seg.flags.ack)
+        {
+            restart(state, &self.options, frame);
+        }
         state
             .conn
             .packet(side, frame, ts, seg.ttl, seg.payload.len(), seg.missing);
         tcp_control(state, side, seg, frame, ts);
         if state.settled {
             fin_control(state, side, seg, frame, ts);
-            if self.options.report_early && !state.reported && closed(&state.conn) {
+            if self.options.report_early && !state.reported && over(&state.conn) {
                 let d = &self.options.diagnose;
                 let (counters, kept) = (&mut self.counters, &mut self.kept_bytes);
                 let now = Moment::at(clock, frame);
@@ -580,7 +587,7 @@ impl Analyzer {
         if self.options.report_early && !state.reported {
             let established = state.conn.facts.established_at.is_some()
                 && (state.conn.facts.syn.is_some() || state.conn.facts.client_hello.is_some());
-            if established || closed(&state.conn) {
+            if established || over(&state.conn) {
                 let d = &self.options.diagnose;
                 let (counters, kept) = (&mut self.counters, &mut self.kept_bytes);
                 let now = Moment::at(clock, frame);
@@ -904,6 +911,23 @@ fn decode_side(state: &mut State, side: Side, events: &mut Vec<Located>) {
     }
 }
 
+/// The client sends its SYN again on a connection reset before any data (a retry with the
+/// same sequence number, as after a challenge ACK): what follows is judged as this attempt,
+/// the reset one kept in its record.
+fn restart(state: &mut State, options: &Options, frame: u64) {
+    state.conn.new_attempt(frame);
+    state.streams = PerSide {
+        client: Reassembler::new(options.reassembly),
+        server: Reassembler::new(options.reassembly),
+    };
+    state.decoders = PerSide {
+        client: Decoder::new(false, options.tls),
+        server: Decoder::new(true, options.tls),
+    };
+    state.settled = false;
+    state.scheduled = false;
+}
+
 /// The bytes of `side` not yet decoded end where the snaplen cut the segment.
 fn cut_side(state: &mut State, side: Side, events: &mut Vec<Located>) {
     let stream = state.streams.get_mut(side);
@@ -913,6 +937,12 @@ fn cut_side(state: &mut State, side: Side, events: &mut Vec<Located>) {
     for located in events.drain(..) {
         state.conn.tls_event(side, located);
     }
+}
+
+/// Whether a closed connection can be reported before it retires: not when it was reset before
+/// any data, since its client may send the same SYN again (`restart`).
+fn over(conn: &Connection) -> bool {
+    closed(conn) && !conn.reset_before_data()
 }
 
 /// Whether the TCP connection is over: reset, or closed both ways.

@@ -618,6 +618,20 @@ pub struct Facts {
     pub limit: Option<LimitHit>,
     /// Certificates left undecoded by --max-chain or --max-certificate.
     pub certificates_over_limit: usize,
+    /// The last attempt reset before this one, on the same port pair and sequence numbers.
+    pub earlier_attempt: Option<EarlierAttempt>,
+}
+
+/// An attempt of a connection that was reset before any data, and retried.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EarlierAttempt {
+    /// Its first SYN.
+    pub syn: u64,
+    /// The reset, and who sent it.
+    pub reset: u64,
+    pub by: Side,
+    /// The SYN that started the next attempt.
+    pub retry: u64,
 }
 
 impl Connection {
@@ -733,6 +747,41 @@ impl Connection {
             *self.facts.rst.get_mut(side) = Some((frame, ttl));
             self.note(side, frame, ts, EventKind::Rst, Some(Detail::Ttl(ttl)));
         }
+    }
+
+    /// Whether `side`'s segment (a SYN when `syn`) starts a new attempt of this connection: the
+    /// client's SYN after a reset that came before any payload.
+    pub fn retried_after_reset(&self, side: Side, syn: bool) -> bool {
+        syn && side == Side::Client && self.reset_before_data()
+    }
+
+    /// Reset before either side sent a byte: the client may still retry with the same SYN.
+    pub fn reset_before_data(&self) -> bool {
+        let f = &self.facts;
+        (f.rst.client.is_some() || f.rst.server.is_some())
+            && self.tcp.payload_bytes.client == 0
+            && self.tcp.payload_bytes.server == 0
+    }
+
+    /// The SYN at `frame` starts the attempt judged from now on; the reset one is remembered.
+    pub fn new_attempt(&mut self, frame: u64) {
+        let f = &mut self.facts;
+        let reset = match (f.rst.client, f.rst.server) {
+            (Some((c, _)), Some((s, _))) if s < c => Some((Side::Server, s)),
+            (Some((c, _)), _) => Some((Side::Client, c)),
+            (None, s) => s.map(|(s, _)| (Side::Server, s)),
+        };
+        if let Some((by, reset)) = reset {
+            f.earlier_attempt = Some(EarlierAttempt {
+                syn: f.syn.unwrap_or(self.first_frame),
+                reset,
+                by,
+                retry: frame,
+            });
+        }
+        f.rst = PerSide::default();
+        f.fin = PerSide::default();
+        f.syn_ack = None;
     }
 
     /// An ICMP error quoting this connection's packets.

@@ -472,3 +472,42 @@ fn tshark_server_records(name: &str) -> Option<Vec<u64>> {
             .collect(),
     )
 }
+
+/// A client that connects again from the same port while the server still holds its first
+/// connection: the server's challenge ACK, the client's RST, then the retransmitted SYN that
+/// carries the handshake. tshark numbers the reset attempt and the handshake as one stream;
+/// that stream is judged on its handshake, and the reset attempt is remembered.
+#[test]
+fn a_retry_after_a_reset_is_judged_on_its_handshake() {
+    if !common::tshark_available() {
+        return;
+    }
+    let name = "port-reuse.pcap";
+    let analysis = common::analyze_named(name);
+    let path = common::captures_dir().join(name);
+    let frames = |filter: &str| -> Vec<u64> {
+        common::tshark(&path, &Default::default(), filter, &["frame.number"])
+            .iter()
+            .filter_map(|row| row.first()?.parse().ok())
+            .collect()
+    };
+    let syns = frames("tcp.stream == 1 && tcp.flags.syn == 1 && tcp.flags.ack == 0");
+    let resets = frames("tcp.stream == 1 && tcp.flags.reset == 1");
+    let hello = frames("tcp.stream == 1 && tls.handshake.type == 1");
+    assert_eq!((syns.len(), resets.len(), hello.len()), (2, 1, 1));
+
+    let retried = common::stream(&analysis, 1);
+    assert_eq!(retried.verdict.outcome, Outcome::Established);
+    let (frame, _) = retried
+        .facts
+        .client_hello
+        .as_ref()
+        .expect("the ClientHello");
+    assert_eq!(*frame, hello[0]);
+    let earlier = retried.facts.earlier_attempt.expect("the reset attempt");
+    assert_eq!(
+        (earlier.syn, earlier.reset, earlier.retry),
+        (syns[0], resets[0], syns[1])
+    );
+    assert_eq!(earlier.by, Side::Client);
+}

@@ -479,6 +479,19 @@ const ROWS: &[Row] = &[
         Some("ERR_CERT_AUTHORITY_INVALID"),
         "the client rejected the server's certificate (unknown_ca)",
     ),
+    // The first connection, which the client left without telling the server: the RST that
+    // ended it at the server comes after the client's new SYN, so tshark counts it in stream 1.
+    row(
+        "port-reuse.pcap",
+        0,
+        Code::CaptureEnded,
+        Stage::ServerKeyExchange,
+        Unknown,
+        7,
+        Certain,
+        None,
+        "the capture ended after the server's key exchange",
+    ),
     row(
         "ended-early.pcap",
         0,

@@ -98,6 +98,17 @@ pub fn judge(conn: &Connection, options: &DiagnoseOptions) -> Judgement {
     {
         diagnosis.evidence.push(hole);
     }
+    if let Some(earlier) = conn.facts.earlier_attempt {
+        diagnosis.evidence.push(Evidence {
+            frame: Some(earlier.reset),
+            fact: format!(
+                "an earlier attempt (SYN at frame {}) was reset by the {} before any data; this verdict is on the retry from frame {}",
+                earlier.syn,
+                side_word(earlier.by),
+                earlier.retry
+            ),
+        });
+    }
     order_evidence(&mut diagnosis.evidence);
     let outcome = match diagnosis.code {
         Code::NotTlsClient => Outcome::NotTls,
