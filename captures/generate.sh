@@ -4,8 +4,8 @@
 #
 # Needs root (port 443, capture on lo) and: openssl, gnutls-bin (gnutls-serv, gnutls-cli),
 # tcpdump, dumpcap, tshark, editcap and capinfos (tshark), iproute2 (ss, ip netns), nftables, iptables, curl,
-# python3, faketime, tcprewrite.
-#   apt-get install openssl gnutls-bin tcpdump tshark iproute2 nftables iptables curl python3 faketime tcpreplay
+# python3, faketime, tcprewrite, scapy (rewrap.py).
+#   apt-get install openssl gnutls-bin tcpdump tshark iproute2 nftables iptables curl python3 faketime tcpreplay python3-scapy
 #
 # Usage: captures/generate.sh [scenario ...]     (default: all)
 # Re-running replaces the files; keys and certificates are made anew each run, so the bytes
@@ -318,6 +318,72 @@ unknown_link_type() {
   local f="$here/unknown-link-type.pcap"
   editcap -T user0 -F pcap "$here/protocol-version.pcap" "$f"
   say "$(basename "$f")" "derived: protocol-version.pcap relabelled as link type USER0"
+}
+
+# Linux cooked captures of TLS on lo: what `-i any` writes. dumpcap and `tcpdump -y LINUX_SLL`
+# write SLL v1 (ARPHRD 772, loopback, in every packet), plain `tcpdump -i any` writes SLL2.
+cooked_any() {
+  local f
+  for f in sll-any-dumpcap.pcapng sll-any-tcpdump.pcap sll2-any-tcpdump.pcap; do
+    rm -f "$here/$f"
+    case $f in
+      sll-any-dumpcap.pcapng) dumpcap -q -i any -f "tcp port 443" -w "$here/$f" 2>/dev/null & ;;
+      sll-any-tcpdump.pcap) tcpdump -q -i any -y LINUX_SLL --immediate-mode -U -s 0 -w "$here/$f" "tcp port 443" 2>/dev/null & ;;
+      sll2-any-tcpdump.pcap) tcpdump -q -i any --immediate-mode -U -s 0 -w "$here/$f" "tcp port 443" 2>/dev/null & ;;
+    esac
+    capture_pid=$!; pids+=("$capture_pid")
+    for _ in $(seq 50); do [ -s "$here/$f" ] && break; sleep 0.1; done
+    sleep 0.5
+    s_server 443 -tls1_3 -cert "$work/leaf.pem" -key "$work/leaf.key" -cert_chain "$work/int.pem" -alpn h2
+    s_client 443 -tls1_3 -servername server.test -alpn h2,http/1.1 -CAfile "$work/ca.pem"
+    s_client 443 -tls1_2 -servername server.test -CAfile "$work/ca.pem"
+    stop_server; stop_capture
+    say "$f" "-i any on lo (Linux cooked capture): a TLS 1.3 success; a TLS 1.2-only client refused (70)"
+  done
+}
+
+# A real VXLAN tunnel (VNI 4242, UDP 4789) between two namespaces over a veth pair; TLS runs
+# between the tunnel's inner addresses, and the capture is on the veth: every packet is
+# Ethernet / IPv4 / UDP / VXLAN / Ethernet / IPv4 / TCP.
+vxlan_tunnel() {
+  local f="$here/vxlan.pcap" c=tlsdiag-xc s=tlsdiag-xs
+  for ns in $c $s; do ip netns del "$ns" 2>/dev/null || true; ip netns add "$ns"; ip -n "$ns" link set lo up; done
+  ip link add tlsdiag-x0 netns $c type veth peer name tlsdiag-x1 netns $s
+  ip -n $c addr add 198.18.5.1/24 dev tlsdiag-x0; ip -n $c link set tlsdiag-x0 up
+  ip -n $s addr add 198.18.5.2/24 dev tlsdiag-x1; ip -n $s link set tlsdiag-x1 up
+  ip -n $c link add name vx0 type vxlan id 4242 dstport 4789 local 198.18.5.1 remote 198.18.5.2
+  ip -n $s link add name vx0 type vxlan id 4242 dstport 4789 local 198.18.5.2 remote 198.18.5.1
+  # MTU 1450: the 50 bytes VXLAN adds still fit the veth's 1500, so nothing fragments.
+  ip -n $c link set vx0 mtu 1450; ip -n $s link set vx0 mtu 1450
+  ip -n $c addr add 198.18.6.1/24 dev vx0; ip -n $c link set vx0 up
+  ip -n $s addr add 198.18.6.2/24 dev vx0; ip -n $s link set vx0 up
+  rm -f "$f"
+  ip netns exec $c tcpdump -q -i tlsdiag-x0 --immediate-mode -U -s 0 -w "$f" "udp port 4789" 2>/dev/null &
+  capture_pid=$!; pids+=("$capture_pid"); sleep 1
+  ip netns exec $s openssl s_server -accept 443 -naccept 2 -quiet -cert "$work/leaf.pem" -key "$work/leaf.key" \
+    -cert_chain "$work/int.pem" >/dev/null 2>&1 &
+  server_pid=$!; pids+=("$server_pid"); sleep 1
+  for v in -tls1_3 -tls1_2; do
+    (echo hello; sleep 0.3) | ip netns exec $c timeout 3 openssl s_client -connect 198.18.6.2:443 $v \
+      -servername server.test -quiet >/dev/null 2>&1 || true
+  done
+  stop_server; stop_capture
+  ip netns del $c; ip netns del $s
+  say "$(basename "$f")" "VXLAN 4242 between two namespaces (real tunnel), TLS 1.3 and 1.2 successes"
+}
+
+# Derived, not recorded: this kernel has no GRE, Geneve, IPIP, SIT, MPLS or PPPoE support, so
+# these are real captures with the encapsulation added around each packet by rewrap.py
+# (scapy); the inner packets are the recorded ones, unchanged.
+rewrapped() {
+  python3 -c "import scapy" 2>/dev/null || { echo "generate.sh: rewrapped needs scapy (pip install scapy)" >&2; return 1; }
+  local kind src
+  for kind in gre gretap erspan2 erspan3 geneve ipip mpls pppoe qinq sit; do
+    src="$here/tls13-sni-alpn.pcap"
+    [ $kind = sit ] && src="$here/ipv6-veth.pcap"
+    python3 "$here/rewrap.py" $kind "$src" "$here/wrapped-$kind.pcap"
+    say "wrapped-$kind.pcap" "derived: $(basename "$src") wrapped in $kind by rewrap.py"
+  done
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -743,7 +809,8 @@ failures=(tcp_no_response icmp_unreachable client_hello_lost middlebox_reset no_
 
 all=(tls13_sni_alpn tls12_ecdhe_chain protocol_version no_shared_cipher unknown_ca refused
   gnutls_any tls12_pcapng interleaved resumed_tls12 resumed_tls13 starttls_smtp postgres_sslrequest http_on_443
-  tcp_fast_open ipv6_veth vlan_tagged one_direction unknown_link_type "${failures[@]}")
+  tcp_fast_open ipv6_veth vlan_tagged one_direction unknown_link_type cooked_any vxlan_tunnel rewrapped
+  "${failures[@]}")
 pki
 for s in "${@:-${all[@]}}"; do
   "$s"

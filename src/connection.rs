@@ -508,6 +508,10 @@ pub struct Connection {
     pub client: Option<Endpoint>,
     pub server: Option<Endpoint>,
     pub roles_from: Option<RoleEvidence>,
+    /// The layers outside the IP packet of the connection's first segment, outermost first
+    /// (VLAN tags, MPLS, PPPoE, outer IP, GRE, ERSPAN, VXLAN, Geneve); omitted when none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub encapsulation: Vec<crate::net::Layer>,
     pub first_frame: u64,
     pub last_frame: u64,
     /// Written as RFC 3339 when reported; kept as a time until then (most connections of a

@@ -334,6 +334,9 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
                 e.to_string()
             });
             sink.summary.add_counters(path, &stats, error, &counters);
+            if let Some(warning) = sink.summary.files.last().and_then(|f| f.warning.as_ref()) {
+                eprintln!("tlsdiag: {path}: {warning}");
+            }
         }
         sink.end(&mut out)
     })();

@@ -203,6 +203,42 @@ const ROWS: &[Row] = &[
         Some("ERR_SSL_PROTOCOL_ERROR"),
         "an SSH banner",
     ),
+    // `-i any` on lo (Linux cooked capture): a TLS 1.2-only client, a TLS 1.3-only server.
+    row(
+        "sll-any-dumpcap.pcapng",
+        1,
+        Code::ProtocolVersion,
+        Stage::ClientHello,
+        Server,
+        23,
+        Certain,
+        Some("ERR_SSL_VERSION_OR_CIPHER_MISMATCH"),
+        "none of the versions the client offers (TLSv1.2)",
+    ),
+    // `-i any` on lo (Linux cooked capture): a TLS 1.2-only client, a TLS 1.3-only server.
+    row(
+        "sll-any-tcpdump.pcap",
+        1,
+        Code::ProtocolVersion,
+        Stage::ClientHello,
+        Server,
+        23,
+        Certain,
+        Some("ERR_SSL_VERSION_OR_CIPHER_MISMATCH"),
+        "none of the versions the client offers (TLSv1.2)",
+    ),
+    // `-i any` on lo (Linux cooked capture): a TLS 1.2-only client, a TLS 1.3-only server.
+    row(
+        "sll2-any-tcpdump.pcap",
+        1,
+        Code::ProtocolVersion,
+        Stage::ClientHello,
+        Server,
+        20,
+        Certain,
+        Some("ERR_SSL_VERSION_OR_CIPHER_MISMATCH"),
+        "none of the versions the client offers (TLSv1.2)",
+    ),
     row(
         "protocol-version.pcap",
         0,

@@ -609,6 +609,7 @@ mod tests {
             window: 0,
             payload: &[],
             missing: 0,
+            depth: 0,
         }
     }
 

@@ -19,6 +19,55 @@ pub struct FileSummary {
     /// `MAX_INTERFACES` of a section): counted, not analysed; omitted when 0.
     #[serde(skip_serializing_if = "crate::analyze::is_zero")]
     pub orphan_packets: u64,
+    /// Set when the file held packets but not one TCP segment was read from them, or more
+    /// than 1% of them could not be read (malformed, unsupported link type or tunnel
+    /// payload, fragments): how many, and the commonest reasons with their counts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
+}
+
+/// Reasons named in a file's warning, most packets first.
+const WARNING_REASONS: usize = 3;
+
+/// A file's warning (`FileSummary::warning`), if it needs one.
+fn coverage_warning(a: &PacketCounters) -> Option<String> {
+    let packets = a.packets;
+    let unread = a.unread();
+    let (what, only_unread) = if packets > 0 && a.tcp_packets == 0 {
+        (
+            format!("{packets} packets but not one TCP segment read"),
+            false,
+        )
+    } else if unread.saturating_mul(100) > packets {
+        let share = unread as f64 * 100.0 / packets as f64;
+        (
+            format!("{unread} of {packets} packets ({share:.1}%) could not be read"),
+            true,
+        )
+    } else {
+        return None;
+    };
+    let mut reasons: Vec<(u64, String)> = a
+        .unknown_link_types
+        .iter()
+        .map(|(link, &n)| (n, format!("unsupported link type {link}")))
+        .chain(
+            a.skip_reasons
+                .iter()
+                .filter(|(r, _)| !only_unread || r.is_unread())
+                .map(|(r, &n)| (n, r.to_string())),
+        )
+        .collect();
+    reasons.sort_by(|x, y| y.0.cmp(&x.0).then_with(|| x.1.cmp(&y.1)));
+    let named: Vec<String> = reasons
+        .iter()
+        .take(WARNING_REASONS)
+        .map(|(n, r)| format!("{n} {r}"))
+        .collect();
+    if named.is_empty() {
+        return Some(what);
+    }
+    Some(format!("{what}: {}", named.join(", ")))
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -80,6 +129,7 @@ impl Summary {
             packets: stats.packets,
             error,
             orphan_packets: stats.orphan_packets,
+            warning: coverage_warning(a),
         });
         // Through the sum `-j` uses for its workers, which names every counter.
         self.packets.add(a);

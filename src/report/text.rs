@@ -54,9 +54,16 @@ pub fn write_text_connection(out: &mut impl Write, c: &Connection, style: Style)
         .as_deref()
         .map(|f| format!("  [{}]", Escaped(f)))
         .unwrap_or_default();
+    let via = match c.encapsulation.as_slice() {
+        [] => String::new(),
+        layers => {
+            let names: Vec<String> = layers.iter().map(ToString::to_string).collect();
+            format!("  via {}", names.join(" / "))
+        }
+    };
     writeln!(
         out,
-        "{}  {} → {}{sni}{file}",
+        "{}  {} → {}{sni}{via}{file}",
         style.paint("1", &format!("tcp.stream {}", c.tcp_stream)),
         endpoint(c.client),
         endpoint(c.server),
@@ -347,8 +354,14 @@ pub fn write_text_summary(out: &mut impl Write, s: &Summary, style: Style) -> io
         ("not IP or not TCP", p.skipped),
         ("malformed", p.malformed),
         ("IP fragments (not reassembled)", p.ip_fragments),
-        ("cut by the snaplen", p.truncated),
     ];
+    for (what, n) in anomalies.iter().filter(|(_, n)| *n > 0) {
+        writeln!(out, "  skipped      {n} {what}")?;
+    }
+    for (reason, n) in &p.skip_reasons {
+        writeln!(out, "    {n:>10}  {reason}")?;
+    }
+    let anomalies = [("cut by the snaplen", p.truncated)];
     for (what, n) in anomalies.iter().filter(|(_, n)| *n > 0) {
         writeln!(out, "  skipped      {n} {what}")?;
     }
@@ -417,6 +430,14 @@ pub fn write_text_summary(out: &mut impl Write, s: &Summary, style: Style) -> io
                 f.orphan_packets,
                 Escaped(&f.path),
                 crate::capture::MAX_INTERFACES
+            )?;
+        }
+        if let Some(warning) = &f.warning {
+            writeln!(
+                out,
+                "  {}  {}: {warning}",
+                style.paint("1;33", "warning"),
+                f.path
             )?;
         }
         if let Some(err) = &f.error {
