@@ -17,7 +17,8 @@ fn read(name: &str) -> Vec<(u64, Outcome, Option<String>, Vec<String>)> {
         .iter()
         .map(|c| {
             let layers = c.encapsulation.iter().map(ToString::to_string).collect();
-            (c.tcp_stream, c.verdict.outcome, c.sni.clone(), layers)
+            let sni = c.sni.as_ref().map(|s| s.as_str().to_string());
+            (c.tcp_stream, c.verdict.outcome, sni, layers)
         })
         .collect()
 }
