@@ -30,6 +30,9 @@ pub struct LiveArgs {
     /// Stop after this many packets.
     #[arg(short = 'c', long, value_name = "N")]
     count: Option<u64>,
+    /// The kernel's capture ring (e.g. 32M, 256M): room for bursts.
+    #[arg(short = 'B', long, value_name = "SIZE", default_value = "32M", value_parser = crate::parse_size)]
+    buffer_size: usize,
     #[command(flatten)]
     report: ReportArgs,
 }
@@ -88,7 +91,7 @@ mod with_pcap {
     use tlsdiag::analyze::{Analyzer, Finished, PacketRingLimits};
     use tlsdiag::capture::live::{self, LiveCapture, LiveStats};
     use tlsdiag::capture::{FileStats, LinkType, PcapWriter, Timestamp};
-    use tlsdiag::connection::{Connection, Outcome};
+    use tlsdiag::connection::{Code, Connection, Outcome};
     use tlsdiag::report::CaptureStats;
 
     /// A connection reported and closed is forgotten after this many quiet seconds (its last
@@ -222,14 +225,32 @@ mod with_pcap {
             .collect()
     }
 
-    fn status_line(sink: &Sink<'_>, analyzer: &Analyzer, stats: Option<LiveStats>) -> String {
+    /// Packets per second since the last status line.
+    struct Rate(f64);
+
+    impl Rate {
+        fn since((at, packets_then): (Instant, u64), packets: u64) -> Rate {
+            let secs = at.elapsed().as_secs_f64().max(1e-3);
+            Rate(packets.saturating_sub(packets_then) as f64 / secs)
+        }
+    }
+
+    fn status_line(
+        sink: &Sink<'_>,
+        analyzer: &Analyzer,
+        stats: Option<LiveStats>,
+        rate: Rate,
+    ) -> String {
         let s = &sink.summary;
         let dropped = stats.map_or("unknown".to_string(), |s| {
-            (s.dropped + s.if_dropped).to_string()
+            let lost = s.dropped + s.if_dropped;
+            let seen = s.received.max(1) as f64;
+            format!("{lost} ({:.2}%)", lost as f64 * 100.0 / seen)
         });
         format!(
-            "tlsdiag: {} packets · {} connections open · {} established, {} failed, {} incomplete, {} not_tls · dropped {dropped}",
+            "tlsdiag: {} packets, {:.0}/s · {} connections open · {} established, {} failed, {} incomplete, {} not_tls · dropped {dropped}",
             analyzer.counters().packets,
+            rate.0,
             analyzer.open_connections(),
             s.outcome(Outcome::Established),
             s.outcome(Outcome::Failed),
@@ -249,7 +270,8 @@ mod with_pcap {
             }
             options.keep_packets = Some(PacketRingLimits::default());
         }
-        let mut capture = match LiveCapture::open(&args.interface, args.filter.as_deref()) {
+        let filter = args.filter.as_deref();
+        let mut capture = match LiveCapture::open(&args.interface, filter, args.buffer_size) {
             Ok(c) => c,
             Err(e) => {
                 eprintln!("tlsdiag: {e}");
@@ -281,11 +303,13 @@ mod with_pcap {
         let idle = args.idle_timeout.as_secs_f64();
         let show_status = args.report.format == Format::Text && io::stderr().is_terminal();
         let mut failed = false;
+        let mut drops = DropLog::default();
         let run = (|| -> io::Result<()> {
             sink.begin(&mut out)?;
             let started = Instant::now();
             let (mut last_sweep, mut last_status) = (Instant::now(), Instant::now());
             let mut packets = 0u64;
+            let mut status_from = (Instant::now(), 0u64);
             loop {
                 let done = stop.load(Ordering::Relaxed)
                     || args.duration.is_some_and(|d| started.elapsed() >= d)
@@ -294,7 +318,7 @@ mod with_pcap {
                     break;
                 }
                 match capture.next(|p| analyzer.packet(p)) {
-                    Ok(got) => packets += u64::from(got),
+                    Ok(got) => packets += got as u64,
                     Err(e) => {
                         eprintln!("tlsdiag: {e}");
                         failed = true;
@@ -302,24 +326,29 @@ mod with_pcap {
                     }
                 }
                 if last_sweep.elapsed() >= SWEEP {
-                    analyzer.expire_idle(now(), idle);
+                    let at = now();
+                    drops.sample(at, capture.stats());
+                    analyzer.expire_idle(at, idle);
                     last_sweep = Instant::now();
                 }
                 for f in analyzer.take_finished_with_packets() {
-                    deliver(&mut sink, &mut out, saver.as_mut(), f)?;
+                    deliver(&mut sink, &mut out, saver.as_mut(), &drops, f)?;
                 }
                 if status.swap(false, Ordering::Relaxed)
                     || (show_status && last_status.elapsed() >= STATUS_EVERY)
                 {
-                    eprintln!("{}", status_line(&sink, &analyzer, capture.stats()));
+                    let rate = Rate::since(status_from, packets);
+                    eprintln!("{}", status_line(&sink, &analyzer, capture.stats(), rate));
+                    status_from = (Instant::now(), packets);
                     last_status = Instant::now();
                 }
             }
             let stats = capture.stats();
+            drops.sample(now(), stats);
             let mut written = Ok(());
             let counters = analyzer.finish_each_with_packets(|f| {
                 if written.is_ok() {
-                    written = deliver(&mut sink, &mut out, saver.as_mut(), f);
+                    written = deliver(&mut sink, &mut out, saver.as_mut(), &drops, f);
                 }
             });
             written?;
@@ -355,14 +384,78 @@ mod with_pcap {
         }
     }
 
+    /// The kernel's drop count as it changed: a sample at each change (at most `MAX_CHANGES`,
+    /// the oldest forgotten), so that a verdict can say how many packets were dropped while its
+    /// connection was open. Constant in size while nothing is dropped.
+    #[derive(Default)]
+    pub(super) struct DropLog {
+        pub(super) changes: std::collections::VecDeque<(Timestamp, u64)>,
+    }
+
+    const MAX_CHANGES: usize = 4096;
+
+    impl DropLog {
+        pub(super) fn sample(&mut self, at: Timestamp, stats: Option<LiveStats>) {
+            let Some(stats) = stats else { return };
+            let dropped = stats.dropped + stats.if_dropped;
+            if self.changes.back().is_none_or(|&(_, last)| last != dropped) {
+                if self.changes.len() == MAX_CHANGES {
+                    self.changes.pop_front();
+                }
+                self.changes.push_back((at, dropped));
+            }
+        }
+
+        /// Drops from `from` to `to`, widened by the sampling: the count is read once per
+        /// `SWEEP`, so drops seen up to one sweep after `to` may have happened before it.
+        pub(super) fn between(&self, from: Timestamp, to: Timestamp) -> u64 {
+            let at_or_before = |t: Timestamp| {
+                self.changes
+                    .iter()
+                    .rev()
+                    .find(|(at, _)| *at <= t)
+                    .map_or(0, |&(_, n)| n)
+            };
+            let to = to.after(SWEEP.as_secs_f64());
+            at_or_before(to).saturating_sub(at_or_before(from))
+        }
+
+        /// A verdict drawn from packets that are not there (a gap, a late start, an answer
+        /// never seen) may come from packets the kernel dropped while the connection was
+        /// open: its evidence says so.
+        fn annotate(&self, conn: &mut Connection) {
+            let Some(diagnosis) = conn.diagnosis.as_mut() else {
+                return;
+            };
+            let from_absence = matches!(
+                diagnosis.code,
+                Code::TcpNoResponse | Code::NoServerHello | Code::ClientHelloLost
+            );
+            if conn.verdict.outcome != Outcome::Incomplete && !from_absence {
+                return;
+            }
+            let n = self.between(conn.facts.start_ts, conn.facts.last_ts);
+            if n > 0 {
+                diagnosis.evidence.push(tlsdiag::connection::Evidence {
+                    frame: None,
+                    fact: format!(
+                        "the kernel dropped {n} packets while this connection was open (tlsdiag did not read fast enough): the missing ones may be among them"
+                    ),
+                });
+            }
+        }
+    }
+
     /// Saves a failure's packets when asked, then writes the connection and flushes, so that a
     /// reader downstream sees it at once.
     fn deliver(
         sink: &mut Sink<'_>,
         out: &mut impl Write,
         saver: Option<&mut Saver>,
+        drops: &DropLog,
         mut finished: Finished,
     ) -> io::Result<()> {
+        drops.annotate(&mut finished.conn);
         if let Some(saver) = saver
             && finished.conn.verdict.outcome == Outcome::Failed
             && !finished.packets.is_empty()
@@ -371,5 +464,40 @@ mod with_pcap {
         }
         sink.emit(out, &mut finished.conn)?;
         out.flush()
+    }
+}
+
+#[cfg(all(test, feature = "live"))]
+mod tests {
+    use super::with_pcap::DropLog;
+    use tlsdiag::capture::Timestamp;
+    use tlsdiag::capture::live::LiveStats;
+
+    fn at(secs: i64) -> Timestamp {
+        Timestamp::new(secs, 0)
+    }
+
+    fn stats(dropped: u64) -> Option<LiveStats> {
+        Some(LiveStats {
+            received: 1000,
+            dropped,
+            if_dropped: 0,
+        })
+    }
+
+    #[test]
+    fn drops_are_counted_in_a_connections_window() {
+        let mut log = DropLog::default();
+        for (secs, dropped) in [(10, 0), (11, 0), (12, 40), (13, 40), (14, 100), (15, 100)] {
+            log.sample(at(secs), stats(dropped));
+        }
+        // Only the changes are kept.
+        assert_eq!(log.changes.len(), 3);
+        assert_eq!(log.between(at(10), at(10)), 0);
+        // Widened by a sampling interval: the drops first seen at 12 may have come before 11.
+        assert_eq!(log.between(at(10), at(11)), 40);
+        assert_eq!(log.between(at(12), at(13)), 60);
+        assert_eq!(log.between(at(10), at(20)), 100);
+        assert_eq!(log.between(at(15), at(20)), 0);
     }
 }

@@ -398,10 +398,13 @@ pub fn write_text_summary(out: &mut impl Write, s: &Summary, style: Style) -> io
         )?;
         let lost = c.dropped_by_kernel + c.dropped_by_interface;
         if lost > 0 {
+            let share = lost as f64 * 100.0 / (c.received.max(1) as f64);
+            let count = format!("{lost} packets ({share:.2}% of those received)");
             writeln!(
                 out,
-                "  {}     {lost} packets were lost before tlsdiag saw them: connections reported incomplete (stream_gap, capture_ended) or with a lost ClientHello may come from those drops",
-                style.paint("1;31", "dropped")
+                "  {}     {} were lost before tlsdiag saw them: connections reported incomplete (stream_gap, capture_ended) or with a lost ClientHello may come from those drops",
+                style.paint("1;33", "dropped"),
+                style.paint("1;33", &count)
             )?;
         }
     }
