@@ -4,8 +4,10 @@
 #
 # Needs root (port 443, capture on lo) and: openssl, gnutls-bin (gnutls-serv, gnutls-cli),
 # tcpdump, dumpcap, tshark, editcap and capinfos (tshark), iproute2 (ss, ip netns), nftables, iptables, curl,
-# python3, faketime, tcprewrite, scapy (rewrap.py).
-#   apt-get install openssl gnutls-bin tcpdump tshark iproute2 nftables iptables curl python3 faketime tcpreplay python3-scapy
+# python3 (with scapy and cryptography from PyPI, for rewrap.py, sslv2_peers.py and
+# rewrite_tls13_draft.py), faketime, tcprewrite.
+#   apt-get install openssl gnutls-bin tcpdump tshark iproute2 nftables iptables curl python3 faketime tcpreplay
+#   pip install scapy cryptography
 #
 # Usage: captures/generate.sh [scenario ...]     (default: all)
 # Re-running replaces the files; keys and certificates are made anew each run, so the bytes
@@ -26,6 +28,9 @@ for tool in openssl gnutls-serv gnutls-cli tcpdump dumpcap tshark editcap capinf
   command -v "$tool" >/dev/null || { echo "generate.sh: $tool is missing (see the header)" >&2; exit 1; }
 done
 [ "$(id -u)" -eq 0 ] || { echo "generate.sh: run as root (port 443, capture on lo)" >&2; exit 1; }
+
+# SSLv2 needs no new tool: scapy's TLS automata (python3 -m pip install scapy cryptography) speak
+# it, see sslv2_peers.py.
 
 # --- keys and certificates: a CA, an intermediate and a leaf for server.test; a self-signed one.
 pki() {
@@ -775,6 +780,26 @@ hostile_text() {
 
 # Derived from recorded captures, by editcap (packets dropped, none changed), where the class is
 # about the capture itself.
+# SSLv2: scapy's automata on both sides (sslv2_peers.py); no OpenSSL or GnuTLS here speaks it.
+sslv2() {
+  local f="$here/sslv2.pcap"
+  start_capture "$f" "tcp port 443"
+  start_server 443 timeout 20 python3 "$here/sslv2_peers.py" server 443 "$work/leaf.pem" "$work/leaf.key"
+  timeout 20 python3 "$here/sslv2_peers.py" client 127.0.0.1 443 </dev/null >/dev/null 2>&1 || true
+  stop_server; stop_capture
+  say "$(basename "$f")" "SSLv2 success: scapy client and server, SSL2_DES_192_EDE3_CBC_WITH_MD5"
+}
+
+# A client that speaks only SSLv2 (scapy's) against a TLS server (OpenSSL) that does not.
+sslv2_refused() {
+  local f="$here/sslv2-refused.pcap"
+  start_capture "$f" "tcp port 443"
+  s_server 443 -cert "$work/leaf.pem" -key "$work/leaf.key"
+  timeout 10 python3 "$here/sslv2_peers.py" client 127.0.0.1 443 </dev/null >/dev/null 2>&1 || true
+  stop_server; stop_capture
+  say "$(basename "$f")" "SSLv2-only client (scapy), TLS server (OpenSSL) refuses it"
+}
+
 derived_captures() {
   # capture_started_late on a long connection: download.pcap joined at the client's request
   # (its first application-data record: both sides send some), and just after it (only the
@@ -799,13 +824,20 @@ derived_captures() {
   # alert: the one byte of protocol-version.pcap's alert description changed to internal_error.
   python3 "$here/rewrite_alert.py" "$here/protocol-version.pcap" "$here/alert-internal-error.pcap" 6 80
   say "alert-internal-error.pcap" "derived: protocol-version.pcap with the alert relabelled internal_error (80)"
+  # TLS 1.3 drafts: no installed stack speaks one, so tls13-sni-alpn.pcap's real handshake is
+  # rewritten into the early drafts' form (see rewrite_tls13_draft.py): draft 18, which
+  # tls-parser reads, and draft 21, which tlsdiag reads itself.
+  for draft in 18 21; do
+    python3 "$here/rewrite_tls13_draft.py" "$here/tls13-sni-alpn.pcap" "$here/tls13-draft$draft.pcap" $draft
+    say "tls13-draft$draft.pcap" "derived: tls13-sni-alpn.pcap rewritten to TLS 1.3 draft $draft (version 0x7f$(printf %02x $draft))"
+  done
 }
 
 failures=(tcp_no_response icmp_unreachable client_hello_lost middlebox_reset no_server_hello
   server_reset_closed client_reset_closed port_reuse not_tls_server_ssh unrecognized_name missing_sni
   no_application_protocol no_common_signature cert_expired cert_not_yet_valid cert_name_mismatch cert_chain_incomplete
   cert_rejected_tls13 client_cert hello_retry_failed downgrade psk_mismatch small_snaplen legacy_tls10
-  cut_alert download hostile_text derived_captures)
+  cut_alert download hostile_text sslv2 sslv2_refused derived_captures)
 
 all=(tls13_sni_alpn tls12_ecdhe_chain protocol_version no_shared_cipher unknown_ca refused
   gnutls_any tls12_pcapng interleaved resumed_tls12 resumed_tls13 starttls_smtp postgres_sslrequest http_on_443

@@ -7,7 +7,7 @@
 use crate::capture::Timestamp;
 use crate::flow::{Bound, Endpoint, PerSide, RoleEvidence, Side};
 use crate::tls::certificate::CertificateInfo;
-use crate::tls::handshake::kind;
+use crate::tls::handshake::{Sslv2Cipher, Sslv2ServerHello, kind, version};
 use crate::tls::names;
 use crate::tls::{ClientHello, Event, Located, Message, ServerHello};
 use crate::wire_text::WireText;
@@ -55,7 +55,7 @@ impl Stage {
             (E::ServerKeyExchange | E::CertificateRequest | E::ServerHelloDone, _) => {
                 Some(Stage::ServerKeyExchange)
             }
-            (E::ClientKeyExchange, _) => Some(Stage::ClientKeyExchange),
+            (E::ClientKeyExchange | E::ClientMasterKey, _) => Some(Stage::ClientKeyExchange),
             (E::ChangeCipherSpec, _) if !tls13 => Some(Stage::Finished),
             _ => None,
         }
@@ -253,6 +253,10 @@ pub enum EventKind {
     CertificateRequest,
     ServerHelloDone,
     ClientKeyExchange,
+    /// SSLv2: the client's choice of cipher and its encrypted master key.
+    ClientMasterKey,
+    /// SSLv2: an ERROR message in clear.
+    Sslv2Error,
     CertificateVerify,
     NewSessionTicket,
     Finished,
@@ -612,6 +616,9 @@ pub struct Facts {
     pub tls13_after_client_first: PerSide<Option<(u64, usize)>>,
     pub stage: Stage,
     pub established_at: Option<u64>,
+    /// SSLv2: the client's CLIENT-MASTER-KEY (frame, and the cipher it chose), after which
+    /// both sides encrypt.
+    pub sslv2_master_key: Option<(u64, Sslv2Cipher)>,
     /// Application-data records of each side until the handshake settled: whether a
     /// connection the capture joined late is past its handshake.
     pub application_records: PerSide<u32>,
@@ -895,6 +902,15 @@ impl Connection {
                 self.facts.saw_tls = true;
                 self.encrypted(side, frame, ts, content_type, length);
             }
+            Event::Sslv2Encrypted { length } => {
+                self.facts.saw_tls = true;
+                self.sslv2_encrypted(side, frame, ts, length);
+            }
+            Event::Sslv2Error { code } => {
+                self.facts.saw_tls = true;
+                let detail = Detail::Name(names::sslv2_error_name(code));
+                self.note(side, frame, ts, EventKind::Sslv2Error, Some(detail));
+            }
             Event::Heartbeat => self.note(side, frame, ts, EventKind::Heartbeat, None),
             Event::Plaintext { first_bytes } => {
                 self.facts.plaintext_first.get_or_insert((frame, side));
@@ -949,11 +965,12 @@ impl Connection {
         self.facts.limit.get_or_insert(hit);
     }
 
+    /// TLS 1.3 was negotiated, in its RFC form or one of its drafts.
     pub fn is_tls13(&self) -> bool {
         self.facts
             .server_hello
             .as_ref()
-            .is_some_and(|(_, sh)| !sh.hello_retry && sh.version() == 0x0304)
+            .is_some_and(|(_, sh)| !sh.hello_retry && version::is_tls13(sh.version()))
     }
 
     /// TLS 1.3 was negotiated or asked for (a HelloRetryRequest is TLS 1.3 only): a
@@ -1017,8 +1034,96 @@ impl Connection {
                 (EventKind::Certificate, detail)
             }
             Message::Other { kind } => self.other_message(kind),
+            Message::Sslv2ServerHello(sh) => match self.sslv2_server_hello(frame, ts, *sh) {
+                Some(subject) => {
+                    self.note(side, frame, ts, EventKind::ServerHello, Some(subject.0));
+                    (EventKind::Certificate, subject.1)
+                }
+                None => (EventKind::ServerHello, None),
+            },
+            Message::Sslv2ClientMasterKey { cipher } => {
+                let name = names::sslv2_cipher_name(cipher);
+                self.cipher = Some(name);
+                self.facts.sslv2_master_key.get_or_insert((frame, cipher));
+                (EventKind::ClientMasterKey, Some(Detail::Name(name)))
+            }
         };
         self.note(side, frame, ts, kind, detail);
+    }
+
+    /// An SSLv2 SERVER-HELLO is the ServerHello and the server's Certificate in one: kept as
+    /// both, so that the rules and the report read it as they read TLS. Returns the two
+    /// timeline details when it carried a certificate (it does not on a session-id hit).
+    fn sslv2_server_hello(
+        &mut self,
+        frame: u64,
+        ts: Timestamp,
+        sh: Sslv2ServerHello,
+    ) -> Option<(Detail, Option<Detail>)> {
+        let version = names::version_name(sh.version);
+        self.version = Some(version);
+        self.resumed = Some(sh.session_id_hit);
+        self.facts.server_hello_ts.get_or_insert(ts);
+        if self.facts.server_hello.is_none() {
+            let hello = ServerHello {
+                legacy_version: sh.version,
+                ..Default::default()
+            };
+            self.facts.server_hello = Some((frame, Box::new(hello)));
+        }
+        self.certificates_undecoded += usize::from(sh.certificate_undecoded);
+        self.facts.certificates_over_limit += usize::from(sh.certificate_over_limit);
+        if sh.session_id_hit {
+            return None;
+        }
+        self.facts.server_certificate.get_or_insert((frame, ts));
+        let subject = sh
+            .certificate
+            .as_ref()
+            .map(|c| Detail::Wire(c.subject.clone()));
+        self.certificates = sh.certificate.into_iter().collect();
+        Some((Detail::Name(version), subject))
+    }
+
+    /// SSLv2 says nothing of what an encrypted record holds: the handshake is taken as done
+    /// once both sides have encrypted after the client's CLIENT-MASTER-KEY (SERVER-VERIFY and
+    /// CLIENT-FINISHED at the least; a server that rejected the key would have closed).
+    fn sslv2_encrypted(&mut self, side: Side, frame: u64, ts: Timestamp, length: usize) {
+        let first_of_side = self.count_encrypted(side, frame, length);
+        let f = &mut self.facts;
+        let kind = if f.established_at.is_some() {
+            if !first_of_side {
+                return;
+            }
+            EventKind::ApplicationData
+        } else {
+            let firsts = &self.encrypted_records;
+            if let (Some(_), Some(c), Some(s)) = (
+                f.sslv2_master_key,
+                firsts.client.first_frame,
+                firsts.server.first_frame,
+            ) {
+                f.established_at = Some(c.max(s));
+                self.advance(Stage::Established);
+            }
+            EventKind::EncryptedHandshake
+        };
+        self.note(side, frame, ts, kind, Some(Detail::Bytes(length)));
+    }
+
+    /// Counts an encrypted record of `side`; whether it is the side's first.
+    fn count_encrypted(&mut self, side: Side, frame: u64, length: usize) -> bool {
+        let stats = self.encrypted_records.get_mut(side);
+        let first_of_side = stats.count == 0;
+        stats.first_frame.get_or_insert(frame);
+        stats.count += 1;
+        stats.bytes += length as u64;
+        if stats.first_sizes.len() < 8 {
+            // All eight at once: growing a Vec in glibc costs more than the bytes saved.
+            stats.first_sizes.reserve_exact(8 - stats.first_sizes.len());
+            stats.first_sizes.push(length);
+        }
+        first_of_side
     }
 
     fn other_message(&mut self, kind: u8) -> (EventKind, Option<Detail>) {
@@ -1100,7 +1205,7 @@ impl Connection {
             .client_hello
             .as_ref()
             .map(|(_, ch)| ch.session_id.as_slice());
-        self.resumed = Some(if sh.version() == 0x0304 {
+        self.resumed = Some(if version::is_tls13(sh.version()) {
             sh.psk_selected
         } else {
             !sh.session_id.is_empty() && client_sid == Some(sh.session_id.as_slice())
@@ -1132,16 +1237,7 @@ impl Connection {
             let records = self.facts.application_records.get_mut(side);
             *records = records.saturating_add(1);
         }
-        let stats = self.encrypted_records.get_mut(side);
-        let first_of_side = stats.count == 0;
-        stats.first_frame.get_or_insert(frame);
-        stats.count += 1;
-        stats.bytes += length as u64;
-        if stats.first_sizes.len() < 8 {
-            // All eight at once: growing a Vec in glibc costs more than the bytes saved.
-            stats.first_sizes.reserve_exact(8 - stats.first_sizes.len());
-            stats.first_sizes.push(length);
-        }
+        let first_of_side = self.count_encrypted(side, frame, length);
         let kind = if self.is_tls13() {
             self.tls13_record(side, frame, length)
         } else {

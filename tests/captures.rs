@@ -211,7 +211,79 @@ fn expectations() -> Vec<Expect> {
             certificates: 2,
             ..established("download.pcap", 0, 9)
         },
+        Expect {
+            sni: None,
+            offered: &["SSLv2"],
+            version: Some("SSLv2"),
+            cipher: Some("SSL2_DES_192_EDE3_CBC_WITH_MD5"),
+            ended_by: E::Client,
+            certificates: 1,
+            ..established("sslv2.pcap", 0, 12)
+        },
+        Expect {
+            sni: None,
+            offered: &["SSLv2"],
+            version: None,
+            cipher: None,
+            alerts: &[(6, Side::Server, 70)],
+            outcome: Outcome::Failed,
+            stage: Stage::ClientHello,
+            ..established("sslv2-refused.pcap", 0, 6)
+        },
+        Expect {
+            offered: &["TLSv1.3-draft18"],
+            version: Some("TLSv1.3-draft18"),
+            ..established("tls13-draft18.pcap", 0, 8)
+        },
+        Expect {
+            offered: &["TLSv1.3-draft21"],
+            version: Some("TLSv1.3-draft21"),
+            ..established("tls13-draft21.pcap", 0, 8)
+        },
     ]
+}
+
+/// SSLv2 (scapy's peers): the SERVER-HELLO is the ServerHello and the certificate, the
+/// CLIENT-MASTER-KEY names the cipher, and both sides' first encrypted records establish it.
+#[test]
+fn sslv2_handshake_has_its_own_steps_and_warnings() {
+    use tlsdiag::connection::{EventKind as K, WarningCode as W};
+    let analysis = common::analyze_named("sslv2.pcap");
+    let c = common::stream(&analysis, 0);
+    let steps: Vec<(u64, K)> = c
+        .timeline
+        .iter()
+        .map(|e| (e.frame, e.event))
+        .filter(|(_, k)| !matches!(k, K::Syn | K::SynAck | K::Fin))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            (4, K::ClientHello),
+            (6, K::ServerHello),
+            (6, K::Certificate),
+            (8, K::ClientMasterKey),
+            (10, K::EncryptedHandshake),
+            (12, K::EncryptedHandshake),
+        ]
+    );
+    let subject = c.certificates.first().map(|cert| cert.subject.to_string());
+    assert!(
+        subject
+            .as_deref()
+            .is_some_and(|s| s.contains("CN=server.test")),
+        "{subject:?}"
+    );
+    let codes: Vec<W> = c.warnings.iter().map(|w| w.code).collect();
+    assert_eq!(
+        codes,
+        [
+            W::LegacyVersion,
+            W::WeakCipher,
+            W::NoForwardSecrecy,
+            W::CertChainIncomplete
+        ]
+    );
 }
 
 fn check(e: &Expect, c: &Connection) {

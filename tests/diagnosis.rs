@@ -251,6 +251,17 @@ const ROWS: &[Row] = &[
         "none of the versions the client offers (TLSv1.3)",
     ),
     row(
+        "sslv2-refused.pcap",
+        0,
+        Code::ProtocolVersion,
+        Stage::ClientHello,
+        Server,
+        6,
+        Certain,
+        Some("ERR_SSL_VERSION_OR_CIPHER_MISMATCH"),
+        "none of the versions the client offers (SSLv2)",
+    ),
+    row(
         "interleaved.pcap",
         4,
         Code::ProtocolVersion,

@@ -3,6 +3,7 @@
 
 use super::{DiagnoseOptions, certificates, ms_between, side_word, timestamp_at};
 use crate::connection::{Connection, Evidence, Warning, WarningCode};
+use crate::tls::handshake::version;
 use crate::tls::names;
 
 pub fn of(conn: &Connection, options: &DiagnoseOptions) -> Vec<Warning> {
@@ -19,18 +20,40 @@ pub fn of(conn: &Connection, options: &DiagnoseOptions) -> Vec<Warning> {
         });
     };
     if let Some((_, sh)) = &conn.facts.server_hello {
-        if sh.version() < 0x0303 {
+        if sh.version() < version::TLS12 {
+            // SSLv2 was prohibited long before TLS 1.0 and 1.1 were deprecated.
+            let rfc = if sh.version() == version::SSLV2 {
+                "prohibited (RFC 6176)"
+            } else {
+                "deprecated (RFC 8996)"
+            };
             warn(
                 &mut out,
                 WarningCode::LegacyVersion,
                 format!(
-                    "{} is deprecated (RFC 8996): use TLS 1.2 or 1.3",
+                    "{} is {rfc}: use TLS 1.2 or 1.3",
                     names::version_name(sh.version())
                 ),
                 sh_frame,
             );
         }
-        if let Some(facts) = names::cipher_facts(sh.cipher) {
+        if let Some((frame, cipher)) = conn.facts.sslv2_master_key {
+            let name = names::sslv2_cipher_name(cipher);
+            let weak = names::sslv2_cipher_weakness(cipher);
+            let summary = format!("{name} uses {weak}");
+            warn(&mut out, WarningCode::WeakCipher, summary, Some(frame));
+            let summary = format!(
+                "{name} has no forward secrecy: a stolen server key decrypts recorded traffic"
+            );
+            warn(
+                &mut out,
+                WarningCode::NoForwardSecrecy,
+                summary,
+                Some(frame),
+            );
+        } else if sh.version() == version::SSLV2 {
+            // No cipher was chosen yet; SSLv2 has no TLS suite to judge.
+        } else if let Some(facts) = names::cipher_facts(sh.cipher) {
             if let Some(weak) = facts.weak {
                 warn(
                     &mut out,

@@ -217,6 +217,8 @@ fn label(e: &TimelineEvent) -> String {
         EventKind::CertificateRequest => "CertificateRequest",
         EventKind::ServerHelloDone => "ServerHelloDone",
         EventKind::ClientKeyExchange => "ClientKeyExchange",
+        EventKind::ClientMasterKey => "CLIENT-MASTER-KEY",
+        EventKind::Sslv2Error => "SSLv2 ERROR",
         EventKind::CertificateVerify => "CertificateVerify",
         EventKind::NewSessionTicket => "NewSessionTicket",
         EventKind::Finished => "Finished",

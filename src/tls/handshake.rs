@@ -10,9 +10,9 @@ use crate::wire_text::WireText;
 use std::sync::Arc;
 use tls_parser::nom::{self, IResult};
 use tls_parser::{
-    TlsExtension, TlsExtensionType, TlsMessage, TlsMessageHandshake,
-    parse_tls_client_hello_extension, parse_tls_message_handshake,
-    parse_tls_server_hello_extension,
+    TlsCipherSuiteID, TlsExtension, TlsExtensionType, TlsMessage, TlsMessageHandshake,
+    TlsServerHelloV13Draft18Contents, TlsVersion, parse_tls_client_hello_extension,
+    parse_tls_message_handshake, parse_tls_server_hello_extension,
 };
 
 /// The handshake types, as RFC 8446 4 numbers them.
@@ -27,6 +27,64 @@ pub mod kind {
     pub const CERTIFICATE_VERIFY: u8 = 15;
     pub const CLIENT_KEY_EXCHANGE: u8 = 16;
     pub const FINISHED: u8 = 20;
+}
+
+/// Protocol versions as the hellos carry them.
+pub mod version {
+    pub const SSLV2: u16 = 0x0002;
+    pub const TLS12: u16 = 0x0303;
+    pub const TLS13: u16 = 0x0304;
+
+    /// TLS 1.3 or one of its pre-RFC forms, which differ in framing details but not in what
+    /// matters here: the handshake is encrypted after the ServerHello. Drafts are 0x7fXX
+    /// (draft-ietf-tls-tls13-XX); 0x7e01 to 0x7e03 are BoringSSL's Google experiments,
+    /// 0xfb17 and 0xfb1a Facebook's drafts 23 and 26 (Fizz).
+    pub fn is_tls13(v: u16) -> bool {
+        v == TLS13 || v >> 8 == 0x7f || matches!(v, 0x7e01..=0x7e03 | 0xfb17 | 0xfb1a)
+    }
+
+    /// Drafts before 22 put the version in the ServerHello's own version field, with no
+    /// session id echo, compression method or supported_versions.
+    pub fn is_early_tls13_draft(v: u16) -> bool {
+        (0x7f00..0x7f16).contains(&v)
+    }
+}
+
+/// An SSLv2 cipher kind: three bytes, as CLIENT-HELLO, SERVER-HELLO and CLIENT-MASTER-KEY
+/// carry them (the Netscape SSL 2.0 specification, appendix A).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Sslv2Cipher(pub u32);
+
+impl Sslv2Cipher {
+    pub const RC4_128_WITH_MD5: Self = Self(0x01_0080);
+    pub const RC4_128_EXPORT40_WITH_MD5: Self = Self(0x02_0080);
+    pub const RC2_128_CBC_WITH_MD5: Self = Self(0x03_0080);
+    pub const RC2_128_CBC_EXPORT40_WITH_MD5: Self = Self(0x04_0080);
+    pub const IDEA_128_CBC_WITH_MD5: Self = Self(0x05_0080);
+    pub const DES_64_CBC_WITH_MD5: Self = Self(0x06_0040);
+    pub const DES_192_EDE3_CBC_WITH_MD5: Self = Self(0x07_00c0);
+    pub const RC4_64_WITH_MD5: Self = Self(0x08_0080);
+
+    fn read(bytes: &[u8]) -> Option<Self> {
+        match bytes {
+            &[a, b, c] => Some(Self(u32::from(a) << 16 | u32::from(b) << 8 | u32::from(c))),
+            _ => None,
+        }
+    }
+}
+
+/// An SSLv2 SERVER-HELLO: the server's certificate and the cipher kinds it shares with the
+/// client; the client picks one in its CLIENT-MASTER-KEY.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sslv2ServerHello {
+    pub version: u16,
+    /// The server knows the client's session id: no certificate or cipher list follows.
+    pub session_id_hit: bool,
+    pub cipher_specs: Vec<Sslv2Cipher>,
+    pub certificate: Option<Arc<CertificateInfo>>,
+    /// A certificate was sent but not decoded (undecodable, or over `max_certificate`).
+    pub certificate_undecoded: bool,
+    pub certificate_over_limit: bool,
 }
 
 /// RFC 8446 4.1.3: a ServerHello with this random is a HelloRetryRequest.
@@ -97,6 +155,11 @@ pub enum Message {
     /// Any other type: the decoder knows it by its number.
     Other {
         kind: u8,
+    },
+    Sslv2ServerHello(Box<Sslv2ServerHello>),
+    /// The client's choice of cipher; every record after it, both ways, is encrypted.
+    Sslv2ClientMasterKey {
+        cipher: Sslv2Cipher,
     },
 }
 
@@ -220,7 +283,13 @@ fn client_key_share_groups(raw: &[u8]) -> Vec<u16> {
 }
 
 fn decode_server_hello(msg: &[u8]) -> Result<ServerHello, String> {
-    let (version, random, session_id, cipher, ext) = match parse(msg)? {
+    let legacy_version = be_u16(msg, 4).unwrap_or_default();
+    let parsed = if legacy_version != 0x7f12 && version::is_early_tls13_draft(legacy_version) {
+        early_draft_server_hello(msg).ok_or("TLS 1.3 draft ServerHello did not decode")?
+    } else {
+        parse(msg)?
+    };
+    let (version, random, session_id, cipher, ext) = match parsed {
         TlsMessageHandshake::ServerHello(sh) => {
             (sh.version.0, sh.random, sh.session_id, sh.cipher.0, sh.ext)
         }
@@ -252,6 +321,27 @@ fn decode_server_hello(msg: &[u8]) -> Result<ServerHello, String> {
         .map_err(|e| format!("ServerHello extensions did not decode: {e:?}"))?;
     }
     Ok(out)
+}
+
+/// tls-parser reads the early draft form (version, random, cipher_suite, extensions) for
+/// draft 18 only; the other drafts before 22 have the same form and are read here into the
+/// same type.
+fn early_draft_server_hello(msg: &[u8]) -> Option<TlsMessageHandshake<'_>> {
+    let body = msg.get(4..)?;
+    let random = body.get(2..34)?;
+    let cipher = be_u16(body, 34)?;
+    let ext = match be_u16(body, 36) {
+        Some(len) => Some(body.get(38..38 + usize::from(len))?),
+        None => None,
+    };
+    Some(TlsMessageHandshake::ServerHelloV13Draft18(
+        TlsServerHelloV13Draft18Contents {
+            version: TlsVersion(be_u16(body, 0)?),
+            random,
+            cipher: TlsCipherSuiteID(cipher),
+            ext,
+        },
+    ))
 }
 
 fn decode_certificate_chain(msg: &[u8], limits: &Limits) -> Result<Message, String> {
@@ -307,6 +397,49 @@ pub fn decode_sslv2_client_hello(body: &[u8]) -> Result<ClientHello, String> {
     })
 }
 
+/// Decodes an SSLv2 SERVER-HELLO record's data: session-id-hit, certificate type, server
+/// version, three lengths, then the certificate, the cipher specs and the connection id.
+/// tls-parser does not read SSLv2.
+pub fn decode_sslv2_server_hello(body: &[u8], limits: &Limits) -> Result<Sslv2ServerHello, String> {
+    let field = |at: usize| be_u16(body, at).ok_or("SSLv2 SERVER-HELLO too short");
+    let session_id_hit = body.get(1).ok_or("SSLv2 SERVER-HELLO too short")? != &0;
+    let version = field(3)?;
+    let (cert_len, specs_len) = (usize::from(field(5)?), usize::from(field(7)?));
+    let cert = body
+        .get(11..11 + cert_len)
+        .ok_or("SSLv2 certificate cut short")?;
+    let specs = body
+        .get(11 + cert_len..11 + cert_len + specs_len)
+        .ok_or("SSLv2 cipher specs cut short")?;
+    let cipher_specs = specs
+        .chunks_exact(3)
+        .filter_map(Sslv2Cipher::read)
+        .collect();
+    let over_limit = cert.len() > limits.max_certificate;
+    let certificate = match cert {
+        [] => None,
+        _ if over_limit => None,
+        _ => decode_certificate_cached(cert).ok(),
+    };
+    Ok(Sslv2ServerHello {
+        version,
+        session_id_hit,
+        cipher_specs,
+        certificate_undecoded: !cert.is_empty() && certificate.is_none(),
+        certificate_over_limit: over_limit,
+        certificate,
+    })
+}
+
+/// Decodes an SSLv2 CLIENT-MASTER-KEY record's data: its cipher kind, the client's choice.
+pub fn decode_sslv2_client_master_key(body: &[u8]) -> Result<Message, String> {
+    let cipher = body
+        .get(1..4)
+        .and_then(Sslv2Cipher::read)
+        .ok_or("SSLv2 CLIENT-MASTER-KEY too short")?;
+    Ok(Message::Sslv2ClientMasterKey { cipher })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -357,6 +490,51 @@ mod tests {
         }
     }
 
+    /// The SERVER-HELLO and CLIENT-MASTER-KEY of a real SSLv2 handshake (scapy's peers).
+    #[test]
+    fn sslv2_server_hello_and_client_master_key_decode() {
+        let file: &[u8] = include_bytes!("../../captures/sslv2.pcap");
+        let server = crate::tls::side_bytes(file, true);
+        let hello = &server[2..2 + (usize::from(server[0] & 0x7f) << 8 | usize::from(server[1]))];
+        let sh = decode_sslv2_server_hello(hello, &Limits::default()).expect("decodes");
+        assert_eq!((sh.version, sh.session_id_hit), (version::SSLV2, false));
+        assert_eq!(sh.cipher_specs.len(), 7);
+        assert!(sh.cipher_specs.contains(&Sslv2Cipher::RC4_128_WITH_MD5));
+        let cert = sh.certificate.expect("certificate decoded");
+        assert!(
+            cert.subject.as_str().contains("CN=server.test"),
+            "{}",
+            cert.subject
+        );
+        let tight = Limits {
+            max_certificate: 100,
+            ..Limits::default()
+        };
+        let sh = decode_sslv2_server_hello(hello, &tight).expect("decodes");
+        assert!(sh.certificate.is_none() && sh.certificate_over_limit && sh.certificate_undecoded);
+
+        let client = crate::tls::side_bytes(file, false);
+        let rest = &client[2 + usize::from(client[1])..];
+        let cmk = &rest[2..2 + usize::from(rest[1])];
+        assert_eq!(
+            decode_sslv2_client_master_key(cmk),
+            Ok(Message::Sslv2ClientMasterKey {
+                cipher: Sslv2Cipher::DES_192_EDE3_CBC_WITH_MD5
+            })
+        );
+    }
+
+    #[test]
+    fn tls13_drafts_and_experiments_are_tls13() {
+        for v in [0x0304, 0x7f12, 0x7f15, 0x7f1c, 0x7e01, 0xfb17, 0xfb1a] {
+            assert!(version::is_tls13(v), "{v:#06x}");
+        }
+        for v in [0x0002, 0x0300, 0x0303, 0x7e7e, 0xfefd] {
+            assert!(!version::is_tls13(v), "{v:#06x}");
+        }
+        assert!(version::is_early_tls13_draft(0x7f15) && !version::is_early_tls13_draft(0x7f16));
+    }
+
     #[test]
     fn garbage_never_panics() {
         for len in 0..64 {
@@ -369,6 +547,8 @@ mod tests {
                 let _ = decode(&m, &Limits::default());
             }
             let _ = decode_sslv2_client_hello(&junk);
+            let _ = decode_sslv2_server_hello(&junk, &Limits::default());
+            let _ = decode_sslv2_client_master_key(&junk);
             let _ = client_key_share_groups(&junk);
         }
     }

@@ -63,6 +63,15 @@ pub enum Event {
         content_type: u8,
         length: usize,
     },
+    /// An encrypted SSLv2 record (after CLIENT-MASTER-KEY, or the server's after its
+    /// SERVER-HELLO): SSLv2 does not say what it holds.
+    Sslv2Encrypted {
+        length: usize,
+    },
+    /// An SSLv2 ERROR message in clear (NO-CIPHER-ERROR, NO-CERTIFICATE-ERROR, ...).
+    Sslv2Error {
+        code: Option<u16>,
+    },
     Heartbeat,
     /// Bytes before TLS that are not TLS (a STARTTLS exchange, HTTP, an SSH banner).
     Plaintext {
@@ -109,6 +118,8 @@ enum State {
     Plaintext { scanned: usize },
     /// Reading records.
     Records,
+    /// Reading SSLv2 records, whose 2- or 3-byte headers are framed differently.
+    Sslv2,
     /// Lost: a gap, or bytes that do not frame. Everything after is ignored.
     Lost,
 }
@@ -124,6 +135,9 @@ pub struct Decoder {
     /// TLS 1.3 is in use (a ServerHello or HelloRetryRequest said so): a ChangeCipherSpec is
     /// then a compatibility no-op, and a second ClientHello may follow it in cleartext.
     tls13: bool,
+    /// This side sent an SSLv2-format CLIENT-HELLO: if what follows is not a TLS record, the
+    /// server answered in SSLv2 and the client goes on in it (CLIENT-MASTER-KEY).
+    sslv2_hello: bool,
     /// Handshake message bytes spanning records.
     handshake: Vec<u8>,
     /// Records framed in this direction.
@@ -139,6 +153,7 @@ impl Decoder {
             server,
             encrypted: false,
             tls13: false,
+            sslv2_hello: false,
             handshake: Vec::new(),
             records: 0,
             limits,
@@ -269,6 +284,7 @@ impl Decoder {
                     self.scan_plaintext(rest, used, scanned, &origin, out)
                 }
                 State::Records => self.record(rest, used, &origin, out),
+                State::Sslv2 => self.sslv2_record(rest, used, &origin, out),
             };
             match step {
                 Some(n) => used += n,
@@ -301,6 +317,10 @@ impl Decoder {
             }
             Framing::Record { .. } | Framing::Sslv2ClientHello { .. } => {
                 self.state = State::Records;
+                Some(0)
+            }
+            Framing::Sslv2ServerHello { .. } => {
+                self.state = State::Sslv2;
                 Some(0)
             }
         }
@@ -351,6 +371,14 @@ impl Decoder {
     ) -> Option<usize> {
         match record::frame(rest) {
             Framing::Incomplete => None,
+            Framing::NotTls if self.sslv2_hello => {
+                self.state = State::Sslv2;
+                Some(0)
+            }
+            Framing::Sslv2ServerHello { .. } => {
+                self.state = State::Sslv2;
+                Some(0)
+            }
             Framing::NotTls => {
                 push(
                     out,
@@ -364,6 +392,7 @@ impl Decoder {
                 Some(rest.len())
             }
             Framing::Sslv2ClientHello { body, total } => {
+                self.sslv2_hello = true;
                 let event = match handshake::decode_sslv2_client_hello(body) {
                     Ok(ch) => Event::Handshake(Message::ClientHello(Box::new(ch))),
                     Err(detail) => Event::Malformed { detail },
@@ -382,6 +411,58 @@ impl Decoder {
                 self.content(content_type, payload, last, origin, out);
                 Some(total)
             }
+        }
+    }
+
+    /// One SSLv2 record: a cleartext hello or CLIENT-MASTER-KEY, after which the sender's
+    /// records are encrypted.
+    fn sslv2_record(
+        &mut self,
+        rest: &[u8],
+        at: usize,
+        origin: &impl Fn(usize) -> Option<(u64, Timestamp)>,
+        out: &mut Vec<Located>,
+    ) -> Option<usize> {
+        let record::Sslv2Framing::Record { body, total } = record::frame_sslv2(rest) else {
+            return None;
+        };
+        self.records += 1;
+        let event = if self.encrypted {
+            Event::Sslv2Encrypted { length: body.len() }
+        } else {
+            self.sslv2_message(body)
+        };
+        push(out, origin, at + total - 1, event);
+        Some(total)
+    }
+
+    fn sslv2_message(&mut self, body: &[u8]) -> Event {
+        let decoded = match body.first() {
+            Some(&record::SSLV2_CLIENT_HELLO) => handshake::decode_sslv2_client_hello(body)
+                .map(|ch| Message::ClientHello(Box::new(ch))),
+            Some(&record::SSLV2_CLIENT_MASTER_KEY) => {
+                self.encrypted = true;
+                handshake::decode_sslv2_client_master_key(body)
+            }
+            Some(&record::SSLV2_SERVER_HELLO) => {
+                // The server's next record (SERVER-VERIFY) is encrypted.
+                self.encrypted = true;
+                handshake::decode_sslv2_server_hello(body, &self.limits).map(|sh| {
+                    self.counters.certificates_over_limit += u64::from(sh.certificate_over_limit);
+                    Message::Sslv2ServerHello(Box::new(sh))
+                })
+            }
+            Some(&record::SSLV2_ERROR) => {
+                return Event::Sslv2Error {
+                    code: crate::bytes::be_u16(body, 1),
+                };
+            }
+            Some(other) => Err(format!("SSLv2 message of type {other} in clear")),
+            None => Err("empty SSLv2 record".into()),
+        };
+        match decoded {
+            Ok(message) => Event::Handshake(message),
+            Err(detail) => Event::Malformed { detail },
         }
     }
 
@@ -471,9 +552,10 @@ impl Decoder {
             };
             used += body_len + 4;
             if let Event::Handshake(Message::ServerHello(sh)) = &event {
-                self.tls13 |= sh.hello_retry || sh.version() == 0x0304;
+                let tls13 = handshake::version::is_tls13(sh.version());
+                self.tls13 |= sh.hello_retry || tls13;
                 // After a TLS 1.3 ServerHello the server's handshake is encrypted.
-                if !sh.hello_retry && sh.version() == 0x0304 {
+                if !sh.hello_retry && tls13 {
                     self.encrypted = true;
                 }
             }
@@ -502,11 +584,106 @@ fn push(
     out.push(Located { event, frame, ts });
 }
 
+/// One direction's TCP payload of a bundled capture, for tests on real bytes.
+#[cfg(test)]
+pub(crate) fn side_bytes(file: &[u8], from_server: bool) -> Vec<u8> {
+    use crate::net::{Decoded, decode};
+    let mut stream = Vec::new();
+    let _ = crate::capture::read_capture(file, |p| {
+        if let Ok(Decoded::Tcp(seg)) = decode(p)
+            && (seg.src_port == 443) == from_server
+        {
+            stream.extend_from_slice(seg.payload);
+        }
+    });
+    stream
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::capture::read_capture;
     use crate::net::{Decoded, decode};
+
+    fn all_events(stream: &[u8], server: bool) -> Vec<Event> {
+        let mut decoder = Decoder::new(server, Limits::default());
+        let mut out = Vec::new();
+        let used = decoder.feed(stream, |_| None, &mut out);
+        assert_eq!(used, stream.len());
+        out.into_iter().map(|l| l.event).collect()
+    }
+
+    /// Both sides of a real SSLv2 handshake (scapy's): the hellos and CLIENT-MASTER-KEY in
+    /// clear, every record after them encrypted, none malformed.
+    #[test]
+    fn sslv2_handshakes_decode_both_ways() {
+        let file: &[u8] = include_bytes!("../../captures/sslv2.pcap");
+        let server = all_events(&side_bytes(file, true), true);
+        assert!(
+            matches!(server.first(), Some(Event::Handshake(Message::Sslv2ServerHello(sh)))
+                if sh.version == 2 && sh.certificate.is_some()),
+            "{server:?}"
+        );
+        assert_eq!(server.len(), 4, "{server:?}");
+        assert!(
+            server
+                .iter()
+                .skip(1)
+                .all(|e| matches!(e, Event::Sslv2Encrypted { .. }))
+        );
+        let client = all_events(&side_bytes(file, false), false);
+        assert!(
+            matches!(client.first(), Some(Event::Handshake(Message::ClientHello(ch)))
+                if ch.sslv2_format && ch.legacy_version == 2),
+            "{client:?}"
+        );
+        assert_eq!(
+            client.get(1),
+            Some(&Event::Handshake(Message::Sslv2ClientMasterKey {
+                cipher: handshake::Sslv2Cipher::DES_192_EDE3_CBC_WITH_MD5
+            }))
+        );
+        assert_eq!(client.len(), 5, "{client:?}");
+        assert!(
+            client
+                .iter()
+                .skip(2)
+                .all(|e| matches!(e, Event::Sslv2Encrypted { .. }))
+        );
+    }
+
+    /// A TLS 1.3 draft ServerHello (draft 21, read by tlsdiag; draft 18, by tls-parser):
+    /// what follows it is the encrypted handshake, as after an RFC 8446 one.
+    #[test]
+    fn tls13_draft_server_hellos_start_the_encrypted_handshake() {
+        for (file, version) in [
+            (
+                &include_bytes!("../../captures/tls13-draft21.pcap")[..],
+                0x7f15,
+            ),
+            (
+                &include_bytes!("../../captures/tls13-draft18.pcap")[..],
+                0x7f12,
+            ),
+        ] {
+            let events = all_events(&side_bytes(file, true), true);
+            assert!(
+                matches!(events.first(), Some(Event::Handshake(Message::ServerHello(sh)))
+                    if sh.version() == version && sh.cipher == 0x1302 && sh.group == Some(29)),
+                "{events:?}"
+            );
+            assert!(
+                events.iter().skip(1).all(|e| matches!(
+                    e,
+                    Event::Encrypted {
+                        content_type: record::APPLICATION_DATA,
+                        ..
+                    }
+                )),
+                "{events:?}"
+            );
+        }
+    }
 
     /// The server's bytes of a real TLS 1.2 handshake (one record: ServerHello, Certificate,
     /// ServerKeyExchange, CertificateRequest, ServerHelloDone), up to its ChangeCipherSpec or

@@ -5,6 +5,7 @@
 //! and a short table of our own covers values it lacks or names differently (newer groups and
 //! extensions). Unknown values are shown as their number, GREASE values (RFC 8701) as "GREASE".
 
+use super::handshake::Sslv2Cipher;
 use std::sync::OnceLock;
 use tls_parser::{
     NamedGroup, SignatureScheme, TlsAlertDescription, TlsCipherAu, TlsCipherEnc, TlsCipherEncMode,
@@ -209,10 +210,56 @@ fn version_name_uncached(version: u16) -> String {
         0x0303 => "TLSv1.2".into(),
         0x0304 => "TLSv1.3".into(),
         0x7f00..=0x7fff => format!("TLSv1.3-draft{}", version & 0xff),
+        // tshark: "TLS 1.3 (Facebook draft 23)"; it leaves Google's experiments unnamed.
+        0xfb17 => "TLSv1.3-facebook-draft23".into(),
+        0xfb1a => "TLSv1.3-facebook-draft26".into(),
+        0x7e01..=0x7e03 => format!("TLSv1.3-google-experiment{}", version & 0xff),
         0xfeff => "DTLSv1.0".into(),
         0xfefd => "DTLSv1.2".into(),
         0xfefc => "DTLSv1.3".into(),
         other => number(other),
+    }
+}
+
+/// SSLv2 cipher kinds as tshark names them (`tls.handshake.cipherspec`). SSLv2 peers sent
+/// no others; an unknown kind is named for what it is rather than by a number, since a 24-bit
+/// value has no interned slot.
+pub fn sslv2_cipher_name(cipher: Sslv2Cipher) -> &'static str {
+    match cipher {
+        Sslv2Cipher::RC4_128_WITH_MD5 => "SSL2_RC4_128_WITH_MD5",
+        Sslv2Cipher::RC4_128_EXPORT40_WITH_MD5 => "SSL2_RC4_128_EXPORT40_WITH_MD5",
+        Sslv2Cipher::RC2_128_CBC_WITH_MD5 => "SSL2_RC2_128_CBC_WITH_MD5",
+        Sslv2Cipher::RC2_128_CBC_EXPORT40_WITH_MD5 => "SSL2_RC2_128_CBC_EXPORT40_WITH_MD5",
+        Sslv2Cipher::IDEA_128_CBC_WITH_MD5 => "SSL2_IDEA_128_CBC_WITH_MD5",
+        Sslv2Cipher::DES_64_CBC_WITH_MD5 => "SSL2_DES_64_CBC_WITH_MD5",
+        Sslv2Cipher::DES_192_EDE3_CBC_WITH_MD5 => "SSL2_DES_192_EDE3_CBC_WITH_MD5",
+        Sslv2Cipher::RC4_64_WITH_MD5 => "SSL2_RC4_64_WITH_MD5",
+        _ => "SSL2_UNKNOWN_CIPHER",
+    }
+}
+
+/// Why an SSLv2 cipher is weak, in `CipherFacts::weak`'s words: every one is, if only for
+/// its MD5 MAC.
+pub fn sslv2_cipher_weakness(cipher: Sslv2Cipher) -> &'static str {
+    match cipher {
+        Sslv2Cipher::RC4_128_EXPORT40_WITH_MD5 | Sslv2Cipher::RC2_128_CBC_EXPORT40_WITH_MD5 => {
+            "EXPORT"
+        }
+        Sslv2Cipher::RC4_128_WITH_MD5 | Sslv2Cipher::RC4_64_WITH_MD5 => "RC4",
+        Sslv2Cipher::DES_192_EDE3_CBC_WITH_MD5 => "3DES",
+        Sslv2Cipher::DES_64_CBC_WITH_MD5 => "DES",
+        _ => "MD5 MAC",
+    }
+}
+
+/// SSLv2 ERROR codes (the SSL 2.0 specification, "Error Messages").
+pub fn sslv2_error_name(code: Option<u16>) -> &'static str {
+    match code {
+        Some(1) => "NO-CIPHER-ERROR",
+        Some(2) => "NO-CERTIFICATE-ERROR",
+        Some(4) => "BAD-CERTIFICATE-ERROR",
+        Some(6) => "UNSUPPORTED-CERTIFICATE-TYPE-ERROR",
+        _ => "unknown SSLv2 error",
     }
 }
 
@@ -493,6 +540,18 @@ mod tests {
     #[test]
     fn versions_and_handshake_types() {
         assert_eq!(version_name(0x0002), "SSLv2");
+        assert_eq!(version_name(0x7f15), "TLSv1.3-draft21");
+        assert_eq!(version_name(0xfb1a), "TLSv1.3-facebook-draft26");
+        assert_eq!(version_name(0x7e02), "TLSv1.3-google-experiment2");
+        // tshark's names (`tshark -G values`, tls.handshake.cipherspec).
+        assert_eq!(
+            sslv2_cipher_name(Sslv2Cipher(0x0700c0)),
+            "SSL2_DES_192_EDE3_CBC_WITH_MD5"
+        );
+        assert_eq!(
+            sslv2_cipher_name(Sslv2Cipher(0x010080)),
+            "SSL2_RC4_128_WITH_MD5"
+        );
         assert_eq!(version_name(0x0300), "SSLv3");
         assert_eq!(version_name(0x0301), "TLSv1.0");
         assert_eq!(version_name(0x0302), "TLSv1.1");

@@ -30,6 +30,11 @@ pub enum Framing<'a> {
         body: &'a [u8],
         total: usize,
     },
+    /// An SSLv2 SERVER-HELLO: the server speaks SSLv2, and so does the rest of the stream.
+    Sslv2ServerHello {
+        body: &'a [u8],
+        total: usize,
+    },
     /// A plausible start whose end has not arrived yet.
     Incomplete,
     NotTls,
@@ -38,6 +43,9 @@ pub enum Framing<'a> {
 /// Frames the record at the start of `data`.
 pub fn frame(data: &[u8]) -> Framing<'_> {
     if let Some(sslv2) = frame_sslv2_client_hello(data) {
+        return sslv2;
+    }
+    if let Some(sslv2) = frame_sslv2_server_hello(data) {
         return sslv2;
     }
     if data.len() < HEADER_LEN {
@@ -115,6 +123,63 @@ pub fn cut_handshake(data: &[u8]) -> Option<(Option<u8>, usize)> {
     (plausible && !whole).then(|| (data.get(HEADER_LEN).copied(), len))
 }
 
+/// SSLv2 SERVER-HELLO: a 2-byte header, message type 4, session-id-hit 0 or 1, certificate
+/// type 1 (X.509) and server version 0x0002. So many fixed bytes make a TLS stream that
+/// happens to start this way implausible.
+fn frame_sslv2_server_hello(data: &[u8]) -> Option<Framing<'_>> {
+    let header = data.get(..7)?;
+    let &[b0, _, SSLV2_SERVER_HELLO, 0 | 1, 1, 0, 2] = header else {
+        return None;
+    };
+    if b0 & 0x80 == 0 {
+        return None;
+    }
+    Some(match frame_sslv2(data) {
+        Sslv2Framing::Record { body, total, .. } => Framing::Sslv2ServerHello { body, total },
+        Sslv2Framing::Incomplete => Framing::Incomplete,
+    })
+}
+
+/// The SSLv2 message types (the Netscape SSL 2.0 specification, "Protocol Messages").
+pub const SSLV2_ERROR: u8 = 0;
+pub const SSLV2_CLIENT_HELLO: u8 = 1;
+pub const SSLV2_CLIENT_MASTER_KEY: u8 = 2;
+pub const SSLV2_SERVER_HELLO: u8 = 4;
+
+/// An SSLv2 record at the start of a buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sslv2Framing<'a> {
+    Record {
+        /// The record's data after its header, padding included (encrypted records only
+        /// have padding).
+        body: &'a [u8],
+        /// Header plus data.
+        total: usize,
+    },
+    Incomplete,
+}
+
+/// Frames an SSLv2 record: a 2-byte header (top bit set, 15-bit length) or a 3-byte one
+/// (top bit clear, 14-bit length, a padding count). Every pair of bytes is a valid header,
+/// so once a stream speaks SSLv2 nothing here can tell it is not.
+pub fn frame_sslv2(data: &[u8]) -> Sslv2Framing<'_> {
+    let (Some(&b0), Some(&b1)) = (data.first(), data.get(1)) else {
+        return Sslv2Framing::Incomplete;
+    };
+    let (header, len) = if b0 & 0x80 != 0 {
+        (2, usize::from(b0 & 0x7f) << 8 | usize::from(b1))
+    } else {
+        (3, usize::from(b0 & 0x3f) << 8 | usize::from(b1))
+    };
+    match data.get(header..header + len) {
+        Some(body) => Sslv2Framing::Record {
+            body,
+            total: header + len,
+        },
+        None => Sslv2Framing::Incomplete,
+    }
+}
+
 /// Whether `data` starts with a ClientHello (or ServerHello, with `server`) record: used to find
 /// where TLS begins after a plaintext prefix (STARTTLS, PostgreSQL's SSLRequest).
 pub fn starts_hello(data: &[u8], server: bool) -> bool {
@@ -128,6 +193,28 @@ pub fn starts_hello(data: &[u8], server: bool) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The SSLv2 records of a real handshake (scapy's): the hellos are told apart from TLS by
+    /// their first bytes; CLIENT-MASTER-KEY only by SSLv2 framing.
+    #[test]
+    fn sslv2_records_frame_by_their_headers() {
+        let file: &[u8] = include_bytes!("../../captures/sslv2.pcap");
+        let client = crate::tls::side_bytes(file, false);
+        let Framing::Sslv2ClientHello { total, .. } = frame(&client) else {
+            panic!("{:?}", frame(&client));
+        };
+        let after = &client[total..];
+        assert_eq!(frame(after), Framing::NotTls);
+        let Sslv2Framing::Record { body, .. } = frame_sslv2(after) else {
+            panic!("CLIENT-MASTER-KEY not framed");
+        };
+        assert_eq!(body.first(), Some(&SSLV2_CLIENT_MASTER_KEY));
+        let server = crate::tls::side_bytes(file, true);
+        assert!(matches!(frame(&server), Framing::Sslv2ServerHello { total, .. } if total > 800));
+        for cut in 0..7 {
+            assert_eq!(frame_sslv2(&server[..cut]), Sslv2Framing::Incomplete);
+        }
+    }
 
     #[test]
     fn frames_records_and_waits_for_the_rest() {
