@@ -6,8 +6,9 @@
 # and kernel drops, and compares the verdicts of each tlsdiag run without drops with
 # `tlsdiag analyze` on the same packets (tcp.stream, outcome and code of every connection).
 #
-# Needs root; installs tcpreplay, tcpdump, tshark (editcap) and libpcap-dev when missing; records
-# the bench capture with benches/make_capture.sh when target/bench has none.
+# Needs root; installs what it uses when missing (tcpreplay, tcpdump, tshark for editcap,
+# libpcap-dev, and for benches/make_capture.sh, which records the bench capture when
+# target/bench has none: openssl, ethtool, faketime, iproute2).
 #
 #   benches/live_rate.sh [PACKETS] [RUNS]
 # TLSDIAG=path/to/tlsdiag measures another build (e.g. an older one) instead of this tree's.
@@ -28,7 +29,8 @@ trap cleanup EXIT
 [ "$(id -u)" -eq 0 ] || { echo "live_rate.sh: run as root (namespaces, capture)" >&2; exit 1; }
 
 need=()
-for pair in tcpreplay:tcpreplay tcpdump:tcpdump editcap:tshark; do
+for pair in tcpreplay:tcpreplay tcpdump:tcpdump editcap:tshark openssl:openssl ethtool:ethtool \
+  faketime:faketime ip:iproute2 python3:python3; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
 dpkg -s libpcap-dev >/dev/null 2>&1 || need+=(libpcap-dev)
