@@ -9,6 +9,7 @@ use crate::flow::{Bound, Endpoint, PerSide, RoleEvidence, Side};
 use crate::tls::certificate::CertificateInfo;
 use crate::tls::handshake::{Sslv2Cipher, Sslv2ServerHello, kind, version};
 use crate::tls::names;
+use crate::tls::values::{AlertDescription, AlertLevel, AlertText};
 use crate::tls::{ClientHello, Event, Located, Message, ServerHello};
 use crate::wire_text::WireText;
 use serde::Serialize;
@@ -305,8 +306,8 @@ pub enum Detail {
     AsksFor(&'static str),
     /// "{level} {description} ({code})"
     Alert {
-        level: u8,
-        code: u8,
+        level: AlertLevel,
+        description: AlertDescription,
     },
     /// "{n} bytes"
     Bytes(usize),
@@ -340,12 +341,7 @@ impl std::fmt::Display for Detail {
             Detail::Wire(text) => write!(f, "{text}"),
             Detail::Negotiated { version, cipher } => write!(f, "{version} {cipher}"),
             Detail::AsksFor(group) => write!(f, "asks for {group}"),
-            Detail::Alert { level, code } => write!(
-                f,
-                "{} {} ({code})",
-                names::alert_level_name(*level),
-                names::alert_description_name(*code)
-            ),
+            Detail::Alert { level, description } => AlertText(*level, *description).fmt(f),
             Detail::Bytes(n) => write!(f, "{n} bytes"),
             Detail::Ttl(ttl) => write!(f, "ttl {ttl}"),
             Detail::Icmp { kind, reporter } => write!(f, "{kind} from {reporter}"),
@@ -366,16 +362,31 @@ impl Serialize for Detail {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Alert {
     pub frame: u64,
     pub time: f64,
     pub from: Side,
-    /// "warning" or "fatal"; absent when the alert was encrypted.
-    pub level: Option<&'static str>,
-    pub description: Option<&'static str>,
-    pub code: Option<u8>,
+    /// Absent when the alert was encrypted.
+    pub level: Option<AlertLevel>,
+    pub description: Option<AlertDescription>,
     pub encrypted: bool,
+}
+
+/// Level and description by name, and the description's number as `code`.
+impl Serialize for Alert {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut s = serializer.serialize_struct("Alert", 7)?;
+        s.serialize_field("frame", &self.frame)?;
+        s.serialize_field("time", &self.time)?;
+        s.serialize_field("from", &self.from)?;
+        s.serialize_field("level", &self.level)?;
+        s.serialize_field("description", &self.description)?;
+        s.serialize_field("code", &self.description.map(|d| d.0))?;
+        s.serialize_field("encrypted", &self.encrypted)?;
+        s.end()
+    }
 }
 
 /// Encrypted records of one direction (handshake, alerts and application data alike).
@@ -471,10 +482,6 @@ impl Names {
 
     pub fn is_empty(&self) -> bool {
         self.values.is_empty()
-    }
-
-    pub fn contains(&self, name: &str) -> bool {
-        self.iter().any(|n| n == name)
     }
 
     pub fn join(&self, separator: &str) -> String {
@@ -631,6 +638,31 @@ pub struct Facts {
     pub certificates_over_limit: usize,
     /// The last attempt reset before this one, on the same port pair and sequence numbers.
     pub earlier_attempt: Option<EarlierAttempt>,
+}
+
+/// How a side closed its half of the connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CloseKind {
+    Fin,
+    Rst,
+}
+
+/// "FIN" or "RST", as the evidence says it.
+impl std::fmt::Display for CloseKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            CloseKind::Fin => "FIN",
+            CloseKind::Rst => "RST",
+        })
+    }
+}
+
+/// The first close of a connection: who, at which frame, and how.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Close {
+    pub side: Side,
+    pub frame: u64,
+    pub kind: CloseKind,
 }
 
 /// An attempt of a connection that was reset before any data, and retried.
@@ -837,7 +869,10 @@ impl Connection {
     pub fn settled(&self) -> bool {
         let f = &self.facts;
         f.established_at.is_some()
-            || self.alerts.iter().any(|a| a.level != Some("warning"))
+            || self
+                .alerts
+                .iter()
+                .any(|a| a.level != Some(AlertLevel::WARNING))
             || f.rst.client.is_some()
             || f.rst.server.is_some()
             || self.joined_after_handshake()
@@ -880,19 +915,16 @@ impl Connection {
             }
             Event::Alert { level, description } => {
                 self.facts.saw_tls = true;
+                let (level, description) = (AlertLevel(level), AlertDescription(description));
                 self.alerts.push(Alert {
                     frame,
                     time: self.time_of(ts),
                     from: side,
-                    level: Some(names::alert_level_name(level)),
-                    description: Some(names::alert_description_name(description)),
-                    code: Some(description),
+                    level: Some(level),
+                    description: Some(description),
                     encrypted: false,
                 });
-                let detail = Detail::Alert {
-                    level,
-                    code: description,
-                };
+                let detail = Detail::Alert { level, description };
                 self.note(side, frame, ts, EventKind::Alert, Some(detail));
             }
             Event::Encrypted {
@@ -1251,7 +1283,6 @@ impl Connection {
                     from: side,
                     level: None,
                     description: None,
-                    code: None,
                     encrypted: true,
                 });
             }

@@ -296,7 +296,7 @@ fn check(e: &Expect, c: &Connection) {
     let alerts: Vec<(u64, Side, u8)> = c
         .alerts
         .iter()
-        .filter_map(|a| a.code.map(|code| (a.frame, a.from, code)))
+        .filter_map(|a| a.description.map(|d| (a.frame, a.from, d.0)))
         .collect();
     assert_eq!(alerts, e.alerts, "{at}: cleartext alerts");
     let v = &c.verdict;

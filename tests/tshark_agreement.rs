@@ -188,7 +188,7 @@ fn compare(path: &Path) -> usize {
         .flat_map(|c| {
             c.alerts
                 .iter()
-                .filter_map(move |a| a.code.map(|code| (a.frame, c.tcp_stream, code)))
+                .filter_map(move |a| a.description.map(|d| (a.frame, c.tcp_stream, d.0)))
         })
         .collect();
     assert_eq!(

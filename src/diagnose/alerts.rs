@@ -2,61 +2,28 @@
 
 use super::certificates;
 use super::{side_word, stage_at, stage_words};
-use crate::connection::{Alert, Code, Connection, Diagnosis, EndedBy, EventKind, Stage};
+use crate::connection::{Alert, Close, Code, Connection, Diagnosis, EndedBy, EventKind, Stage};
 use crate::flow::Side;
 use crate::tls::names;
+use crate::tls::values::{
+    AlertDescription as Desc, AlertLevel, AlertText, CipherSuite, ProtocolVersion,
+};
 use crate::wire_text;
-
-/// Alert descriptions by number (RFC 8446 6).
-mod desc {
-    pub const CLOSE_NOTIFY: u8 = 0;
-    pub const UNEXPECTED_MESSAGE: u8 = 10;
-    pub const BAD_RECORD_MAC: u8 = 20;
-    pub const HANDSHAKE_FAILURE: u8 = 40;
-    pub const BAD_CERTIFICATE: u8 = 42;
-    pub const UNSUPPORTED_CERTIFICATE: u8 = 43;
-    pub const CERTIFICATE_REVOKED: u8 = 44;
-    pub const CERTIFICATE_EXPIRED: u8 = 45;
-    pub const CERTIFICATE_UNKNOWN: u8 = 46;
-    pub const ILLEGAL_PARAMETER: u8 = 47;
-    pub const UNKNOWN_CA: u8 = 48;
-    pub const ACCESS_DENIED: u8 = 49;
-    pub const DECODE_ERROR: u8 = 50;
-    pub const DECRYPT_ERROR: u8 = 51;
-    pub const PROTOCOL_VERSION: u8 = 70;
-    pub const INSUFFICIENT_SECURITY: u8 = 71;
-    pub const INAPPROPRIATE_FALLBACK: u8 = 86;
-    pub const UNRECOGNIZED_NAME: u8 = 112;
-    pub const CERTIFICATE_REQUIRED: u8 = 116;
-    pub const NO_APPLICATION_PROTOCOL: u8 = 120;
-}
-
-/// Alerts about a certificate (RFC 8446 6.2).
-fn is_certificate_alert(code: u8) -> bool {
-    matches!(
-        code,
-        desc::BAD_CERTIFICATE
-            | desc::UNSUPPORTED_CERTIFICATE
-            | desc::CERTIFICATE_REVOKED
-            | desc::CERTIFICATE_EXPIRED
-            | desc::CERTIFICATE_UNKNOWN
-            | desc::UNKNOWN_CA
-            | desc::ACCESS_DENIED
-    )
-}
 
 /// The alert that ended the handshake: the first fatal one, a close_notify, or (TLS 1.2) an
 /// encrypted one. TLS 1.3's encrypted alerts are inferred from sizes in `closes`.
 fn decisive_alert(conn: &Connection) -> Option<&Alert> {
     let tls13 = conn.is_tls13();
     conn.alerts.iter().find(|a| {
-        (a.encrypted && !tls13) || a.level == Some("fatal") || a.code == Some(desc::CLOSE_NOTIFY)
+        (a.encrypted && !tls13)
+            || a.level == Some(AlertLevel::FATAL)
+            || a.description == Some(Desc::CLOSE_NOTIFY)
     })
 }
 
 fn alert_words(alert: &Alert) -> String {
-    match (&alert.description, alert.code) {
-        (Some(d), Some(code)) => format!("{} {d} ({code})", alert.level.unwrap_or("")),
+    match (alert.level, alert.description) {
+        (Some(l), Some(d)) => AlertText(l, d).to_string(),
         _ => "an encrypted alert".to_string(),
     }
 }
@@ -78,10 +45,10 @@ pub fn hello_retry_failed(conn: &Connection) -> Option<Diagnosis> {
             a.from.into(),
             format!("the {} sent {}", side_word(a.from), alert_words(a)),
         ),
-        (None, Some((side, frame, how))) => (
+        (None, Some(Close { side, frame, kind })) => (
             frame,
             side.into(),
-            format!("the {} sent {how}", side_word(side)),
+            format!("the {} sent {kind}", side_word(side)),
         ),
         (None, None) => return None,
     };
@@ -166,41 +133,41 @@ pub fn alert_received(conn: &Connection) -> Option<Diagnosis> {
     let alert = decisive_alert(conn)?;
     // An alert that answers the peer's FIN or RST (OpenSSL says decode_error on an early EOF)
     // is not why the handshake ended: the close is.
-    if let Some((side, frame, _)) = super::first_close(conn)
-        && side != alert.from
-        && frame < alert.frame
+    if let Some(close) = super::first_close(conn)
+        && close.side != alert.from
+        && close.frame < alert.frame
     {
         return None;
     }
     let stage = stage_at(conn, alert.frame);
-    let Some(code) = alert.code else {
+    let Some(code) = alert.description else {
         return Some(encrypted_tls12(conn, alert, stage));
     };
     let d = match (alert.from, code) {
-        (_, desc::PROTOCOL_VERSION) => protocol_version(conn, alert),
-        (Side::Server, desc::CERTIFICATE_REQUIRED) => client_certificate_required(conn, alert),
-        (Side::Server, desc::HANDSHAKE_FAILURE) if client_certificate_missing(conn) => {
+        (_, Desc::PROTOCOL_VERSION) => protocol_version(conn, alert),
+        (Side::Server, Desc::CERTIFICATE_REQUIRED) => client_certificate_required(conn, alert),
+        (Side::Server, Desc::HANDSHAKE_FAILURE) if client_certificate_missing(conn) => {
             client_certificate_required(conn, alert)
         }
-        (Side::Server, c) if is_certificate_alert(c) && client_sent_certificate(conn) => {
+        (Side::Server, c) if c.is_about_a_certificate() && client_sent_certificate(conn) => {
             client_certificate_rejected(conn, alert)
         }
-        (Side::Server, desc::HANDSHAKE_FAILURE | desc::INSUFFICIENT_SECURITY)
+        (Side::Server, Desc::HANDSHAKE_FAILURE | Desc::INSUFFICIENT_SECURITY)
             if stage <= Stage::ServerHello =>
         {
             no_shared_cipher(conn, alert)
         }
-        (Side::Server, desc::UNRECOGNIZED_NAME) => unrecognized_name(conn, alert),
-        (Side::Server, desc::NO_APPLICATION_PROTOCOL) => no_application_protocol(conn, alert),
-        (_, desc::INAPPROPRIATE_FALLBACK) => downgrade(conn, alert),
-        (Side::Client, c) if is_certificate_alert(c) => certificates::rejected(conn, alert),
+        (Side::Server, Desc::UNRECOGNIZED_NAME) => unrecognized_name(conn, alert),
+        (Side::Server, Desc::NO_APPLICATION_PROTOCOL) => no_application_protocol(conn, alert),
+        (_, Desc::INAPPROPRIATE_FALLBACK) => downgrade(conn, alert),
+        (Side::Client, c) if c.is_about_a_certificate() => certificates::rejected(conn, alert),
         (
             _,
-            desc::UNEXPECTED_MESSAGE
-            | desc::BAD_RECORD_MAC
-            | desc::ILLEGAL_PARAMETER
-            | desc::DECODE_ERROR
-            | desc::DECRYPT_ERROR,
+            Desc::UNEXPECTED_MESSAGE
+            | Desc::BAD_RECORD_MAC
+            | Desc::ILLEGAL_PARAMETER
+            | Desc::DECODE_ERROR
+            | Desc::DECRYPT_ERROR,
         ) => crypto_failure(conn, alert, stage),
         _ => other_alert(conn, alert, stage),
     };
@@ -214,6 +181,13 @@ fn base(conn: &Connection, code: Code, stage: Stage, alert: &Alert) -> Diagnosis
             alert.frame,
             format!("the {} sent {}", side_word(alert.from), alert_words(alert)),
         )
+}
+
+/// The client offers TLS 1.3 and nothing older (GREASE aside).
+fn only_tls13(conn: &Connection) -> bool {
+    let offered = conn.client_versions.values().iter().copied();
+    let mut real = offered.filter(|&v| !names::is_grease(v)).peekable();
+    real.peek().is_some() && real.all(|v| ProtocolVersion(v) == ProtocolVersion::TLS13)
 }
 
 fn protocol_version(conn: &Connection, alert: &Alert) -> Diagnosis {
@@ -234,7 +208,7 @@ fn protocol_version(conn: &Connection, alert: &Alert) -> Diagnosis {
                     "the client offers only {range}; the server is configured for other versions"
                 )
             },
-            if !offered.is_empty() && offered.iter().all(|v| *v == "TLSv1.3") {
+            if only_tls13(conn) {
                 "enable TLS 1.3 on the server, or let the client offer TLS 1.2".to_string()
             } else {
                 "align the protocol versions: enable a version the client offers on the server, or update the client".to_string()
@@ -354,7 +328,7 @@ fn downgrade(conn: &Connection, alert: &Alert) -> Diagnosis {
         .summary("the server refused a fallback to a lower version (TLS_FALLBACK_SCSV)")
         .evidence(
             None,
-            if conn.cipher_suites.contains("TLS_FALLBACK_SCSV") {
+            if conn.cipher_suites.values().contains(&CipherSuite::TLS_FALLBACK_SCSV.0) {
                 "the ClientHello carries TLS_FALLBACK_SCSV: the client is retrying at a lower version after a failure"
             } else {
                 "the server judged this ClientHello a downgrade"
@@ -430,9 +404,9 @@ fn client_certificate_rejected(conn: &Connection, alert: &Alert) -> Diagnosis {
 
 fn crypto_failure(conn: &Connection, alert: &Alert, stage: Stage) -> Diagnosis {
     let other = side_word(alert.from.peer());
-    let browser = match alert.code {
-        Some(desc::BAD_RECORD_MAC) => "ERR_SSL_BAD_RECORD_MAC_ALERT",
-        Some(desc::DECRYPT_ERROR) => "ERR_SSL_DECRYPT_ERROR_ALERT",
+    let browser = match alert.description {
+        Some(Desc::BAD_RECORD_MAC) => "ERR_SSL_BAD_RECORD_MAC_ALERT",
+        Some(Desc::DECRYPT_ERROR) => "ERR_SSL_DECRYPT_ERROR_ALERT",
         _ => "ERR_SSL_PROTOCOL_ERROR",
     };
     base(conn, Code::CryptoFailure, stage, alert)
@@ -450,7 +424,7 @@ fn crypto_failure(conn: &Connection, alert: &Alert, stage: Stage) -> Diagnosis {
 }
 
 fn other_alert(conn: &Connection, alert: &Alert, stage: Stage) -> Diagnosis {
-    let code = if alert.code == Some(desc::CLOSE_NOTIFY) {
+    let code = if alert.description == Some(Desc::CLOSE_NOTIFY) {
         "closed the connection with close_notify"
     } else {
         "sent a fatal alert"

@@ -3,8 +3,11 @@
 //! failures.
 
 use super::{first_close, side_word, silent_side, stage_words};
-use crate::connection::{Code, Connection, Detail, Diagnosis, EndedBy, EventKind, Evidence, Stage};
+use crate::connection::{
+    Close, Code, Connection, Detail, Diagnosis, EndedBy, EventKind, Evidence, Stage,
+};
 use crate::flow::Side;
+use crate::tls::values::AlertLevel;
 
 /// TLS records but no ClientHello and no SYN: the capture began mid-connection.
 pub fn started_late(conn: &Connection) -> Option<Diagnosis> {
@@ -48,7 +51,7 @@ pub fn one_direction(conn: &Connection) -> Option<Diagnosis> {
     if conn
         .alerts
         .iter()
-        .any(|a| a.from == seen && a.level == Some("fatal"))
+        .any(|a| a.from == seen && a.level == Some(AlertLevel::FATAL))
     {
         return None;
     }
@@ -66,8 +69,8 @@ pub fn one_direction(conn: &Connection) -> Option<Diagnosis> {
         conn.first_frame,
         format!("the capture holds no packet from the {missing_word}, though the {seen_word}'s show that it took part"),
     );
-    if let Some((side, frame, how)) = first_close(conn) {
-        d = d.evidence(frame, format!("{how} from the {}", side_word(side)));
+    if let Some(Close { side, frame, kind }) = first_close(conn) {
+        d = d.evidence(frame, format!("{kind} from the {}", side_word(side)));
     }
     Some(
         d.cause("asymmetric routing (the other direction takes another path past the capture point), or a capture filter that keeps one direction")
@@ -124,10 +127,10 @@ pub fn truncated_packets(conn: &Connection) -> Option<Diagnosis> {
 /// the lost ones too (which may have held its reason), so it decides nothing here.
 fn decided_before(conn: &Connection, frame: u64, side: Side) -> bool {
     let alert = conn.alerts.iter().any(|a| {
-        let read = a.code.is_some();
-        read && (a.frame < frame || (a.from != side && a.level == Some("fatal")))
+        let read = a.description.is_some();
+        read && (a.frame < frame || (a.from != side && a.level == Some(AlertLevel::FATAL)))
     });
-    let close = super::first_close(conn).is_some_and(|(by, f, _)| f < frame && by != side);
+    let close = super::first_close(conn).is_some_and(|c| c.frame < frame && c.side != side);
     alert || close
 }
 

@@ -6,6 +6,7 @@
 use super::{side_word, stage_words};
 use crate::connection::{Alert, Code, Connection, Diagnosis, Stage, WarningCode};
 use crate::tls::certificate::CertificateInfo;
+use crate::tls::values::AlertDescription;
 use crate::wire_text::{self, WireText};
 use std::sync::Arc;
 
@@ -152,7 +153,7 @@ fn weakness(cert: &CertificateInfo) -> Option<Finding> {
 
 /// The client's alert after the server's Certificate, explained from the certificates.
 pub fn rejected(conn: &Connection, alert: &Alert) -> Diagnosis {
-    let description = alert.description.unwrap_or("an alert");
+    let description = alert.description.map_or("an alert", |d| d.name());
     let found = findings(conn);
     let decisive: Vec<&Finding> = found
         .iter()
@@ -188,7 +189,7 @@ pub fn rejected(conn: &Connection, alert: &Alert) -> Diagnosis {
         format!(
             "the {} sent fatal {description} ({})",
             side_word(alert.from),
-            alert.code.unwrap_or(0)
+            alert.description.map_or(0, |d| d.0)
         ),
     );
     for f in &decisive {
@@ -231,10 +232,10 @@ pub fn rejected(conn: &Connection, alert: &Alert) -> Diagnosis {
         Some(WarningCode::WeakSignature | WarningCode::WeakKey) => "reissue the certificate with a SHA-256 signature and a key of at least 2048 bits (RSA) or 256 bits (EC)".to_string(),
         _ => "add the CA that issued the server's certificate to the client's trust store, or use a certificate from a CA the client trusts".to_string(),
     };
-    let browser = match (decisive.first(), alert.code) {
+    let browser = match (decisive.first(), alert.description) {
         (Some(f), _) => f.browser,
-        (None, Some(45)) => "ERR_CERT_DATE_INVALID",
-        (None, Some(44)) => "ERR_CERT_REVOKED",
+        (None, Some(AlertDescription::CERTIFICATE_EXPIRED)) => "ERR_CERT_DATE_INVALID",
+        (None, Some(AlertDescription::CERTIFICATE_REVOKED)) => "ERR_CERT_REVOKED",
         (None, _) => "ERR_CERT_AUTHORITY_INVALID",
     };
     let summary = match decisive.first() {

@@ -4,7 +4,7 @@
 use super::{
     certificates, first_close, ms_between, side_word, stage_at, stage_words, timestamp_at,
 };
-use crate::connection::{Code, Connection, Diagnosis, EndedBy, Stage};
+use crate::connection::{Close, CloseKind, Code, Connection, Diagnosis, EndedBy, Stage};
 use crate::flow::Side;
 
 /// A capture that ends this long after an unanswered ClientHello shows a stalled server.
@@ -39,8 +39,8 @@ pub fn certificate_rejected_tls13(conn: &Connection) -> Option<Diagnosis> {
         .evidence(*sh_frame, format!("ServerHello chose {}; everything after it is encrypted", conn.cipher.unwrap_or("TLS 1.3")))
         .evidence(None, format!("the server's encrypted records: {} bytes (EncryptedExtensions, Certificate, CertificateVerify, Finished)", server_flight.join(", ")))
         .evidence(frame, format!("the client's only answer: one {len}-byte record, the exact size of an encrypted alert (2 bytes, content type, 16-byte tag), not a Finished"));
-    if let Some((side, close, how)) = first_close(conn) {
-        d = d.evidence(close, format!("then the {} sent {how}", side_word(side)));
+    if let Some(Close { side, frame, kind }) = first_close(conn) {
+        d = d.evidence(frame, format!("then the {} sent {kind}", side_word(side)));
     }
     Some(
         d.cause("the client could not verify the server's certificate (unknown CA, expired, wrong name) or its signature; the certificate travels encrypted in TLS 1.3, so a capture cannot show which")
@@ -142,8 +142,14 @@ pub fn no_server_hello(conn: &Connection) -> Option<Diagnosis> {
     }
     // The server may close later (when its process ends); what counts is who left first.
     let client_close = match first_close(conn) {
-        Some((Side::Client, frame, _)) => Some(frame),
-        Some((Side::Server, _, _)) => return None,
+        Some(Close {
+            side: Side::Client,
+            frame,
+            ..
+        }) => Some(frame),
+        Some(Close {
+            side: Side::Server, ..
+        }) => return None,
         None => None,
     };
     let until = client_close
@@ -179,7 +185,11 @@ pub fn no_server_hello(conn: &Connection) -> Option<Diagnosis> {
 
 /// RST or FIN before the handshake completed, with no alert to say why.
 pub fn closed_during_handshake(conn: &Connection) -> Option<Diagnosis> {
-    let (side, frame, how) = first_close(conn)?;
+    let Close {
+        side,
+        frame,
+        kind: how,
+    } = first_close(conn)?;
     let stage = stage_at(conn, frame);
     if stage == Stage::TcpConnect && !conn.facts.saw_tls {
         return Some(closed_before_tls(side, frame, how));
@@ -191,8 +201,8 @@ pub fn closed_during_handshake(conn: &Connection) -> Option<Diagnosis> {
 }
 
 /// The class of a silent close: who, and whether by RST or FIN.
-fn close_code(side: Side, how: &str) -> Code {
-    match (side, how == "RST") {
+fn close_code(side: Side, how: CloseKind) -> Code {
+    match (side, how == CloseKind::Rst) {
         (Side::Client, true) => Code::ClientReset,
         (Side::Client, false) => Code::ClientClosed,
         (Side::Server, true) => Code::ServerReset,
@@ -200,7 +210,7 @@ fn close_code(side: Side, how: &str) -> Code {
     }
 }
 
-fn closed_before_tls(side: Side, frame: u64, how: &str) -> Diagnosis {
+fn closed_before_tls(side: Side, frame: u64, how: CloseKind) -> Diagnosis {
     Diagnosis::new(close_code(side, how), Stage::TcpConnect, side.into(), frame)
         .summary(format!("the {} closed the connection ({how}) before any TLS was sent", side_word(side)))
         .evidence(frame, format!("{how} from the {}", side_word(side)))
@@ -211,8 +221,8 @@ fn closed_before_tls(side: Side, frame: u64, how: &str) -> Diagnosis {
         .fix(format!("check the {}'s logs for why it closed", side_word(side)))
 }
 
-fn server_closed(conn: &Connection, frame: u64, how: &str, stage: Stage) -> Diagnosis {
-    let reset = how == "RST";
+fn server_closed(conn: &Connection, frame: u64, how: CloseKind, stage: Stage) -> Diagnosis {
+    let reset = how == CloseKind::Rst;
     let mut d = Diagnosis::new(close_code(Side::Server, how), stage, EndedBy::Server, frame)
         .summary(format!(
             "the server's side {} {} without an alert",
@@ -261,8 +271,8 @@ fn server_closed(conn: &Connection, frame: u64, how: &str, stage: Stage) -> Diag
         .browser(if reset { "ERR_CONNECTION_RESET" } else { "ERR_CONNECTION_CLOSED" })
 }
 
-fn client_closed(conn: &Connection, frame: u64, how: &str, stage: Stage) -> Diagnosis {
-    let reset = how == "RST";
+fn client_closed(conn: &Connection, frame: u64, how: CloseKind, stage: Stage) -> Diagnosis {
+    let reset = how == CloseKind::Rst;
     let mut d = Diagnosis::new(close_code(Side::Client, how), stage, EndedBy::Client, frame)
         .summary(format!(
             "the client {} {} without an alert",

@@ -16,7 +16,8 @@ mod tcp;
 mod warnings;
 
 use crate::connection::{
-    Code, Confidence, Connection, Diagnosis, EndedBy, Evidence, Outcome, Stage, Verdict, Warning,
+    Close, CloseKind, Code, Confidence, Connection, Diagnosis, EndedBy, Evidence, Outcome, Stage,
+    Verdict, Warning,
 };
 use crate::flow::Side;
 use crate::wire_text;
@@ -148,7 +149,7 @@ fn order_evidence(evidence: &mut Vec<Evidence>) {
 }
 
 fn established(conn: &Connection, frame: u64) -> Verdict {
-    let ended_by = first_close(conn).map_or(EndedBy::Unknown, |(side, _, _)| side.into());
+    let ended_by = first_close(conn).map_or(EndedBy::Unknown, |c| c.side.into());
     let version = conn.version.unwrap_or("TLS");
     let cipher = conn.cipher.unwrap_or("unknown cipher");
     let how = if conn.resumed == Some(true) {
@@ -260,17 +261,26 @@ fn client_hello_words(conn: &Connection) -> String {
 }
 
 /// The side that closed first (FIN or RST), with the frame.
-fn first_close(conn: &Connection) -> Option<(Side, u64, &'static str)> {
+fn first_close(conn: &Connection) -> Option<Close> {
     let f = &conn.facts;
+    let close = |side, frame, kind| Close { side, frame, kind };
     [
-        f.rst.client.map(|(fr, _)| (Side::Client, fr, "RST")),
-        f.rst.server.map(|(fr, _)| (Side::Server, fr, "RST")),
-        f.fin.client.map(|fr| (Side::Client, fr, "FIN")),
-        f.fin.server.map(|fr| (Side::Server, fr, "FIN")),
+        f.rst
+            .client
+            .map(|(fr, _)| close(Side::Client, fr, CloseKind::Rst)),
+        f.rst
+            .server
+            .map(|(fr, _)| close(Side::Server, fr, CloseKind::Rst)),
+        f.fin
+            .client
+            .map(|fr| close(Side::Client, fr, CloseKind::Fin)),
+        f.fin
+            .server
+            .map(|fr| close(Side::Server, fr, CloseKind::Fin)),
     ]
     .into_iter()
     .flatten()
-    .min_by_key(|&(_, frame, _)| frame)
+    .min_by_key(|c| c.frame)
 }
 
 /// The side the capture never saw a packet from, when the other side talked (a refused or

@@ -1,7 +1,7 @@
 //! One side spoke something other than TLS.
 
 use super::first_close;
-use crate::connection::{Code, Connection, Diagnosis, Stage};
+use crate::connection::{Close, Code, Connection, Diagnosis, Stage};
 use crate::flow::Side;
 
 /// Names the protocol behind a plaintext greeting, as far as its first bytes tell.
@@ -88,10 +88,10 @@ pub fn server_not_tls(conn: &Connection) -> Option<Diagnosis> {
     ))
     .with_client_hello(conn)
     .evidence(frame, format!("server's answer: \"{}\"", shown(first)));
-    if let Some((side, close, how)) = first_close(conn) {
+    if let Some(Close { side, frame, kind }) = first_close(conn) {
         d = d.evidence(
-            close,
-            format!("then the {} sent {how}", super::side_word(side)),
+            frame,
+            format!("then the {} sent {kind}", super::side_word(side)),
         );
     }
     Some(

@@ -6,6 +6,7 @@ use super::json_word;
 use super::summary::outcome_name;
 use crate::connection::{Connection, EventKind, Outcome, TimelineEvent};
 use crate::flow::Side;
+use crate::tls::values::AlertText;
 use crate::wire_text::{self, Escaped};
 use std::io::{self, Write};
 
@@ -175,8 +176,8 @@ fn write_facts(out: &mut impl Write, c: &Connection) -> io::Result<()> {
         )?;
     }
     for alert in &c.alerts {
-        let what = match (&alert.level, &alert.description, alert.code) {
-            (Some(l), Some(d), Some(code)) => format!("{l} {d} ({code})"),
+        let what = match (alert.level, alert.description) {
+            (Some(l), Some(d)) => AlertText(l, d).to_string(),
             _ => "encrypted".to_string(),
         };
         writeln!(

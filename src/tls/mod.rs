@@ -8,6 +8,7 @@ pub mod certificate;
 pub mod handshake;
 pub mod names;
 pub mod record;
+pub mod values;
 
 use crate::capture::Timestamp;
 pub use handshake::{ClientHello, Message, ServerHello};
