@@ -377,6 +377,37 @@ vxlan_tunnel() {
   say "$(basename "$f")" "VXLAN 4242 between two namespaces (real tunnel), TLS 1.3 and 1.2 successes"
 }
 
+# The same tunnel with the VXLAN device at MTU 1500 over the veth's 1500: an inner packet of
+# full size becomes an outer UDP datagram of 1550 bytes, which the kernel really fragments.
+# The client offers an ffdhe8192 key share (1 KB) and a long ALPN list, as a post-quantum key
+# share would make it big: its ClientHello (2.7 KB) starts in a fragmented datagram, and so
+# does the server's first flight. The filter keeps the later fragments, which have no UDP header.
+vxlan_fragmented() {
+  local f="$here/vxlan-fragmented.pcap" c=tlsdiag-xc s=tlsdiag-xs alpn
+  for ns in $c $s; do ip netns del "$ns" 2>/dev/null || true; ip netns add "$ns"; ip -n "$ns" link set lo up; done
+  ip link add tlsdiag-x0 netns $c type veth peer name tlsdiag-x1 netns $s
+  ip -n $c addr add 198.18.5.1/24 dev tlsdiag-x0; ip -n $c link set tlsdiag-x0 up
+  ip -n $s addr add 198.18.5.2/24 dev tlsdiag-x1; ip -n $s link set tlsdiag-x1 up
+  ip -n $c link add name vx0 type vxlan id 4243 dstport 4789 local 198.18.5.1 remote 198.18.5.2
+  ip -n $s link add name vx0 type vxlan id 4243 dstport 4789 local 198.18.5.2 remote 198.18.5.1
+  ip -n $c link set vx0 mtu 1500; ip -n $s link set vx0 mtu 1500
+  ip -n $c addr add 198.18.6.1/24 dev vx0; ip -n $c link set vx0 up
+  ip -n $s addr add 198.18.6.2/24 dev vx0; ip -n $s link set vx0 up
+  rm -f "$f"
+  ip netns exec $c tcpdump -q -i tlsdiag-x0 --immediate-mode -U -s 0 -w "$f" \
+    "udp port 4789 or (ip[6:2] & 0x1fff != 0)" 2>/dev/null &
+  capture_pid=$!; pids+=("$capture_pid"); sleep 1
+  ip netns exec $s openssl s_server -accept 443 -naccept 1 -quiet -cert "$work/leaf.pem" -key "$work/leaf.key" \
+    -cert_chain "$work/int.pem" >/dev/null 2>&1 &
+  server_pid=$!; pids+=("$server_pid"); sleep 1
+  alpn=$(python3 -c "print(','.join('proto-%02d-%s' % (i, 'x' * 20) for i in range(50)))")
+  (echo hello; sleep 0.3) | ip netns exec $c timeout 3 openssl s_client -connect 198.18.6.2:443 -tls1_3 \
+    -groups ffdhe8192:X25519 -alpn "$alpn" -servername server.test -quiet >/dev/null 2>&1 || true
+  stop_server; stop_capture
+  ip netns del $c; ip netns del $s
+  say "$(basename "$f")" "VXLAN 4243 at MTU 1500 over a 1500 veth: outer datagrams fragmented by the kernel, TLS 1.3 success"
+}
+
 # Derived, not recorded: this kernel has no GRE, Geneve, IPIP, SIT, MPLS or PPPoE support, so
 # these are real captures with the encapsulation added around each packet by rewrap.py
 # (scapy); the inner packets are the recorded ones, unchanged.
@@ -841,7 +872,7 @@ failures=(tcp_no_response icmp_unreachable client_hello_lost middlebox_reset no_
 
 all=(tls13_sni_alpn tls12_ecdhe_chain protocol_version no_shared_cipher unknown_ca refused
   gnutls_any tls12_pcapng interleaved resumed_tls12 resumed_tls13 starttls_smtp postgres_sslrequest http_on_443
-  tcp_fast_open ipv6_veth vlan_tagged one_direction unknown_link_type cooked_any vxlan_tunnel rewrapped
+  tcp_fast_open ipv6_veth vlan_tagged one_direction unknown_link_type cooked_any vxlan_tunnel vxlan_fragmented rewrapped
   "${failures[@]}")
 pki
 for s in "${@:-${all[@]}}"; do

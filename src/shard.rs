@@ -94,6 +94,9 @@ struct Batch {
     clock: Timestamp,
     frame: u64,
     last: bool,
+    /// Datagrams reassembled from fragments by the reading thread, each with the number of
+    /// the batch's packets before it and the clock at its last fragment.
+    datagrams: Vec<(usize, Timestamp, net::Datagram)>,
 }
 
 struct Meta {
@@ -145,6 +148,7 @@ impl Batch {
         self.chunk = None;
         self.copied.clear();
         self.packets.clear();
+        self.datagrams.clear();
         self.last = false;
     }
 }
@@ -191,7 +195,8 @@ fn analyze_threads<R: Read + Send>(
             workers.push(scope.spawn(move || work(worker, options, channels)));
         }
         drop((to_merger, recycle));
-        let reader = scope.spawn(move || read_and_dispatch(input, queues, recycled));
+        let defrag = options.defrag;
+        let reader = scope.spawn(move || read_and_dispatch(input, queues, recycled, defrag));
 
         let mut merger = Merger::new(jobs, true);
         let mut counters = PacketCounters::default();
@@ -219,9 +224,11 @@ fn analyze_threads<R: Read + Send>(
         }
         merger.finish(&mut emit);
         let failed = || CaptureError::Io(std::io::Error::other("an analysis thread failed"));
-        let (stats, mut result) = reader
-            .join()
-            .unwrap_or_else(|_| (FileStats::default(), Err(failed())));
+        let (stats, mut result, defragmented) = reader.join().unwrap_or_else(|_| {
+            let none = net::DefragCounters::default();
+            (FileStats::default(), Err(failed()), none)
+        });
+        counters.add_defrag(&defragmented);
         if workers.into_iter().any(|w| w.join().is_err()) {
             result = Err(failed());
         }
@@ -233,12 +240,16 @@ fn analyze_threads<R: Read + Send>(
     })
 }
 
-/// The reading thread: every packet to the worker of its connection, in file order.
+/// The reading thread: every packet to the worker of its connection, in file order. IP
+/// fragments are put together here, where every packet passes, and each datagram goes to the
+/// worker of its connection after the packets before its last fragment.
 fn read_and_dispatch<R: Read + Send>(
     input: R,
     queues: Vec<mpsc::SyncSender<Batch>>,
     recycled: mpsc::Receiver<Batch>,
-) -> (FileStats, Result<(), CaptureError>) {
+    defrag_limits: net::DefragLimits,
+) -> (FileStats, Result<(), CaptureError>, net::DefragCounters) {
+    let mut defrag = net::Defragmenter::new(defrag_limits);
     let jobs = queues.len();
     let mut batches: Vec<Batch> = (0..jobs).map(|_| Batch::default()).collect();
     let mut held_bytes = 0;
@@ -276,6 +287,12 @@ fn read_and_dispatch<R: Read + Send>(
         if let Some(batch) = batches.get_mut(decoded.shard(jobs)) {
             batch.push(packet, decoded, shared.map(|s| s.start), clock);
         }
+        if decoded.is_fragment()
+            && let Some(datagram) = defrag.add(packet, clock)
+            && let Some(batch) = batches.get_mut(datagram.shard(jobs))
+        {
+            batch.datagrams.push((batch.packets.len(), clock, datagram));
+        }
         held += 1;
         held_bytes += packet.data.len();
         if held >= BATCH_PACKETS || held_bytes >= BATCH_BYTES {
@@ -284,7 +301,8 @@ fn read_and_dispatch<R: Read + Send>(
         }
     });
     send_all(&mut batches, clock, frame, true);
-    (stats, result)
+    defrag.finish();
+    (stats, result, *defrag.counters())
 }
 
 /// Records reported, handed back to the worker that made them to be freed there: glibc's
@@ -309,10 +327,15 @@ fn work(worker: usize, options: Options, channels: WorkerChannels) {
     } = channels;
     let mut analyzer = Analyzer::new(options);
     analyzer.record_creations();
+    analyzer.defragment_elsewhere();
     for mut batch in batches {
         freed.try_iter().for_each(drop);
         let bytes = batch.bytes();
-        for meta in &batch.packets {
+        let mut datagrams = batch.datagrams.iter().peekable();
+        for (i, meta) in batch.packets.iter().enumerate() {
+            while let Some((_, clock, d)) = datagrams.next_if(|(before, _, _)| *before <= i) {
+                analyzer.datagram_at(d, *clock);
+            }
             let Some(data) = bytes.get(meta.start..meta.start.saturating_add(meta.len)) else {
                 continue;
             };
@@ -324,6 +347,9 @@ fn work(worker: usize, options: Options, channels: WorkerChannels) {
                 orig_len: meta.orig_len,
             };
             analyzer.decoded_at(&packet, meta.decoded.attach(data), meta.clock);
+        }
+        for (_, clock, d) in datagrams {
+            analyzer.datagram_at(d, *clock);
         }
         analyzer.advance(batch.clock, batch.frame);
         let last = batch.last;

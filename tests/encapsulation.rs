@@ -168,3 +168,42 @@ fn skipped_packets_are_counted_by_reason() {
         analysis.counters.skipped + analysis.counters.malformed
     );
 }
+
+/// The real VXLAN tunnel at MTU 1500 over a 1500 underlay: the kernel fragmented the outer
+/// datagrams of the client's 2.7 KB ClientHello and of the server's first flight. Reassembled,
+/// the connection reads as any other: its SNI, its verdict, its layers, and no warning.
+#[test]
+fn a_client_hello_in_fragmented_vxlan_datagrams_is_read() {
+    let conns = read("vxlan-fragmented.pcap");
+    assert_eq!(conns.len(), 1, "{conns:?}");
+    let (_, outcome, sni, layers) = &conns[0];
+    assert_eq!(*outcome, Outcome::Established);
+    assert_eq!(sni.as_deref(), Some("server.test"));
+    assert_eq!(layers, &["ipv4 198.18.5.1>198.18.5.2", "vxlan 4243"]);
+    let analysis = common::analyze_named("vxlan-fragmented.pcap");
+    let c = &analysis.counters;
+    assert_eq!(c.unread(), 0, "{:?}", c.skip_reasons);
+    let dropped =
+        c.ip_fragments_over_limit + c.ip_fragments_timed_out + c.ip_fragments_inconsistent;
+    assert_eq!(dropped, 0);
+    if !common::tshark_available() {
+        return;
+    }
+    // tshark's count of fragments, and of the datagrams they were reassembled into.
+    let path = common::captures_dir().join("vxlan-fragmented.pcap");
+    let ports = Default::default();
+    let fragments = common::tshark(
+        &path,
+        &ports,
+        "ip.flags.mf == 1 || ip.frag_offset > 0",
+        &["frame.number"],
+    );
+    let datagrams = common::tshark(&path, &ports, "ip.fragments", &["frame.number"]);
+    assert_eq!(c.ip_fragments, fragments.len() as u64, "{fragments:?}");
+    assert_eq!(
+        c.ip_datagrams_reassembled,
+        datagrams.len() as u64,
+        "{datagrams:?}"
+    );
+    assert!(c.ip_datagrams_reassembled >= 2);
+}

@@ -11,7 +11,10 @@ use etherparse::{
 use std::fmt;
 use std::net::IpAddr;
 
+mod defrag;
 mod tunnel;
+
+pub use defrag::{Datagram, DefragCounters, DefragLimits, Defragmenter};
 
 pub use tunnel::ArpHardware;
 use tunnel::{Erspan, Geneve, Gre, MplsStack, PppoeSession, Sll, Sll2, Vxlan};
@@ -66,8 +69,7 @@ pub enum Skip {
     NotIp(Carrier),
     /// UDP, ICMP and other transports, by IP protocol number.
     NotTcp(u8),
-    /// A fragment of an IP packet; fragments are counted, not reassembled (handshakes rarely
-    /// fragment because TCP sizes its segments to the path MTU).
+    /// A fragment of an IP packet: its datagram is decoded once `Defragmenter` has all of it.
     IpFragment,
     /// More than `MAX_LAYERS` encapsulations around the IP packet.
     TooDeep,
@@ -164,7 +166,13 @@ pub fn decode<'a>(packet: &Packet<'a>) -> Result<Decoded<'a>, Skip> {
         return Ok(Decoded::Tcp(segment));
     }
     let missing = packet.orig_len.saturating_sub(packet.data.len() as u32);
-    walk(packet.link, packet.data, missing, &mut Layers::default())
+    walk(
+        packet.link,
+        packet.data,
+        missing,
+        &mut Layers::default(),
+        None,
+    )
 }
 
 /// The layers around a packet's (innermost) IP header, outermost first; empty for a plain
@@ -172,8 +180,8 @@ pub fn decode<'a>(packet: &Packet<'a>) -> Result<Decoded<'a>, Skip> {
 /// carries only their count.
 pub fn encapsulation(packet: &Packet<'_>) -> Vec<Layer> {
     let mut layers = Layers::default();
-    let _ = walk(packet.link, packet.data, 0, &mut layers);
-    layers.as_slice().to_vec()
+    let _ = walk(packet.link, packet.data, 0, &mut layers, None);
+    layers.as_slice()
 }
 
 /// Encapsulations decoded around one IP packet, at most; a deeper packet is `Skip::TooDeep`.
@@ -272,14 +280,24 @@ enum Step<'a> {
 
 /// The general way: etherparse slices each layer it knows (Ethernet, VLAN tags, IP, UDP,
 /// TCP, ICMP); the tunnels between them are read by `tunnel`'s views. Each turn records a
-/// layer before going in, so `MAX_LAYERS` bounds the walk.
+/// layer before going in, so `MAX_LAYERS` bounds the walk. A fragment ends it as
+/// `Skip::IpFragment`, and is handed over in `fragment` when asked for.
 fn walk<'a>(
     link: LinkType,
     data: &'a [u8],
     missing: u32,
     layers: &mut Layers,
+    fragment: Option<&mut Option<defrag::Fragment<'a>>>,
 ) -> Result<Decoded<'a>, Skip> {
-    let mut next = first_layer(link, data)?;
+    walk_from(first_layer(link, data)?, missing, layers, fragment)
+}
+
+fn walk_from<'a>(
+    mut next: Next<'a>,
+    missing: u32,
+    layers: &mut Layers,
+    mut fragment: Option<&mut Option<defrag::Fragment<'a>>>,
+) -> Result<Decoded<'a>, Skip> {
     for _ in 0..=MAX_LAYERS {
         let sliced = match next {
             Next::Ethernet(d) => LaxSlicedPacket::from_ethernet(d).map_err(|_| Skip::Malformed)?,
@@ -290,6 +308,11 @@ fn walk<'a>(
             if let LaxLinkExtSlice::Vlan(vlan) = ext {
                 layers.push(Layer::Vlan(vlan.vlan_identifier().value()))?;
             }
+        }
+        if let Some(out) = fragment.as_mut()
+            && is_fragment(&sliced)
+        {
+            **out = defrag::Fragment::of(&sliced, layers);
         }
         next = match step(&sliced, next, missing, layers)? {
             Step::Done(decoded) => return Ok(decoded),
@@ -539,31 +562,41 @@ impl Detached {
         }
     }
 
+    /// Whether the packet is an IP fragment (`Defragmenter::add` takes it).
+    pub fn is_fragment(&self) -> bool {
+        matches!(self.decoded, Err(Skip::IpFragment))
+    }
+
     /// Which of `shards` the packet goes to: both directions of a TCP connection, and the
     /// ICMP errors quoting it, to the same one (a symmetric hash of the 4-tuple, the same in
     /// every run); packets of no connection to the first.
     pub fn shard(&self, shards: usize) -> usize {
-        use std::hash::BuildHasher;
-        if shards <= 1 {
-            return 0;
-        }
-        let (a, b) = match self.decoded {
-            Ok(Decoded::Tcp(s)) => (
-                endpoint_bits(s.src, s.src_port),
-                endpoint_bits(s.dst, s.dst_port),
-            ),
-            Ok(Decoded::Unreachable(u)) => (
-                endpoint_bits(u.src, u.src_port),
-                endpoint_bits(u.dst, u.dst_port),
-            ),
-            Err(_) => return 0,
-        };
-        let pair = if a <= b { (a, b) } else { (b, a) };
-        let hash = foldhash::fast::FixedState::default().hash_one(pair);
-        // The hash scaled onto 0..shards by a multiply (Lemire's reduction): `hash % shards`
-        // compiled to a 64-bit division, a tenth of the reading thread's dispatch (perf).
-        ((u128::from(hash) * shards as u128) >> 64) as usize
+        shard_of(&self.decoded, shards)
     }
+}
+
+/// `Detached::shard`, of any decoding.
+pub(crate) fn shard_of(decoded: &Result<Decoded<'_>, Skip>, shards: usize) -> usize {
+    use std::hash::BuildHasher;
+    if shards <= 1 {
+        return 0;
+    }
+    let (a, b) = match *decoded {
+        Ok(Decoded::Tcp(s)) => (
+            endpoint_bits(s.src, s.src_port),
+            endpoint_bits(s.dst, s.dst_port),
+        ),
+        Ok(Decoded::Unreachable(u)) => (
+            endpoint_bits(u.src, u.src_port),
+            endpoint_bits(u.dst, u.dst_port),
+        ),
+        Err(_) => return 0,
+    };
+    let pair = if a <= b { (a, b) } else { (b, a) };
+    let hash = foldhash::fast::FixedState::default().hash_one(pair);
+    // The hash scaled onto 0..shards by a multiply (Lemire's reduction): `hash % shards`
+    // compiled to a 64-bit division, a tenth of the reading thread's dispatch (perf).
+    ((u128::from(hash) * shards as u128) >> 64) as usize
 }
 
 /// An endpoint as fixed-width integers: the address as IPv6 (IPv4 mapped into it) and the
@@ -631,6 +664,11 @@ fn unreachable_of(sliced: &LaxSlicedPacket<'_>) -> Option<Unreachable> {
         src_port: crate::bytes::be_u16(ports, 0)?,
         dst_port: crate::bytes::be_u16(ports, 2)?,
     })
+}
+
+/// Whether the IP packet at this layer carries a fragment (`step` skips it).
+fn is_fragment(sliced: &LaxSlicedPacket<'_>) -> bool {
+    ip_facts(sliced).is_some_and(|(_, _, _, fragmented)| fragmented)
 }
 
 /// Source, destination, TTL (or hop limit) and whether the payload is a fragment.
@@ -910,7 +948,7 @@ mod tests {
             if let Some(seg) = plain_tcp(p) {
                 fast += 1;
                 let missing = p.orig_len.saturating_sub(p.data.len() as u32);
-                let general = walk(p.link, p.data, missing, &mut Layers::default());
+                let general = walk(p.link, p.data, missing, &mut Layers::default(), None);
                 assert_eq!(general, Ok(Decoded::Tcp(seg)), "{name} frame {}", p.frame);
             }
         });

@@ -353,16 +353,33 @@ pub fn write_text_summary(out: &mut impl Write, s: &Summary, style: Style) -> io
         "  packets      {} ({} bytes), {} TCP in {} conversations",
         p.packets, p.bytes, p.tcp_packets, p.tcp_conversations
     )?;
-    let anomalies = [
-        ("not IP or not TCP", p.skipped),
-        ("malformed", p.malformed),
-        ("IP fragments (not reassembled)", p.ip_fragments),
-    ];
+    let anomalies = [("not IP or not TCP", p.skipped), ("malformed", p.malformed)];
     for (what, n) in anomalies.iter().filter(|(_, n)| *n > 0) {
         writeln!(out, "  skipped      {n} {what}")?;
     }
     for (reason, n) in &p.skip_reasons {
         writeln!(out, "    {n:>10}  {reason}")?;
+    }
+    if p.ip_fragments > 0 {
+        writeln!(
+            out,
+            "  fragments    {} IP fragments, {} datagrams reassembled",
+            p.ip_fragments, p.ip_datagrams_reassembled
+        )?;
+    }
+    let dropped = [
+        (
+            "over the limit of datagrams or bytes pending",
+            p.ip_fragments_over_limit,
+        ),
+        ("timed out", p.ip_fragments_timed_out),
+        (
+            "inconsistent (overlaps, lengths, cut)",
+            p.ip_fragments_inconsistent,
+        ),
+    ];
+    for (what, n) in dropped.iter().filter(|(_, n)| *n > 0) {
+        writeln!(out, "  fragments    {n} dropped: {what}")?;
     }
     let anomalies = [("cut by the snaplen", p.truncated)];
     for (what, n) in anomalies.iter().filter(|(_, n)| *n > 0) {
