@@ -385,12 +385,25 @@ mod live {
                 .spawn()
                 .expect("tlsdiag live runs"),
         );
+        // The same traffic through the `any` device: Linux cooked headers (SLL v1 with
+        // ARPHRD loopback on older libpcap, SLL2 on newer), which must change no verdict.
+        let any_out = std::fs::File::create(dir.join("live-any.ndjson")).unwrap();
+        let any = Running(
+            tlsdiag()
+                .args(["live", "-i", "any", "-f", FILTER, "--format", "ndjson"])
+                .args(["--duration", "300s", "--port", &CLOSED_PORT.to_string()])
+                .stdout(any_out)
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("tlsdiag live -i any runs"),
+        );
         std::thread::sleep(Duration::from_secs(2));
         for _ in 0..rounds {
             round(&dir);
         }
         std::thread::sleep(Duration::from_secs(2));
         // Ctrl-C's path: SIGTERM ends the capture with the summary.
+        signal(&any.0, "TERM");
         signal(&live.0, "TERM");
         signal(&tcpdump.0, "INT");
         let mut live = live;
@@ -410,6 +423,12 @@ mod live {
         let (live_v, file_v) = (verdicts(&live_conns), verdicts(&file_conns));
         assert_eq!(live_v.len(), rounds * 10, "every connection reported live");
         assert_eq!(live_v, file_v);
+        let mut any = any;
+        assert!(any.0.wait().unwrap().success(), "tlsdiag live -i any exits 0");
+        let (any_conns, any_summary) =
+            ndjson(&std::fs::read_to_string(dir.join("live-any.ndjson")).unwrap());
+        assert_eq!(any_summary["capture"]["dropped_by_kernel"], 0, "{any_summary}");
+        assert_eq!(verdicts(&any_conns), live_v, "-i any and -i lo agree");
 
         let mut by_code: BTreeMap<String, usize> = BTreeMap::new();
         for c in live_conns.iter().filter(|c| c["outcome"] == "failed") {
