@@ -42,10 +42,12 @@ pub enum Framing<'a> {
 
 /// Frames the record at the start of `data`.
 pub fn frame(data: &[u8]) -> Framing<'_> {
-    if let Some(sslv2) = frame_sslv2_client_hello(data) {
-        return sslv2;
-    }
-    if let Some(sslv2) = frame_sslv2_server_hello(data) {
+    // SSLv2's hellos start with the top bit set, which no TLS content type has: a TLS
+    // record is not looked at twice.
+    if data.first().is_some_and(|b| b & 0x80 != 0)
+        && let Some(sslv2) =
+            frame_sslv2_client_hello(data).or_else(|| frame_sslv2_server_hello(data))
+    {
         return sslv2;
     }
     if data.len() < HEADER_LEN {
