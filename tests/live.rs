@@ -424,10 +424,16 @@ mod live {
         assert_eq!(live_v.len(), rounds * 10, "every connection reported live");
         assert_eq!(live_v, file_v);
         let mut any = any;
-        assert!(any.0.wait().unwrap().success(), "tlsdiag live -i any exits 0");
+        assert!(
+            any.0.wait().unwrap().success(),
+            "tlsdiag live -i any exits 0"
+        );
         let (any_conns, any_summary) =
             ndjson(&std::fs::read_to_string(dir.join("live-any.ndjson")).unwrap());
-        assert_eq!(any_summary["capture"]["dropped_by_kernel"], 0, "{any_summary}");
+        assert_eq!(
+            any_summary["capture"]["dropped_by_kernel"], 0,
+            "{any_summary}"
+        );
         assert_eq!(verdicts(&any_conns), live_v, "-i any and -i lo agree");
 
         let mut by_code: BTreeMap<String, usize> = BTreeMap::new();

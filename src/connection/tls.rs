@@ -1,0 +1,514 @@
+//! The intake of TLS events: hellos, certificates, alerts, encrypted records, and what
+//! TLS 1.3's encrypted flight lets be inferred from record sizes.
+
+use super::{
+    Alert, Connection, Detail, EventKind, HelloRetry, Limit, LimitHit, Names, ResumptionOffer,
+    Stage,
+};
+use crate::capture::Timestamp;
+use crate::flow::Side;
+use crate::tls::handshake::{Sslv2ServerHello, kind, version};
+use crate::tls::names;
+use crate::tls::values::{AlertDescription, AlertLevel};
+use crate::tls::{ClientHello, Event, Located, Message, ServerHello};
+use crate::wire_text::WireText;
+
+impl Connection {
+    /// Takes one decoded TLS event of `side`.
+    pub fn tls_event(&mut self, side: Side, located: Located) {
+        let Located { event, frame, ts } = located;
+        match event {
+            Event::Handshake(message) => {
+                self.facts.saw_tls = true;
+                self.handshake_message(side, frame, ts, message);
+            }
+            Event::ChangeCipherSpec => {
+                self.facts.saw_tls = true;
+                self.facts.ccs.get_mut(side).get_or_insert(frame);
+                self.note(side, frame, ts, EventKind::ChangeCipherSpec, None);
+            }
+            Event::Alert { level, description } => {
+                self.facts.saw_tls = true;
+                let (level, description) = (AlertLevel(level), AlertDescription(description));
+                self.alerts.push(Alert {
+                    frame,
+                    time: self.time_of(ts),
+                    from: side,
+                    level: Some(level),
+                    description: Some(description),
+                    encrypted: false,
+                });
+                let detail = Detail::Alert { level, description };
+                self.note(side, frame, ts, EventKind::Alert, Some(detail));
+            }
+            Event::Encrypted {
+                content_type,
+                length,
+            } => {
+                self.facts.saw_tls = true;
+                self.encrypted(side, frame, ts, content_type, length);
+            }
+            Event::Sslv2Encrypted { length } => {
+                self.facts.saw_tls = true;
+                self.sslv2_encrypted(side, frame, ts, length);
+            }
+            Event::Sslv2Error { code } => {
+                self.facts.saw_tls = true;
+                let detail = Detail::Name(names::sslv2_error_name(code));
+                self.note(side, frame, ts, EventKind::Sslv2Error, Some(detail));
+            }
+            Event::Heartbeat => self.note(side, frame, ts, EventKind::Heartbeat, None),
+            Event::Plaintext { first_bytes } => {
+                self.facts.plaintext_first.get_or_insert((frame, side));
+                let shown = printable(&first_bytes);
+                let detail = Detail::Text(shown.clone());
+                self.note(side, frame, ts, EventKind::Plaintext, Some(detail));
+                *self.plaintext.get_mut(side) = Some(shown);
+            }
+            Event::TlsAfterPlaintext { prefix_len } => {
+                let detail = Detail::AfterPlaintext(prefix_len);
+                self.note(side, frame, ts, EventKind::TlsStart, Some(detail));
+            }
+            Event::TooLarge { declared } => {
+                let limit = Limit::HandshakeMessage { declared };
+                self.limit_reached(LimitHit { frame, side, limit });
+                let detail = Detail::Text(limit.words());
+                self.note(side, frame, ts, EventKind::Malformed, Some(detail));
+            }
+            Event::Cut {
+                handshake_type,
+                captured,
+                length,
+            } => {
+                self.facts.saw_tls = true;
+                let event = match handshake_type {
+                    Some(kind::CLIENT_HELLO) => EventKind::ClientHello,
+                    Some(kind::SERVER_HELLO) => EventKind::ServerHello,
+                    _ => EventKind::HandshakeMessage,
+                };
+                // The record header's five bytes count toward what was captured.
+                let detail = Detail::Cut {
+                    captured,
+                    total: length + 5,
+                };
+                self.note(side, frame, ts, event, Some(detail));
+            }
+            Event::Malformed { detail } => {
+                self.malformed.push(format!("frame {frame}: {detail}"));
+                self.note(
+                    side,
+                    frame,
+                    ts,
+                    EventKind::Malformed,
+                    Some(Detail::Text(detail)),
+                );
+            }
+        }
+    }
+
+    fn handshake_message(&mut self, side: Side, frame: u64, ts: Timestamp, message: Message) {
+        let (kind, detail) = match message {
+            Message::ClientHello(mut ch) => {
+                let detail = ch.sni.as_ref().map(|s| Detail::Sni(s.clone()));
+                if self.facts.client_hello.is_none() {
+                    self.client_hello_facts(&mut ch);
+                    self.facts.client_hello = Some((frame, ch));
+                    self.facts.client_hello_ts = Some(ts);
+                }
+                (EventKind::ClientHello, detail)
+            }
+            Message::ServerHello(sh) => {
+                if !sh.hello_retry {
+                    self.facts.server_hello_ts.get_or_insert(ts);
+                }
+                self.server_hello(frame, sh)
+            }
+            Message::Certificate {
+                chain,
+                undecoded,
+                over_limit,
+            } => {
+                self.certificates_undecoded += undecoded;
+                self.facts.certificates_over_limit += over_limit;
+                let detail = chain.first().map(|c| Detail::Wire(c.subject.clone()));
+                match side {
+                    Side::Server => {
+                        self.certificates = chain;
+                        self.facts.server_certificate.get_or_insert((frame, ts));
+                    }
+                    Side::Client => {
+                        let empty = chain.is_empty() && undecoded == 0;
+                        self.facts.client_certificate.get_or_insert((frame, empty));
+                        self.client_certificates = chain;
+                        if empty {
+                            self.note(
+                                side,
+                                frame,
+                                ts,
+                                EventKind::Certificate,
+                                Some(Detail::Name("empty")),
+                            );
+                            return;
+                        }
+                    }
+                }
+                (EventKind::Certificate, detail)
+            }
+            Message::Other { kind } => self.other_message(kind),
+            Message::Sslv2ServerHello(sh) => match self.sslv2_server_hello(frame, ts, *sh) {
+                Some(subject) => {
+                    self.note(side, frame, ts, EventKind::ServerHello, Some(subject.0));
+                    (EventKind::Certificate, subject.1)
+                }
+                None => (EventKind::ServerHello, None),
+            },
+            Message::Sslv2ClientMasterKey { cipher } => {
+                let name = names::sslv2_cipher_name(cipher);
+                self.cipher = Some(name);
+                self.facts.sslv2_master_key.get_or_insert((frame, cipher));
+                (EventKind::ClientMasterKey, Some(Detail::Name(name)))
+            }
+        };
+        self.note(side, frame, ts, kind, detail);
+    }
+
+    /// An SSLv2 SERVER-HELLO is the ServerHello and the server's Certificate in one: kept as
+    /// both, so that the rules and the report read it as they read TLS. Returns the two
+    /// timeline details when it carried a certificate (it does not on a session-id hit).
+    fn sslv2_server_hello(
+        &mut self,
+        frame: u64,
+        ts: Timestamp,
+        sh: Sslv2ServerHello,
+    ) -> Option<(Detail, Option<Detail>)> {
+        let version = names::version_name(sh.version);
+        self.version = Some(version);
+        self.resumed = Some(sh.session_id_hit);
+        self.facts.server_hello_ts.get_or_insert(ts);
+        if self.facts.server_hello.is_none() {
+            let hello = ServerHello {
+                legacy_version: sh.version,
+                ..Default::default()
+            };
+            self.facts.server_hello = Some((frame, Box::new(hello)));
+        }
+        self.certificates_undecoded += usize::from(sh.certificate_undecoded);
+        self.facts.certificates_over_limit += usize::from(sh.certificate_over_limit);
+        if sh.session_id_hit {
+            return None;
+        }
+        self.facts.server_certificate.get_or_insert((frame, ts));
+        let subject = sh
+            .certificate
+            .as_ref()
+            .map(|c| Detail::Wire(c.subject.clone()));
+        self.certificates = sh.certificate.into_iter().collect();
+        Some((Detail::Name(version), subject))
+    }
+
+    /// SSLv2 says nothing of what an encrypted record holds: the handshake is taken as done
+    /// once both sides have encrypted after the client's CLIENT-MASTER-KEY (SERVER-VERIFY and
+    /// CLIENT-FINISHED at the least; a server that rejected the key would have closed).
+    fn sslv2_encrypted(&mut self, side: Side, frame: u64, ts: Timestamp, length: usize) {
+        let first_of_side = self.count_encrypted(side, frame, length);
+        let f = &mut self.facts;
+        let kind = if f.established_at.is_some() {
+            if !first_of_side {
+                return;
+            }
+            EventKind::ApplicationData
+        } else {
+            let firsts = &self.encrypted_records;
+            if let (Some(_), Some(c), Some(s)) = (
+                f.sslv2_master_key,
+                firsts.client.first_frame,
+                firsts.server.first_frame,
+            ) {
+                f.established_at = Some(c.max(s));
+                self.advance(Stage::Established);
+            }
+            EventKind::EncryptedHandshake
+        };
+        self.note(side, frame, ts, kind, Some(Detail::Bytes(length)));
+    }
+
+    /// Counts an encrypted record of `side`; whether it is the side's first.
+    fn count_encrypted(&mut self, side: Side, frame: u64, length: usize) -> bool {
+        let stats = self.encrypted_records.get_mut(side);
+        let first_of_side = stats.count == 0;
+        stats.first_frame.get_or_insert(frame);
+        stats.count += 1;
+        stats.bytes += length as u64;
+        if stats.first_sizes.len() < 8 {
+            // All eight at once: growing a Vec in glibc costs more than the bytes saved.
+            stats.first_sizes.reserve_exact(8 - stats.first_sizes.len());
+            stats.first_sizes.push(length);
+        }
+        first_of_side
+    }
+
+    fn other_message(&mut self, kind: u8) -> (EventKind, Option<Detail>) {
+        match kind {
+            kind::SERVER_KEY_EXCHANGE => (EventKind::ServerKeyExchange, None),
+            kind::CERTIFICATE_REQUEST => {
+                self.certificate_requested = true;
+                (EventKind::CertificateRequest, None)
+            }
+            kind::SERVER_HELLO_DONE => (EventKind::ServerHelloDone, None),
+            kind::CLIENT_KEY_EXCHANGE => (EventKind::ClientKeyExchange, None),
+            kind::CERTIFICATE_VERIFY => (EventKind::CertificateVerify, None),
+            kind::NEW_SESSION_TICKET => (EventKind::NewSessionTicket, None),
+            kind::FINISHED => (EventKind::Finished, None),
+            other => (
+                EventKind::HandshakeMessage,
+                Some(Detail::Name(names::handshake_type_name(other))),
+            ),
+        }
+    }
+
+    /// Takes the ClientHello's value lists into the record (they are not copied: the
+    /// ClientHello kept in `facts` is left without them).
+    fn client_hello_facts(&mut self, ch: &mut ClientHello) {
+        use std::mem::take;
+        self.sni = ch.sni.clone();
+        self.sni_hex = ch.sni.as_ref().and_then(WireText::hex);
+        let versions = if ch.supported_versions.is_empty() {
+            vec![ch.legacy_version]
+        } else {
+            take(&mut ch.supported_versions)
+        };
+        self.client_versions = Names::new(versions, names::version_name);
+        self.cipher_suites = Names::new(take(&mut ch.cipher_suites), names::cipher_suite_name);
+        self.alpn_offered = take(&mut ch.alpn);
+        if self.alpn_offered.iter().any(|a| a.hex().is_some()) {
+            self.alpn_offered_hex = Some(self.alpn_offered.iter().map(WireText::to_hex).collect());
+        }
+        self.groups = Names::new(take(&mut ch.groups), names::group_name);
+        self.key_share_groups = Names::new(take(&mut ch.key_share_groups), names::group_name);
+        let schemes = take(&mut ch.signature_algorithms);
+        self.signature_algorithms = Names::new(schemes, names::signature_scheme_name);
+        self.client_extensions = Names::new(take(&mut ch.extensions), names::extension_name);
+        self.resumption_offered = ResumptionOffer {
+            session_id: !ch.session_id.is_empty(),
+            session_ticket: ch.session_ticket,
+            psk: ch.psk,
+        };
+        self.client_hello_size = Some(ch.length);
+    }
+
+    /// Takes the ServerHello's ALPN and extension list into the record, as the ClientHello's
+    /// lists are taken.
+    fn server_hello(
+        &mut self,
+        frame: u64,
+        mut sh: Box<ServerHello>,
+    ) -> (EventKind, Option<Detail>) {
+        if sh.hello_retry {
+            let group = sh.group.map(names::group_name);
+            self.hello_retry = Some(HelloRetry {
+                frame,
+                group,
+                cipher: names::cipher_suite_name(sh.cipher),
+            });
+            return (EventKind::HelloRetryRequest, group.map(Detail::AsksFor));
+        }
+        let version = names::version_name(sh.version());
+        let cipher = names::cipher_suite_name(sh.cipher);
+        self.version = Some(version);
+        self.cipher = Some(cipher);
+        self.alpn = std::mem::take(&mut sh.alpn);
+        self.alpn_hex = self.alpn.as_ref().and_then(WireText::hex);
+        self.group = sh.group.map(names::group_name);
+        let extensions = std::mem::take(&mut sh.extensions);
+        self.server_extensions = Names::new(extensions, names::extension_name);
+        let client_sid = self
+            .facts
+            .client_hello
+            .as_ref()
+            .map(|(_, ch)| ch.session_id.as_slice());
+        self.resumed = Some(if version::is_tls13(sh.version()) {
+            sh.psk_selected
+        } else {
+            !sh.session_id.is_empty() && client_sid == Some(sh.session_id.as_slice())
+        });
+        if self.facts.server_hello.is_none()
+            || self
+                .facts
+                .server_hello
+                .as_ref()
+                .is_some_and(|(_, s)| s.hello_retry)
+        {
+            self.facts.server_hello = Some((frame, sh));
+        }
+        (
+            EventKind::ServerHello,
+            Some(Detail::Negotiated { version, cipher }),
+        )
+    }
+
+    fn encrypted(
+        &mut self,
+        side: Side,
+        frame: u64,
+        ts: Timestamp,
+        content_type: u8,
+        length: usize,
+    ) {
+        if content_type == crate::tls::record::APPLICATION_DATA {
+            let records = self.facts.application_records.get_mut(side);
+            *records = records.saturating_add(1);
+        }
+        let first_of_side = self.count_encrypted(side, frame, length);
+        let kind = if self.is_tls13() {
+            self.tls13_record(side, frame, length)
+        } else {
+            self.tls12_record(side, frame, content_type)
+        };
+        match kind {
+            EventKind::EncryptedAlert => {
+                self.alerts.push(Alert {
+                    frame,
+                    time: self.time_of(ts),
+                    from: side,
+                    level: None,
+                    description: None,
+                    encrypted: true,
+                });
+            }
+            // After the handshake only the first application record per side is worth a line.
+            EventKind::ApplicationData if !first_of_side && self.facts.established_at.is_some() => {
+                return;
+            }
+            _ => {}
+        }
+        self.note(side, frame, ts, kind, Some(Detail::Bytes(length)));
+    }
+
+    fn tls12_record(&mut self, side: Side, frame: u64, content_type: u8) -> EventKind {
+        use crate::tls::record::{ALERT, HANDSHAKE};
+        match content_type {
+            HANDSHAKE if self.facts.ccs.get(side).is_some() => {
+                if self.facts.finished.get(side).is_none() {
+                    *self.facts.finished.get_mut(side) = Some(frame);
+                    let f = &self.facts.finished;
+                    // In a full handshake the server finishes last, after verifying the
+                    // client's Finished: its Finished alone proves the handshake completed
+                    // (which matters when the capture holds only the server's direction).
+                    let full = self.facts.stage >= Stage::ServerCertificate;
+                    let done = match (f.client, f.server) {
+                        (Some(c), Some(s)) => Some(c.max(s)),
+                        (None, Some(s)) if full => Some(s),
+                        _ => None,
+                    };
+                    if let Some(frame) = done {
+                        self.facts.established_at = Some(frame);
+                        self.advance(Stage::Established);
+                    }
+                }
+                EventKind::EncryptedHandshake
+            }
+            HANDSHAKE => EventKind::EncryptedHandshake,
+            ALERT => EventKind::EncryptedAlert,
+            _ => EventKind::ApplicationData,
+        }
+    }
+
+    /// The size of an encrypted TLS 1.3 alert record: two bytes of alert, the inner content
+    /// type and the AEAD tag (RFC 8446 5.2). No handshake message is that small but an empty
+    /// EncryptedExtensions, which is one byte longer.
+    pub fn tls13_alert_record_len(&self) -> usize {
+        let cipher = self.facts.server_hello.as_ref().map(|(_, sh)| sh.cipher);
+        let tag = cipher
+            .and_then(names::cipher_facts)
+            .and_then(|f| f.aead_tag_len)
+            .unwrap_or(16);
+        2 + 1 + usize::from(tag)
+    }
+
+    /// TLS 1.3 hides the rest of the handshake; record sizes and order tell what they can.
+    fn tls13_record(&mut self, side: Side, frame: u64, length: usize) -> EventKind {
+        let alert_len = self.tls13_alert_record_len();
+        let alert = length == alert_len;
+        let kind = if alert {
+            EventKind::EncryptedAlert
+        } else {
+            EventKind::EncryptedHandshake
+        };
+        let f = &mut self.facts;
+        if f.established_at.is_some() {
+            return if alert {
+                EventKind::EncryptedAlert
+            } else {
+                EventKind::ApplicationData
+            };
+        }
+        match (side, f.tls13_client_first) {
+            (Side::Server, None) => kind,
+            (Side::Client, None) => {
+                f.tls13_client_first = Some((frame, length));
+                kind
+            }
+            // The client keeps talking (its Finished may follow an empty Certificate, then
+            // data): only the server's next record, or the end, decides.
+            (Side::Client, Some(_)) => {
+                f.tls13_after_client_first
+                    .client
+                    .get_or_insert((frame, length));
+                if alert {
+                    EventKind::EncryptedAlert
+                } else {
+                    EventKind::EncryptedHandshake
+                }
+            }
+            (Side::Server, Some((client_frame, client_len))) => {
+                f.tls13_after_client_first
+                    .server
+                    .get_or_insert((frame, length));
+                // The client's Finished stands unless the server's next word is an alert.
+                if client_len != alert_len
+                    && !alert
+                    && f.tls13_after_client_first.server == Some((frame, length))
+                {
+                    f.established_at = Some(client_frame);
+                    self.advance(Stage::Established);
+                    return EventKind::ApplicationData;
+                }
+                if alert {
+                    EventKind::EncryptedAlert
+                } else {
+                    EventKind::ApplicationData
+                }
+            }
+        }
+    }
+
+    /// At the end of the capture: a TLS 1.3 client Finished that nothing contradicted stands,
+    /// unless the server's stream has a hole, where its objection may have been.
+    pub fn close_tls13_pending(&mut self) {
+        let alert_len = self.tls13_alert_record_len();
+        let server_objected = self
+            .facts
+            .tls13_after_client_first
+            .server
+            .is_some_and(|(_, len)| len == alert_len);
+        let server_unseen = self.gaps.iter().any(|g| g.from == Side::Server);
+        if self.facts.established_at.is_none()
+            && !server_objected
+            && !server_unseen
+            && let Some((frame, len)) = self.facts.tls13_client_first
+            && len != alert_len
+        {
+            self.facts.established_at = Some(frame);
+            self.advance(Stage::Established);
+        }
+    }
+}
+
+/// Bytes as text a terminal can show: printable ASCII kept, the rest escaped.
+pub fn printable(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .flat_map(|&b| std::ascii::escape_default(b))
+        .map(char::from)
+        .collect()
+}
