@@ -512,3 +512,105 @@ pub fn printable(bytes: &[u8]) -> String {
         .map(char::from)
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::GapInfo;
+    use super::*;
+
+    /// A connection whose ServerHello (frame 6) chose TLS 1.3 with `cipher`.
+    fn tls13(cipher: u16) -> Connection {
+        let mut c = Connection::new(0, 1, Timestamp::default());
+        let sh = ServerHello {
+            selected_version: Some(version::TLS13),
+            cipher,
+            ..Default::default()
+        };
+        c.facts.server_hello = Some((6, Box::new(sh)));
+        c
+    }
+
+    /// Each case: the records after the ServerHello as (side, length), in order, and whether
+    /// the handshake is judged established, and at which frame (a record's frame is its index
+    /// plus 10), once the capture ends.
+    #[test]
+    fn the_tls13_inference_from_record_sizes() {
+        use Side::{Client, Server};
+        const AES_GCM: u16 = 0x1301;
+        const AES_CCM_8: u16 = 0x1305;
+        let cases: &[(&str, u16, &[(Side, usize)], Option<u64>)] = &[
+            (
+                "the client's Finished, then the server's ticket",
+                AES_GCM,
+                &[
+                    (Server, 23),
+                    (Server, 900),
+                    (Server, 286),
+                    (Server, 74),
+                    (Client, 74),
+                    (Server, 250),
+                ],
+                Some(14),
+            ),
+            (
+                "the client's only answer is alert-sized: it rejected the certificate",
+                AES_GCM,
+                &[
+                    (Server, 23),
+                    (Server, 900),
+                    (Server, 286),
+                    (Server, 74),
+                    (Client, 19),
+                ],
+                None,
+            ),
+            (
+                "the server's answer to the client's Finished is alert-sized",
+                AES_GCM,
+                &[(Server, 900), (Client, 74), (Server, 19)],
+                None,
+            ),
+            (
+                "the client's Finished and nothing after: it stands",
+                AES_GCM,
+                &[(Server, 900), (Client, 74)],
+                Some(11),
+            ),
+            (
+                "an 8-byte tag makes an alert 11 bytes",
+                AES_CCM_8,
+                &[(Server, 900), (Client, 11)],
+                None,
+            ),
+            (
+                "with an 8-byte tag a 19-byte record is no alert",
+                AES_CCM_8,
+                &[(Server, 900), (Client, 19)],
+                Some(11),
+            ),
+        ];
+        for (what, cipher, records, established) in cases {
+            let mut c = tls13(*cipher);
+            for (i, &(side, length)) in records.iter().enumerate() {
+                c.tls13_record(side, 10 + i as u64, length);
+            }
+            c.close_tls13_pending();
+            assert_eq!(c.facts.established_at, *established, "{what}");
+        }
+    }
+
+    #[test]
+    fn a_hole_in_the_servers_stream_leaves_the_finished_unproven() {
+        let mut c = tls13(0x1301);
+        c.tls13_record(Side::Server, 10, 900);
+        c.tls13_record(Side::Client, 11, 74);
+        c.gaps.push(GapInfo {
+            frame: 12,
+            from: Side::Server,
+            offset: 2000,
+            bytes: 100,
+        });
+        c.close_tls13_pending();
+        assert_eq!(c.facts.established_at, None);
+    }
+}
