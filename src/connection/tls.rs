@@ -538,7 +538,8 @@ mod tests {
         use Side::{Client, Server};
         const AES_GCM: u16 = 0x1301;
         const AES_CCM_8: u16 = 0x1305;
-        let cases: &[(&str, u16, &[(Side, usize)], Option<u64>)] = &[
+        type Case<'a> = (&'a str, u16, &'a [(Side, usize)], Option<u64>);
+        let cases: &[Case] = &[
             (
                 "the client's Finished, then the server's ticket",
                 AES_GCM,
