@@ -2,6 +2,7 @@
 //! direction, ended early, lost segments, or cut packets short. These are `incomplete`, never
 //! failures.
 
+use super::words::Why;
 use super::{first_close, side_word, silent_side, stage_words};
 use crate::connection::{
     Close, Code, Connection, Detail, Diagnosis, EndedBy, EventKind, Evidence, Stage,
@@ -34,11 +35,7 @@ pub fn started_late(conn: &Connection) -> Option<Diagnosis> {
             "the end of the handshake is there: both sides sent their Finished",
         );
     }
-    Some(
-        d
-            .cause("the capture was started after the connection was opened")
-            .fix("start the capture before the client connects, or reproduce the connection while capturing"),
-    )
+    Some(d.words(Why::CaptureStartedLate))
 }
 
 /// The capture holds one side's packets only (asymmetric routing, or a filter), so what the
@@ -72,10 +69,7 @@ pub fn one_direction(conn: &Connection) -> Option<Diagnosis> {
     if let Some(Close { side, frame, kind }) = first_close(conn) {
         d = d.evidence(frame, format!("{kind} from the {}", side_word(side)));
     }
-    Some(
-        d.cause("asymmetric routing (the other direction takes another path past the capture point), or a capture filter that keeps one direction")
-            .fix("capture where both directions pass (on the client or server host itself), or on both paths and merge the files (mergecap)"),
-    )
+    Some(d.words(Why::CaptureOneDirection))
 }
 
 /// One of tlsdiag's own bounds stopped the reading before anything decided the handshake:
@@ -87,15 +81,22 @@ pub fn limit_reached(conn: &Connection) -> Option<Diagnosis> {
     }
     let words = hit.limit.words();
     Some(
-        Diagnosis::new(Code::LimitReached, conn.facts.stage, EndedBy::Unknown, hit.frame)
-            .summary(format!(
-                "tlsdiag stopped reading the {}'s stream at frame {}: {words}",
-                side_word(hit.side),
-                hit.frame
-            ))
-            .evidence(hit.frame, format!("the {}'s stream: {words}", side_word(hit.side)))
-            .cause("the connection sent more than tlsdiag holds by default: an unusually large handshake, or hostile traffic")
-            .fix("raise the limit named above and analyse the capture again"),
+        Diagnosis::new(
+            Code::LimitReached,
+            conn.facts.stage,
+            EndedBy::Unknown,
+            hit.frame,
+        )
+        .summary(format!(
+            "tlsdiag stopped reading the {}'s stream at frame {}: {words}",
+            side_word(hit.side),
+            hit.frame
+        ))
+        .evidence(
+            hit.frame,
+            format!("the {}'s stream: {words}", side_word(hit.side)),
+        )
+        .words(Why::LimitReached),
     )
 }
 
@@ -115,8 +116,7 @@ pub fn truncated_packets(conn: &Connection) -> Option<Diagnosis> {
                 conn.tcp.truncated_bytes, gap.frame
             ))
             .evidence(gap.frame, format!("a packet from the {} was cut short by the snaplen", side_word(gap.from)))
-            .cause("the capture was taken with a small snapshot length (tcpdump -s)")
-            .fix("capture with the full packet: tcpdump -s 0"),
+            .words(Why::TruncatedPackets),
     )
 }
 
@@ -191,8 +191,7 @@ fn stream_gap(conn: &Connection) -> Option<Diagnosis> {
                 gap.frame
             ))
             .evidence(gap.frame, format!("{} bytes at stream offset {} were acknowledged but never captured", gap.bytes, gap.offset))
-            .cause("the capture dropped packets (a busy capture host: see tcpdump's 'dropped by kernel'), or a second path carried them")
-            .fix("capture with a larger buffer (tcpdump -B) and a filter, or on the host itself"),
+            .words(Why::StreamGap),
     )
 }
 
@@ -220,6 +219,76 @@ pub fn ended(conn: &Connection) -> Diagnosis {
             conn.last_frame,
             "the last packet of the connection in the capture",
         )
-        .cause("the capture stopped before the handshake finished; nothing in it shows a failure")
-        .fix("capture for longer, or until the connection closes")
+        .words(Why::CaptureEnded)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnose::tests_support::{connection, connection_with};
+
+    #[test]
+    fn a_connection_without_its_start_started_late() {
+        let d = started_late(&connection("started-late.pcap", 0)).expect("started late");
+        assert_eq!((d.code, d.frame), (Code::CaptureStartedLate, 1));
+        assert!(started_late(&connection("tls13-sni-alpn.pcap", 0)).is_none());
+    }
+
+    #[test]
+    fn one_direction_unless_the_side_seen_sent_a_fatal_alert() {
+        let d = one_direction(&connection("one-direction-tls13-client.pcap", 0)).expect("one");
+        assert_eq!((d.code, d.frame), (Code::CaptureOneDirection, 1));
+        assert!(
+            d.summary.contains("only the client's packets"),
+            "{}",
+            d.summary
+        );
+        assert!(one_direction(&connection("one-direction-client-alert.pcap", 0)).is_none());
+    }
+
+    #[test]
+    fn a_handshake_message_over_the_limit_stops_the_reading() {
+        let mut options = crate::Options::default();
+        options.tls.max_handshake_message = 1000;
+        let d =
+            limit_reached(&connection_with("tls12-ecdhe-chain.pcap", 0, &options)).expect("limit");
+        assert_eq!((d.code, d.frame), (Code::LimitReached, 6));
+        assert!(limit_reached(&connection("tls12-ecdhe-chain.pcap", 0)).is_none());
+    }
+
+    #[test]
+    fn a_snaplen_cut_is_truncated_unless_an_alert_came_first() {
+        let d = truncated_packets(&connection("snaplen-100.pcap", 0)).expect("truncated");
+        assert_eq!((d.code, d.frame), (Code::TruncatedPackets, 4));
+        assert!(truncated_packets(&connection("snaplen-alert.pcap", 0)).is_none());
+    }
+
+    #[test]
+    fn a_lost_segment_is_a_gap_and_a_hole() {
+        let conn = connection("lost-segment.pcap", 0);
+        let d = gap_before_the_end(&conn).expect("gap");
+        assert_eq!((d.code, d.frame), (Code::StreamGap, 6));
+        let hole = holes(&conn).expect("hole");
+        assert_eq!(hole.frame, Some(6));
+        assert!(
+            hole.fact.starts_with("the capture is missing"),
+            "{}",
+            hole.fact
+        );
+        let cut = holes(&connection("snaplen-100.pcap", 0)).expect("cut");
+        assert!(cut.fact.starts_with("the snaplen cut"), "{}", cut.fact);
+        let whole = connection("tls13-sni-alpn.pcap", 0);
+        assert!(gap_before_the_end(&whole).is_none() && holes(&whole).is_none());
+    }
+
+    #[test]
+    fn a_capture_that_ends_mid_handshake_ended() {
+        let d = ended(&connection("ended-early.pcap", 0));
+        assert_eq!((d.code, d.frame), (Code::CaptureEnded, 5));
+        assert!(
+            d.summary.ends_with("with the handshake still under way"),
+            "{}",
+            d.summary
+        );
+    }
 }
