@@ -83,29 +83,51 @@ pub fn hello_retry_failed(conn: &Connection) -> Option<Diagnosis> {
         );
     let d = match second_hello {
         // The retry was sent, repeated, and never answered: it was lost on the way.
-        Some(second) if retried_after_timeout(conn) && conn.facts.client_unacked > 0 && decisive_alert(conn).is_none() => {
+        Some(second)
+            if retried_after_timeout(conn)
+                && conn.facts.client_unacked > 0
+                && decisive_alert(conn).is_none() =>
+        {
             Diagnosis {
                 ended_by: EndedBy::Network,
-                frame: conn.facts.last_retransmission.client.map_or(frame, |(f, _)| f),
+                frame: conn
+                    .facts
+                    .last_retransmission
+                    .client
+                    .map_or(frame, |(f, _)| f),
                 ..d
             }
-                .likely()
-                .summary(format!(
-                    "the client's second ClientHello, with the {asked} share the server asked for, never reached the server: sent {} times, never acknowledged",
-                    retransmits + 1
-                ))
-                .evidence(second, "the second ClientHello, larger by its new key share")
-                .evidence(conn.facts.last_retransmission.client.map(|(f, _)| f), format!("{retransmits} retransmission(s); {} bytes never acknowledged", conn.facts.client_unacked))
-                .evidence(frame, what)
-                .words(Why::HelloRetryLost { asked })
+            .likely()
+            .summary(format!(
+                "the client's second ClientHello, with the {asked} share the server asked for, \
+                never reached the server: sent {} times, never acknowledged",
+                retransmits + 1
+            ))
+            .evidence(
+                second,
+                "the second ClientHello, larger by its new key share",
+            )
+            .evidence(
+                conn.facts.last_retransmission.client.map(|(f, _)| f),
+                format!(
+                    "{retransmits} retransmission(s); {} bytes never acknowledged",
+                    conn.facts.client_unacked
+                ),
+            )
+            .evidence(frame, what)
+            .words(Why::HelloRetryLost { asked })
         }
         Some(second) => d
-            .summary(format!("the server rejected the client's retry with {asked}: {what}"))
+            .summary(format!(
+                "the server rejected the client's retry with {asked}: {what}"
+            ))
             .evidence(second, "the second ClientHello")
             .evidence(frame, what)
             .words(Why::HelloRetryRejected),
         None => d
-            .summary(format!("the client did not retry after the server asked for {asked}: {what}"))
+            .summary(format!(
+                "the client did not retry after the server asked for {asked}: {what}"
+            ))
             .evidence(frame, what)
             .words(Why::HelloRetryNotSent { asked }),
     };
@@ -309,8 +331,13 @@ fn downgrade(conn: &Connection, alert: &Alert) -> Diagnosis {
         .summary("the server refused a fallback to a lower version (TLS_FALLBACK_SCSV)")
         .evidence(
             None,
-            if conn.cipher_suites.values().contains(&CipherSuite::TLS_FALLBACK_SCSV.0) {
-                "the ClientHello carries TLS_FALLBACK_SCSV: the client is retrying at a lower version after a failure"
+            if conn
+                .cipher_suites
+                .values()
+                .contains(&CipherSuite::TLS_FALLBACK_SCSV.0)
+            {
+                "the ClientHello carries TLS_FALLBACK_SCSV: the client is retrying at a lower \
+                version after a failure"
             } else {
                 "the server judged this ClientHello a downgrade"
             },
@@ -438,7 +465,14 @@ fn encrypted_tls12(conn: &Connection, alert: &Alert, stage: Stage) -> Diagnosis 
         .likely()
         .summary(summary)
         .with_client_hello(conn)
-        .evidence(alert.frame, format!("an alert record from the {} after its ChangeCipherSpec: encrypted, so its description is not visible", side_word(alert.from)))
+        .evidence(
+            alert.frame,
+            format!(
+                "an alert record from the {} after its ChangeCipherSpec: \
+                encrypted, so its description is not visible",
+                side_word(alert.from)
+            ),
+        )
         .words(Why::EncryptedAlert {
             sender: alert.from,
             after_finished,

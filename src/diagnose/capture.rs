@@ -64,7 +64,10 @@ pub fn one_direction(conn: &Connection) -> Option<Diagnosis> {
     ))
     .evidence(
         conn.first_frame,
-        format!("the capture holds no packet from the {missing_word}, though the {seen_word}'s show that it took part"),
+        format!(
+            "the capture holds no packet from the {missing_word}, though the {seen_word}'s \
+            show that it took part"
+        ),
     );
     if let Some(Close { side, frame, kind }) = first_close(conn) {
         d = d.evidence(frame, format!("{kind} from the {}", side_word(side)));
@@ -110,13 +113,25 @@ pub fn truncated_packets(conn: &Connection) -> Option<Diagnosis> {
         return None;
     }
     Some(
-        Diagnosis::new(Code::TruncatedPackets, conn.facts.stage, EndedBy::Unknown, gap.frame)
-            .summary(format!(
-                "the capture's snapshot length cut {} bytes of payload, so the handshake cannot be read past frame {}",
-                conn.tcp.truncated_bytes, gap.frame
-            ))
-            .evidence(gap.frame, format!("a packet from the {} was cut short by the snaplen", side_word(gap.from)))
-            .words(Why::TruncatedPackets),
+        Diagnosis::new(
+            Code::TruncatedPackets,
+            conn.facts.stage,
+            EndedBy::Unknown,
+            gap.frame,
+        )
+        .summary(format!(
+            "the capture's snapshot length cut {} bytes of payload, so the handshake cannot be \
+            read past frame {}",
+            conn.tcp.truncated_bytes, gap.frame
+        ))
+        .evidence(
+            gap.frame,
+            format!(
+                "a packet from the {} was cut short by the snaplen",
+                side_word(gap.from)
+            ),
+        )
+        .words(Why::TruncatedPackets),
     )
 }
 
@@ -152,11 +167,13 @@ pub fn holes(conn: &Connection) -> Option<Evidence> {
             _ => "handshake record",
         };
         format!(
-            "the snaplen cut the {side}'s {what} after {captured} of its {total} bytes: what the rest held is not in the capture"
+            "the snaplen cut the {side}'s {what} after {captured} of its {total} bytes: what the \
+            rest held is not in the capture"
         )
     } else if conn.tcp.truncated_bytes > 0 {
         format!(
-            "the snaplen cut {} bytes of payload from here on: what they held is not in the capture",
+            "the snaplen cut {} bytes of payload from here on: what they held is not in the \
+            capture",
             conn.tcp.truncated_bytes
         )
     } else {
@@ -184,14 +201,26 @@ fn stream_gap(conn: &Connection) -> Option<Diagnosis> {
     let gap = conn.gaps.first()?;
     let missing: u64 = conn.gaps.iter().map(|g| g.bytes).sum();
     Some(
-        Diagnosis::new(Code::StreamGap, conn.facts.stage, EndedBy::Unknown, gap.frame)
-            .summary(format!(
-                "the capture is missing {missing} bytes of the {}'s stream, so the handshake cannot be followed past frame {}",
-                side_word(gap.from),
-                gap.frame
-            ))
-            .evidence(gap.frame, format!("{} bytes at stream offset {} were acknowledged but never captured", gap.bytes, gap.offset))
-            .words(Why::StreamGap),
+        Diagnosis::new(
+            Code::StreamGap,
+            conn.facts.stage,
+            EndedBy::Unknown,
+            gap.frame,
+        )
+        .summary(format!(
+            "the capture is missing {missing} bytes of the {}'s stream, so the handshake \
+            cannot be followed past frame {}",
+            side_word(gap.from),
+            gap.frame
+        ))
+        .evidence(
+            gap.frame,
+            format!(
+                "{} bytes at stream offset {} were acknowledged but never captured",
+                gap.bytes, gap.offset
+            ),
+        )
+        .words(Why::StreamGap),
     )
 }
 

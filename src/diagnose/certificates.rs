@@ -43,7 +43,8 @@ pub fn findings(conn: &Connection) -> Vec<Finding> {
         out.push(Finding {
             warning: WarningCode::CertNotYetValid,
             text: format!(
-                "the certificate for {} becomes valid only {} days after this connection (not before {}): a wrong clock on one side?",
+                "the certificate for {} becomes valid only {} days after this connection (not \
+                before {}): a wrong clock on one side?",
                 name(leaf),
                 days(leaf.not_before_unix - now),
                 leaf.not_before
@@ -173,7 +174,11 @@ pub fn rejected(conn: &Connection, alert: &Alert) -> Diagnosis {
             )
         }
         _ => {
-            d = d.evidence(None, "the certificates are not visible (TLS 1.3 encrypts them): the alert alone says why");
+            d = d.evidence(
+                None,
+                "the certificates are not visible (TLS 1.3 encrypts them): the \
+                alert alone says why",
+            );
         }
     }
     d = d.evidence(
@@ -203,4 +208,74 @@ pub fn rejected(conn: &Connection, alert: &Alert) -> Diagnosis {
         alert: alert.description,
         sni: conn.sni.as_ref(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnose::tests_support::connection;
+    use crate::tls::values::AlertLevel;
+
+    fn codes(file: &str) -> Vec<WarningCode> {
+        findings(&connection(file, 0))
+            .iter()
+            .map(|f| f.warning)
+            .collect()
+    }
+
+    #[test]
+    fn each_broken_chain_has_its_finding_first() {
+        assert_eq!(
+            codes("cert-expired.pcap").first(),
+            Some(&WarningCode::CertExpired)
+        );
+        assert_eq!(
+            codes("cert-not-yet-valid.pcap").first(),
+            Some(&WarningCode::CertNotYetValid)
+        );
+        assert!(codes("cert-name-mismatch.pcap").contains(&WarningCode::CertNameMismatch));
+        assert!(codes("cert-chain-incomplete.pcap").contains(&WarningCode::CertChainIncomplete));
+        // TLS 1.3 hides the chain: nothing to find.
+        assert!(codes("tls13-sni-alpn.pcap").is_empty());
+    }
+
+    fn rejected_in(file: &str) -> Diagnosis {
+        let conn = connection(file, 0);
+        let alert = conn
+            .alerts
+            .iter()
+            .find(|a| a.level == Some(AlertLevel::FATAL))
+            .expect("a fatal alert");
+        rejected(&conn, alert)
+    }
+
+    #[test]
+    fn a_rejected_certificate_is_explained_by_its_finding_or_by_the_trust_store() {
+        let expired = rejected_in("cert-expired.pcap");
+        assert_eq!(
+            (expired.code, expired.frame),
+            (Code::CertificateRejected, 8)
+        );
+        assert_eq!(expired.browser_error, Some("ERR_CERT_DATE_INVALID"));
+        assert_eq!(expired.fix, "renew the certificate and reload the server");
+        let mismatch = rejected_in("cert-name-mismatch.pcap");
+        assert_eq!(mismatch.browser_error, Some("ERR_CERT_COMMON_NAME_INVALID"));
+        let self_signed = rejected_in("unknown-ca.pcap");
+        assert_eq!(
+            self_signed.browser_error,
+            Some("ERR_CERT_AUTHORITY_INVALID")
+        );
+        let cause = &self_signed.cause;
+        assert!(
+            cause.ends_with("the client trusts only CAs in its store"),
+            "{cause}"
+        );
+        // The server's packets are not in the capture: the alert alone says why.
+        let unseen = rejected_in("one-direction-client-alert.pcap");
+        let cause = &unseen.cause;
+        assert!(
+            cause.ends_with("trust store lacks the issuing CA"),
+            "{cause}"
+        );
+    }
 }

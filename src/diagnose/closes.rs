@@ -33,13 +33,40 @@ pub fn certificate_rejected_tls13(conn: &Connection) -> Option<Diagnosis> {
         .map(|s| s.to_string())
         .collect();
     let (sh_frame, _) = conn.facts.server_hello.as_ref()?;
-    let mut d = Diagnosis::new(Code::CertificateRejectedTls13, Stage::EncryptedHandshake, EndedBy::Client, frame)
-        .likely()
-        .summary("the client aborted after the server's encrypted flight, most likely rejecting its certificate (TLS 1.3 hides which)")
-        .with_client_hello(conn)
-        .evidence(*sh_frame, format!("ServerHello chose {}; everything after it is encrypted", conn.cipher.unwrap_or("TLS 1.3")))
-        .evidence(None, format!("the server's encrypted records: {} bytes (EncryptedExtensions, Certificate, CertificateVerify, Finished)", server_flight.join(", ")))
-        .evidence(frame, format!("the client's only answer: one {len}-byte record, the exact size of an encrypted alert (2 bytes, content type, 16-byte tag), not a Finished"));
+    let mut d = Diagnosis::new(
+        Code::CertificateRejectedTls13,
+        Stage::EncryptedHandshake,
+        EndedBy::Client,
+        frame,
+    )
+    .likely()
+    .summary(
+        "the client aborted after the server's encrypted flight, most likely rejecting \
+        its certificate (TLS 1.3 hides which)",
+    )
+    .with_client_hello(conn)
+    .evidence(
+        *sh_frame,
+        format!(
+            "ServerHello chose {}; everything after it is encrypted",
+            conn.cipher.unwrap_or("TLS 1.3")
+        ),
+    )
+    .evidence(
+        None,
+        format!(
+            "the server's encrypted records: {} bytes (EncryptedExtensions, \
+            Certificate, CertificateVerify, Finished)",
+            server_flight.join(", ")
+        ),
+    )
+    .evidence(
+        frame,
+        format!(
+            "the client's only answer: one {len}-byte record, the exact size \
+            of an encrypted alert (2 bytes, content type, 16-byte tag), not a Finished"
+        ),
+    );
     if let Some(Close { side, frame, kind }) = first_close(conn) {
         d = d.evidence(frame, format!("then the {} sent {kind}", side_word(side)));
     }
@@ -67,13 +94,15 @@ pub fn server_rejected_client_certificate_tls13(conn: &Connection) -> Option<Dia
     let (code, summary, why) = if with_certificate {
         (
             Code::ClientCertificateRejected,
-            "the server rejected the client's final flight, which carried a certificate: most likely the client certificate",
+            "the server rejected the client's final flight, which carried a certificate: most \
+            likely the client certificate",
             Why::ClientCertificateRejectedTls13,
         )
     } else {
         (
             Code::ClientCertificateRequired,
-            "the server rejected the client's final flight, too small to carry a certificate: most likely mutual TLS without a client certificate",
+            "the server rejected the client's final flight, too small to carry a certificate: most \
+            likely mutual TLS without a client certificate",
             Why::ClientCertificateRequiredTls13,
         )
     };
@@ -82,9 +111,24 @@ pub fn server_rejected_client_certificate_tls13(conn: &Connection) -> Option<Dia
             .likely()
             .summary(summary)
             .with_client_hello(conn)
-            .evidence(client_frame, format!("the client's encrypted flight: {flight} bytes in all (a Finished alone is 53 or 69)"))
-            .evidence(frame, format!("the server answered with one {len}-byte record, the size of an encrypted alert"))
-            .evidence(None, "TLS 1.3 encrypts the CertificateRequest and the client's Certificate: sizes are all a capture shows")
+            .evidence(
+                client_frame,
+                format!(
+                    "the client's encrypted flight: {flight} bytes in all \
+                    (a Finished alone is 53 or 69)"
+                ),
+            )
+            .evidence(
+                frame,
+                format!(
+                    "the server answered with one {len}-byte record, the size of an encrypted alert"
+                ),
+            )
+            .evidence(
+                None,
+                "TLS 1.3 encrypts the CertificateRequest and the client's Certificate: \
+                sizes are all a capture shows",
+            )
             .words(why),
     )
 }
@@ -110,17 +154,30 @@ pub fn client_hello_lost(conn: &Connection) -> Option<Diagnosis> {
     }
     let size = conn.client_hello_size.unwrap_or(0);
     Some(
-        Diagnosis::new(Code::ClientHelloLost, Stage::ClientHello, EndedBy::Network, last)
-            .likely()
-            .summary(format!(
-                "the {size}-byte ClientHello never reached the server: sent {} times, never acknowledged, while the server's small packets came through",
-                retransmits + 1
-            ))
-            .with_client_hello(conn)
-            .evidence(*frame, format!("ClientHello of {size} bytes"))
-            .evidence(last, format!("{retransmits} retransmission(s) of it, the last here; the server acknowledged none of its {} bytes", conn.facts.client_unacked))
-            .evidence(conn.facts.syn_ack, "the SYN-ACK (a small packet) arrived")
-            .words(Why::ClientHelloLost),
+        Diagnosis::new(
+            Code::ClientHelloLost,
+            Stage::ClientHello,
+            EndedBy::Network,
+            last,
+        )
+        .likely()
+        .summary(format!(
+            "the {size}-byte ClientHello never reached the server: sent {} times, never \
+            acknowledged, while the server's small packets came through",
+            retransmits + 1
+        ))
+        .with_client_hello(conn)
+        .evidence(*frame, format!("ClientHello of {size} bytes"))
+        .evidence(
+            last,
+            format!(
+                "{retransmits} retransmission(s) of it, the last here; the \
+                server acknowledged none of its {} bytes",
+                conn.facts.client_unacked
+            ),
+        )
+        .evidence(conn.facts.syn_ack, "the SYN-ACK (a small packet) arrived")
+        .words(Why::ClientHelloLost),
     )
 }
 

@@ -104,7 +104,8 @@ pub fn judge(conn: &Connection, options: &DiagnoseOptions) -> Judgement {
         diagnosis.evidence.push(Evidence {
             frame: Some(earlier.reset),
             fact: format!(
-                "an earlier attempt (SYN at frame {}) was reset by the {} before any data; this verdict is on the retry from frame {}",
+                "an earlier attempt (SYN at frame {}) was reset by the {} before any data; this \
+                verdict is on the retry from frame {}",
                 earlier.syn,
                 side_word(earlier.by),
                 earlier.retry

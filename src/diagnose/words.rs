@@ -221,7 +221,7 @@ pub(super) fn words(why: Why) -> Words {
         Why::MiddleboxReset { sni } => says(
             format!(
                 "a middlebox (firewall, IPS or SNI filter) reset the connection \
-                 after seeing the ClientHello{}",
+                after seeing the ClientHello{}",
                 sni.map(|s| format!(" for {s}")).unwrap_or_default()
             ),
             concat!(
@@ -334,7 +334,7 @@ pub(super) fn words(why: Why) -> Words {
             format!("no virtual host or certificate on this server is configured for {sni}"),
             format!(
                 "add {sni} to the server's names (server_name / SNI configuration), \
-                 or fix the name the client uses"
+                or fix the name the client uses"
             ),
             Some("ERR_SSL_UNRECOGNIZED_NAME_ALERT"),
         ),
@@ -438,7 +438,7 @@ pub(super) fn words(why: Why) -> Words {
             ),
             format!(
                 "fix the path for large packets (MSS clamping, ICMP fragmentation-needed), \
-                 or make the client send a {asked} key share at once"
+                or make the client send a {asked} key share at once"
             ),
             Some("ERR_TIMED_OUT"),
         ),
@@ -477,11 +477,11 @@ pub(super) fn words(why: Why) -> Words {
             says(
                 format!(
                     "a broken or incompatible TLS implementation on the {peer}'s side, \
-                     or a middlebox rewriting the handshake's bytes"
+                    or a middlebox rewriting the handshake's bytes"
                 ),
                 format!(
                     "update the {peer}'s TLS library; capture on both sides of any proxy \
-                     or load balancer to see whether bytes change in transit"
+                    or load balancer to see whether bytes change in transit"
                 ),
                 Some(match alert {
                     Some(Desc::BAD_RECORD_MAC) => "ERR_SSL_BAD_RECORD_MAC_ALERT",
@@ -589,7 +589,7 @@ fn certificate_rejected_cause(finding: Option<(WarningCode, &str)>, description:
     let Some((warning, text)) = finding else {
         return format!(
             "the client does not trust the certificate ({description}), though nothing in the \
-             certificate itself is wrong: the client's trust store lacks the issuing CA"
+            certificate itself is wrong: the client's trust store lacks the issuing CA"
         );
     };
     let why = match warning {
@@ -621,7 +621,7 @@ fn certificate_rejected_fix(warning: Option<WarningCode>, sni: Option<&WireText>
         .into(),
         Some(WarningCode::CertNameMismatch) => format!(
             "install a certificate whose subjectAltName includes {}, \
-             or connect with a name the certificate has",
+            or connect with a name the certificate has",
             sni.map_or("the requested name".to_string(), WireText::to_string)
         ),
         Some(WarningCode::CertSelfSigned) => concat!(
@@ -644,5 +644,76 @@ fn certificate_rejected_fix(warning: Option<WarningCode>, sni: Option<&WireText>
             "or use a certificate from a CA the client trusts"
         )
         .into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_server_close_is_a_reset_or_a_close_to_the_browser() {
+        let browser = |how| {
+            words(Why::ServerClosed {
+                at_client_hello: false,
+                how,
+            })
+            .browser
+        };
+        assert_eq!(browser(CloseKind::Rst), Some("ERR_CONNECTION_RESET"));
+        assert_eq!(browser(CloseKind::Fin), Some("ERR_CONNECTION_CLOSED"));
+    }
+
+    #[test]
+    fn interpolated_values_land_in_their_sentences() {
+        let sni = WireText::from("shop.test");
+        let w = words(Why::UnrecognizedName { sni: &sni });
+        assert_eq!(
+            w.cause,
+            "no virtual host or certificate on this server is configured for shop.test"
+        );
+        assert!(
+            w.fix.starts_with("add shop.test to the server's names"),
+            "{}",
+            w.fix
+        );
+        let w = words(Why::CryptoFailure {
+            peer: Side::Server,
+            alert: Some(Desc::DECRYPT_ERROR),
+        });
+        assert!(w.cause.contains("on the server's side"), "{}", w.cause);
+        assert_eq!(w.browser, Some("ERR_SSL_DECRYPT_ERROR_ALERT"));
+    }
+
+    #[test]
+    fn a_certificate_finding_chooses_the_cause_fix_and_browser() {
+        let w = words(Why::CertificateRejected {
+            finding: Some((WarningCode::CertSelfSigned, "it is self-signed")),
+            description: "bad_certificate",
+            alert: None,
+            sni: None,
+        });
+        assert_eq!(
+            w.cause,
+            "it is self-signed: the client trusts only CAs in its store"
+        );
+        assert!(
+            w.fix.starts_with("install a certificate from a CA"),
+            "{}",
+            w.fix
+        );
+        assert_eq!(w.browser, Some("ERR_CERT_AUTHORITY_INVALID"));
+        let revoked = words(Why::CertificateRejected {
+            finding: None,
+            description: "certificate_revoked",
+            alert: Some(Desc::CERTIFICATE_REVOKED),
+            sni: None,
+        });
+        assert_eq!(revoked.browser, Some("ERR_CERT_REVOKED"));
+        assert!(
+            revoked.cause.contains("(certificate_revoked)"),
+            "{}",
+            revoked.cause
+        );
     }
 }
