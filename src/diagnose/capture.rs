@@ -254,25 +254,31 @@ pub fn ended(conn: &Connection) -> Diagnosis {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diagnose::tests_support::{connection, connection_with};
+    use crate::diagnose::tests_support::{connection, connection_with, decides};
 
     #[test]
     fn a_connection_without_its_start_started_late() {
-        let d = started_late(&connection("started-late.pcap", 0)).expect("started late");
-        assert_eq!((d.code, d.frame), (Code::CaptureStartedLate, 1));
-        assert!(started_late(&connection("tls13-sni-alpn.pcap", 0)).is_none());
+        decides(
+            started_late,
+            "started-late.pcap",
+            (Code::CaptureStartedLate, 1),
+            "tls13-sni-alpn.pcap",
+        );
     }
 
     #[test]
     fn one_direction_unless_the_side_seen_sent_a_fatal_alert() {
-        let d = one_direction(&connection("one-direction-tls13-client.pcap", 0)).expect("one");
-        assert_eq!((d.code, d.frame), (Code::CaptureOneDirection, 1));
+        let d = decides(
+            one_direction,
+            "one-direction-tls13-client.pcap",
+            (Code::CaptureOneDirection, 1),
+            "one-direction-client-alert.pcap",
+        );
         assert!(
             d.summary.contains("only the client's packets"),
             "{}",
             d.summary
         );
-        assert!(one_direction(&connection("one-direction-client-alert.pcap", 0)).is_none());
     }
 
     #[test]
@@ -287,9 +293,12 @@ mod tests {
 
     #[test]
     fn a_snaplen_cut_is_truncated_unless_an_alert_came_first() {
-        let d = truncated_packets(&connection("snaplen-100.pcap", 0)).expect("truncated");
-        assert_eq!((d.code, d.frame), (Code::TruncatedPackets, 4));
-        assert!(truncated_packets(&connection("snaplen-alert.pcap", 0)).is_none());
+        decides(
+            truncated_packets,
+            "snaplen-100.pcap",
+            (Code::TruncatedPackets, 4),
+            "snaplen-alert.pcap",
+        );
     }
 
     #[test]

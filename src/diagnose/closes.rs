@@ -342,7 +342,7 @@ fn client_closed(conn: &Connection, frame: u64, how: CloseKind, stage: Stage) ->
 mod tests {
     use super::*;
     use crate::connection::Confidence;
-    use crate::diagnose::tests_support::connection;
+    use crate::diagnose::tests_support::{connection, decides};
 
     #[test]
     fn an_alert_sized_record_instead_of_the_clients_finished_rejects_the_certificate() {
@@ -364,17 +364,23 @@ mod tests {
 
     #[test]
     fn a_client_hello_retransmitted_and_never_acknowledged_was_lost() {
-        let d = client_hello_lost(&connection("client-hello-lost.pcap", 0)).expect("lost");
-        assert_eq!((d.code, d.frame), (Code::ClientHelloLost, 9));
+        let d = decides(
+            client_hello_lost,
+            "client-hello-lost.pcap",
+            (Code::ClientHelloLost, 9),
+            "no-server-hello.pcap",
+        );
         assert_eq!(d.ended_by, EndedBy::Network);
-        assert!(client_hello_lost(&connection("no-server-hello.pcap", 0)).is_none());
     }
 
     #[test]
     fn a_client_hello_without_answer_is_no_server_hello() {
-        let d = no_server_hello(&connection("no-server-hello.pcap", 0)).expect("silent");
-        assert_eq!((d.code, d.frame), (Code::NoServerHello, 6));
-        assert!(no_server_hello(&connection("server-reset.pcap", 0)).is_none());
+        decides(
+            no_server_hello,
+            "no-server-hello.pcap",
+            (Code::NoServerHello, 6),
+            "server-reset.pcap",
+        );
     }
 
     #[test]

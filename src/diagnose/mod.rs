@@ -344,7 +344,7 @@ fn timestamp_at(conn: &Connection, offset: f64) -> crate::capture::Timestamp {
 mod tests_support {
     use crate::Options;
     use crate::analyze::analyze_capture;
-    use crate::connection::Connection;
+    use crate::connection::{Code, Connection, Diagnosis};
 
     /// The connection with this tcp.stream in `captures/{file}`, read with `options`.
     pub(super) fn connection_with(file: &str, stream: u64, options: &Options) -> Connection {
@@ -364,6 +364,23 @@ mod tests_support {
     /// The connection with this tcp.stream in `captures/{file}`, read with the defaults.
     pub(super) fn connection(file: &str, stream: u64) -> Connection {
         connection_with(file, stream, &Options::default())
+    }
+
+    /// What `rule` decides on the first connection of `file`, checked to be `(code, frame)`,
+    /// after checking that it passes on the first connection of `passes_on`.
+    pub(super) fn decides(
+        rule: super::Rule,
+        file: &str,
+        expected: (Code, u64),
+        passes_on: &str,
+    ) -> Diagnosis {
+        assert!(
+            rule(&connection(passes_on, 0)).is_none(),
+            "decided {passes_on}"
+        );
+        let d = rule(&connection(file, 0)).unwrap_or_else(|| panic!("passed on {file}"));
+        assert_eq!((d.code, d.frame), expected, "{file}");
+        d
     }
 }
 

@@ -98,7 +98,7 @@ pub fn server_not_tls(conn: &Connection) -> Option<Diagnosis> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diagnose::tests_support::connection;
+    use crate::diagnose::tests_support::{connection, decides};
 
     #[test]
     fn http_from_the_client_is_not_tls() {
@@ -115,10 +115,13 @@ mod tests {
 
     #[test]
     fn an_ssh_banner_answering_a_client_hello_is_not_tls() {
-        let d = server_not_tls(&connection("ssh-on-443.pcap", 0)).expect("plaintext");
-        assert_eq!((d.code, d.frame), (Code::NotTlsServer, 6));
+        let d = decides(
+            server_not_tls,
+            "ssh-on-443.pcap",
+            (Code::NotTlsServer, 6),
+            "http-on-443.pcap",
+        );
         assert!(d.summary.contains("an SSH banner"), "{}", d.summary);
         assert_eq!(d.browser_error, Some("ERR_SSL_PROTOCOL_ERROR"));
-        assert!(server_not_tls(&connection("http-on-443.pcap", 0)).is_none());
     }
 }
