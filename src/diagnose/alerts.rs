@@ -1,6 +1,7 @@
 //! Failures that an alert names: the sender, the description and the stage tell the class.
 
 use super::certificates;
+use super::words::Why;
 use super::{side_word, stage_at, stage_words};
 use crate::connection::{Alert, Close, Code, Connection, Diagnosis, EndedBy, EventKind, Stage};
 use crate::flow::Side;
@@ -82,37 +83,53 @@ pub fn hello_retry_failed(conn: &Connection) -> Option<Diagnosis> {
         );
     let d = match second_hello {
         // The retry was sent, repeated, and never answered: it was lost on the way.
-        Some(second) if retried_after_timeout(conn) && conn.facts.client_unacked > 0 && decisive_alert(conn).is_none() => {
+        Some(second)
+            if retried_after_timeout(conn)
+                && conn.facts.client_unacked > 0
+                && decisive_alert(conn).is_none() =>
+        {
             Diagnosis {
                 ended_by: EndedBy::Network,
-                frame: conn.facts.last_retransmission.client.map_or(frame, |(f, _)| f),
+                frame: conn
+                    .facts
+                    .last_retransmission
+                    .client
+                    .map_or(frame, |(f, _)| f),
                 ..d
             }
-                .likely()
-                .summary(format!(
-                    "the client's second ClientHello, with the {asked} share the server asked for, never reached the server: sent {} times, never acknowledged",
-                    retransmits + 1
-                ))
-                .evidence(second, "the second ClientHello, larger by its new key share")
-                .evidence(conn.facts.last_retransmission.client.map(|(f, _)| f), format!("{retransmits} retransmission(s); {} bytes never acknowledged", conn.facts.client_unacked))
-                .evidence(frame, what)
-                .cause("the path drops the larger second ClientHello (an MTU or middlebox problem), while the first one passed")
-                .fix(format!("fix the path for large packets (MSS clamping, ICMP fragmentation-needed), or make the client send a {asked} key share at once"))
-                .browser("ERR_TIMED_OUT")
+            .likely()
+            .summary(format!(
+                "the client's second ClientHello, with the {asked} share the server asked for, \
+                never reached the server: sent {} times, never acknowledged",
+                retransmits + 1
+            ))
+            .evidence(
+                second,
+                "the second ClientHello, larger by its new key share",
+            )
+            .evidence(
+                conn.facts.last_retransmission.client.map(|(f, _)| f),
+                format!(
+                    "{retransmits} retransmission(s); {} bytes never acknowledged",
+                    conn.facts.client_unacked
+                ),
+            )
+            .evidence(frame, what)
+            .words(Why::HelloRetryLost { asked })
         }
         Some(second) => d
-            .summary(format!("the server rejected the client's retry with {asked}: {what}"))
+            .summary(format!(
+                "the server rejected the client's retry with {asked}: {what}"
+            ))
             .evidence(second, "the second ClientHello")
             .evidence(frame, what)
-            .cause("the client's second ClientHello did not satisfy the server (group, cookie or parameters changed)")
-            .fix("compare the two ClientHellos: they must be the same but for the key share and cookie (RFC 8446 4.1.2)")
-            .browser("ERR_SSL_PROTOCOL_ERROR"),
+            .words(Why::HelloRetryRejected),
         None => d
-            .summary(format!("the client did not retry after the server asked for {asked}: {what}"))
+            .summary(format!(
+                "the client did not retry after the server asked for {asked}: {what}"
+            ))
             .evidence(frame, what)
-            .cause(format!("the client cannot or will not use {asked}, the only group the server accepts"))
-            .fix(format!("offer {asked} on the client, or enable one of the client's groups on the server"))
-            .browser("ERR_SSL_PROTOCOL_ERROR"),
+            .words(Why::HelloRetryNotSent { asked }),
     };
     Some(d)
 }
@@ -198,20 +215,12 @@ fn protocol_version(conn: &Connection, alert: &Alert) -> Diagnosis {
     } else {
         offered.join(", ")
     };
-    let (summary, cause, fix) = match alert.from {
+    let (summary, why) = match alert.from {
         Side::Server => (
             format!("the server accepts none of the versions the client offers ({range})"),
-            if offered.is_empty() {
-                "the server is configured for versions the client does not offer".to_string()
-            } else {
-                format!(
-                    "the client offers only {range}; the server is configured for other versions"
-                )
-            },
-            if only_tls13(conn) {
-                "enable TLS 1.3 on the server, or let the client offer TLS 1.2".to_string()
-            } else {
-                "align the protocol versions: enable a version the client offers on the server, or update the client".to_string()
+            Why::ServerRefusedVersions {
+                offered: (!offered.is_empty()).then_some(range.as_str()),
+                only_tls13: only_tls13(conn),
             },
         ),
         Side::Client => (
@@ -219,15 +228,12 @@ fn protocol_version(conn: &Connection, alert: &Alert) -> Diagnosis {
                 "the client refused the server's version {}",
                 conn.version.unwrap_or("(unknown)")
             ),
-            format!("the server chose a version outside the client's range ({range})"),
-            "enable a version the client accepts on the server (TLS 1.2 or 1.3)".to_string(),
+            Why::ClientRefusedVersion { range: &range },
         ),
     };
     base(conn, Code::ProtocolVersion, Stage::ClientHello, alert)
         .summary(summary)
-        .cause(cause)
-        .fix(fix)
-        .browser("ERR_SSL_VERSION_OR_CIPHER_MISMATCH")
+        .words(why)
 }
 
 /// What the client's cipher suite list has and lacks, in the terms a server admin compares.
@@ -285,27 +291,24 @@ fn offer_profile(conn: &Connection) -> String {
 fn no_shared_cipher(conn: &Connection, alert: &Alert) -> Diagnosis {
     let suites: Vec<&str> = conn.cipher_suites.without_grease().take(6).collect();
     base(conn, Code::NoSharedCipher, Stage::ClientHello, alert)
-        .summary(format!("the server found nothing acceptable in the ClientHello: {}", alert_words(alert).trim()))
+        .summary(format!(
+            "the server found nothing acceptable in the ClientHello: {}",
+            alert_words(alert).trim()
+        ))
         .evidence(None, offer_profile(conn))
         .evidence(None, format!("first suites offered: {}", suites.join(", ")))
-        .cause("no cipher suite (or key-exchange group, or signature algorithm) in common between the client's offer and the server's configuration")
-        .fix("enable on the server a suite the client offers (e.g. an ECDHE-GCM suite for TLS 1.2), or update the client's cipher list")
-        .browser("ERR_SSL_VERSION_OR_CIPHER_MISMATCH")
+        .words(Why::NoSharedCipher)
 }
 
 fn unrecognized_name(conn: &Connection, alert: &Alert) -> Diagnosis {
     match &conn.sni {
         Some(sni) => base(conn, Code::UnrecognizedName, Stage::ClientHello, alert)
             .summary(format!("the server does not serve the name {sni}"))
-            .cause(format!("no virtual host or certificate on this server is configured for {sni}"))
-            .fix(format!("add {sni} to the server's names (server_name / SNI configuration), or fix the name the client uses"))
-            .browser("ERR_SSL_UNRECOGNIZED_NAME_ALERT"),
+            .words(Why::UnrecognizedName { sni }),
         None => base(conn, Code::MissingSni, Stage::ClientHello, alert)
             .summary("the server requires SNI, and the ClientHello has none")
             .evidence(None, "the ClientHello has no server_name extension")
-            .cause("the client connects by IP address or is too old or configured not to send SNI, and the server rejects handshakes without a name")
-            .fix("connect by host name (or set the SNI explicitly), or give the server a default certificate for clients without SNI")
-            .browser("ERR_SSL_UNRECOGNIZED_NAME_ALERT"),
+            .words(Why::MissingSni),
     }
 }
 
@@ -316,11 +319,11 @@ fn no_application_protocol(conn: &Connection, alert: &Alert) -> Diagnosis {
         wire_text::join(&conn.alpn_offered, ", ")
     };
     base(conn, Code::NoApplicationProtocol, Stage::ClientHello, alert)
-        .summary(format!("the server supports none of the application protocols offered (ALPN {offered})"))
+        .summary(format!(
+            "the server supports none of the application protocols offered (ALPN {offered})"
+        ))
         .evidence(None, format!("ALPN offered: {offered}"))
-        .cause("the server insists on an application protocol (e.g. only h2, or a gRPC or DoT name) that the client does not offer")
-        .fix("offer the protocol the server expects on the client, or allow the client's protocol on the server")
-        .browser("ERR_SSL_PROTOCOL_ERROR")
+        .words(Why::NoApplicationProtocol)
 }
 
 fn downgrade(conn: &Connection, alert: &Alert) -> Diagnosis {
@@ -328,15 +331,18 @@ fn downgrade(conn: &Connection, alert: &Alert) -> Diagnosis {
         .summary("the server refused a fallback to a lower version (TLS_FALLBACK_SCSV)")
         .evidence(
             None,
-            if conn.cipher_suites.values().contains(&CipherSuite::TLS_FALLBACK_SCSV.0) {
-                "the ClientHello carries TLS_FALLBACK_SCSV: the client is retrying at a lower version after a failure"
+            if conn
+                .cipher_suites
+                .values()
+                .contains(&CipherSuite::TLS_FALLBACK_SCSV.0)
+            {
+                "the ClientHello carries TLS_FALLBACK_SCSV: the client is retrying at a lower \
+                version after a failure"
             } else {
                 "the server judged this ClientHello a downgrade"
             },
         )
-        .cause("an earlier attempt at a higher version failed (often a middlebox that breaks the newer handshake); the server correctly refuses the downgrade")
-        .fix("find why the first, higher-version attempt failed (look for the connection just before this one)")
-        .browser("ERR_SSL_VERSION_INTERFERENCE")
+        .words(Why::DowngradeDetected)
 }
 
 /// The server asked for a client certificate: did the client send none, or an empty one?
@@ -369,9 +375,7 @@ fn client_certificate_required(conn: &Connection, alert: &Alert) -> Diagnosis {
     if let Some((frame, true)) = conn.facts.client_certificate {
         d = d.evidence(frame, "the client answered with an empty Certificate");
     }
-    d.cause("mutual TLS: the server only accepts clients with a certificate, and this client has none configured")
-        .fix("configure the client's certificate and key (for curl: --cert/--key), or make client certificates optional on the server")
-        .browser("ERR_BAD_SSL_CLIENT_AUTH_CERT")
+    d.words(Why::ClientCertificateRequired)
 }
 
 fn client_certificate_rejected(conn: &Connection, alert: &Alert) -> Diagnosis {
@@ -397,18 +401,11 @@ fn client_certificate_rejected(conn: &Connection, alert: &Alert) -> Diagnosis {
             ),
         );
     }
-    d.cause("the client's certificate is not signed by a CA the server trusts for clients, or is expired or revoked")
-        .fix("issue the client a certificate from the CA the server trusts (its ssl_client_certificate / CA file), or add the client's CA there")
-        .browser("ERR_BAD_SSL_CLIENT_AUTH_CERT")
+    d.words(Why::ClientCertificateRejected)
 }
 
 fn crypto_failure(conn: &Connection, alert: &Alert, stage: Stage) -> Diagnosis {
     let other = side_word(alert.from.peer());
-    let browser = match alert.description {
-        Some(Desc::BAD_RECORD_MAC) => "ERR_SSL_BAD_RECORD_MAC_ALERT",
-        Some(Desc::DECRYPT_ERROR) => "ERR_SSL_DECRYPT_ERROR_ALERT",
-        _ => "ERR_SSL_PROTOCOL_ERROR",
-    };
     base(conn, Code::CryptoFailure, stage, alert)
         .summary(format!(
             "the {} rejected the {other}'s handshake as malformed or unverifiable: {} {}",
@@ -416,11 +413,10 @@ fn crypto_failure(conn: &Connection, alert: &Alert, stage: Stage) -> Diagnosis {
             alert_words(alert).trim(),
             stage_words(stage)
         ))
-        .cause(format!(
-            "a broken or incompatible TLS implementation on the {other}'s side, or a middlebox rewriting the handshake's bytes"
-        ))
-        .fix(format!("update the {other}'s TLS library; capture on both sides of any proxy or load balancer to see whether bytes change in transit"))
-        .browser(browser)
+        .words(Why::CryptoFailure {
+            peer: alert.from.peer(),
+            alert: alert.description,
+        })
 }
 
 fn other_alert(conn: &Connection, alert: &Alert, stage: Stage) -> Diagnosis {
@@ -436,15 +432,7 @@ fn other_alert(conn: &Connection, alert: &Alert, stage: Stage) -> Diagnosis {
             stage_words(stage),
             alert_words(alert).trim()
         ))
-        .cause(format!(
-            "the {} gave up for the reason the alert names",
-            side_word(alert.from)
-        ))
-        .fix(format!(
-            "look at the {}'s logs at the time of the alert for the error behind it",
-            side_word(alert.from)
-        ))
-        .browser("ERR_SSL_PROTOCOL_ERROR")
+        .words(Why::Alert { sender: alert.from })
 }
 
 /// TLS 1.2: an alert after ChangeCipherSpec is encrypted; its description cannot be read.
@@ -455,11 +443,13 @@ fn encrypted_tls12(conn: &Connection, alert: &Alert, stage: Stage) -> Diagnosis 
         .finished
         .get(alert.from.peer())
         .is_some_and(|f| f < alert.frame);
-    let (code, summary, cause) = if after_finished {
+    let (code, summary) = if after_finished {
         (
             Code::CryptoFailure,
-            format!("the {} answered the {other}'s Finished with an encrypted alert", side_word(alert.from)),
-            "the Finished did not verify: the two sides derived different keys (a broken implementation, a wrong pre-shared key, or bytes changed in transit)".to_string(),
+            format!(
+                "the {} answered the {other}'s Finished with an encrypted alert",
+                side_word(alert.from)
+            ),
         )
     } else {
         (
@@ -469,18 +459,78 @@ fn encrypted_tls12(conn: &Connection, alert: &Alert, stage: Stage) -> Diagnosis 
                 side_word(alert.from),
                 stage_words(stage)
             ),
-            format!(
-                "the {} gave up after encryption started; the alert's reason is encrypted",
-                side_word(alert.from)
-            ),
         )
     };
     Diagnosis::new(code, stage, alert.from.into(), alert.frame)
         .likely()
         .summary(summary)
         .with_client_hello(conn)
-        .evidence(alert.frame, format!("an alert record from the {} after its ChangeCipherSpec: encrypted, so its description is not visible", side_word(alert.from)))
-        .cause(cause)
-        .fix(format!("check the {}'s logs at this time for the alert's reason", side_word(alert.from)))
-        .browser("ERR_SSL_PROTOCOL_ERROR")
+        .evidence(
+            alert.frame,
+            format!(
+                "an alert record from the {} after its ChangeCipherSpec: \
+                encrypted, so its description is not visible",
+                side_word(alert.from)
+            ),
+        )
+        .words(Why::EncryptedAlert {
+            sender: alert.from,
+            after_finished,
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnose::tests_support::{connection, decides};
+
+    #[test]
+    fn a_hello_retry_the_server_refused_failed_at_the_retry() {
+        let d = decides(
+            hello_retry_failed,
+            "hello-retry-failed.pcap",
+            (Code::HelloRetryFailed, 13),
+            "protocol-version.pcap",
+        );
+        assert_eq!(d.stage, Stage::ServerHello);
+    }
+
+    #[test]
+    fn each_alert_tells_its_class() {
+        let cases = [
+            ("protocol-version.pcap", Code::ProtocolVersion),
+            ("no-shared-cipher.pcap", Code::NoSharedCipher),
+            ("no-common-signature.pcap", Code::NoSharedCipher),
+            ("unrecognized-name.pcap", Code::UnrecognizedName),
+            ("missing-sni.pcap", Code::MissingSni),
+            ("no-application-protocol.pcap", Code::NoApplicationProtocol),
+            ("inappropriate-fallback.pcap", Code::DowngradeDetected),
+            (
+                "client-cert-required-tls12.pcap",
+                Code::ClientCertificateRequired,
+            ),
+            ("client-cert-rejected.pcap", Code::ClientCertificateRejected),
+            ("cert-expired.pcap", Code::CertificateRejected),
+            ("psk-mismatch.pcap", Code::CryptoFailure),
+            ("alert-internal-error.pcap", Code::Alert),
+        ];
+        for (file, code) in cases {
+            let d = alert_received(&connection(file, 0)).unwrap_or_else(|| panic!("{file}"));
+            assert_eq!(d.code, code, "{file}");
+            assert!(!d.cause.is_empty() && !d.fix.is_empty(), "{file}");
+        }
+        assert!(alert_received(&connection("middlebox-reset.pcap", 0)).is_none());
+    }
+
+    #[test]
+    fn a_version_refusal_says_what_the_client_offered() {
+        let d = alert_received(&connection("protocol-version.pcap", 0)).expect("alert");
+        assert_eq!(d.ended_by, EndedBy::Server);
+        assert_eq!(d.browser_error, Some("ERR_SSL_VERSION_OR_CIPHER_MISMATCH"));
+        assert!(
+            d.cause.starts_with("the client offers only "),
+            "{}",
+            d.cause
+        );
+    }
 }

@@ -2,6 +2,7 @@
 //! direction, ended early, lost segments, or cut packets short. These are `incomplete`, never
 //! failures.
 
+use super::words::Why;
 use super::{first_close, side_word, silent_side, stage_words};
 use crate::connection::{
     Close, Code, Connection, Detail, Diagnosis, EndedBy, EventKind, Evidence, Stage,
@@ -34,11 +35,7 @@ pub fn started_late(conn: &Connection) -> Option<Diagnosis> {
             "the end of the handshake is there: both sides sent their Finished",
         );
     }
-    Some(
-        d
-            .cause("the capture was started after the connection was opened")
-            .fix("start the capture before the client connects, or reproduce the connection while capturing"),
-    )
+    Some(d.words(Why::CaptureStartedLate))
 }
 
 /// The capture holds one side's packets only (asymmetric routing, or a filter), so what the
@@ -67,15 +64,15 @@ pub fn one_direction(conn: &Connection) -> Option<Diagnosis> {
     ))
     .evidence(
         conn.first_frame,
-        format!("the capture holds no packet from the {missing_word}, though the {seen_word}'s show that it took part"),
+        format!(
+            "the capture holds no packet from the {missing_word}, though the {seen_word}'s \
+            show that it took part"
+        ),
     );
     if let Some(Close { side, frame, kind }) = first_close(conn) {
         d = d.evidence(frame, format!("{kind} from the {}", side_word(side)));
     }
-    Some(
-        d.cause("asymmetric routing (the other direction takes another path past the capture point), or a capture filter that keeps one direction")
-            .fix("capture where both directions pass (on the client or server host itself), or on both paths and merge the files (mergecap)"),
-    )
+    Some(d.words(Why::CaptureOneDirection))
 }
 
 /// One of tlsdiag's own bounds stopped the reading before anything decided the handshake:
@@ -87,15 +84,22 @@ pub fn limit_reached(conn: &Connection) -> Option<Diagnosis> {
     }
     let words = hit.limit.words();
     Some(
-        Diagnosis::new(Code::LimitReached, conn.facts.stage, EndedBy::Unknown, hit.frame)
-            .summary(format!(
-                "tlsdiag stopped reading the {}'s stream at frame {}: {words}",
-                side_word(hit.side),
-                hit.frame
-            ))
-            .evidence(hit.frame, format!("the {}'s stream: {words}", side_word(hit.side)))
-            .cause("the connection sent more than tlsdiag holds by default: an unusually large handshake, or hostile traffic")
-            .fix("raise the limit named above and analyse the capture again"),
+        Diagnosis::new(
+            Code::LimitReached,
+            conn.facts.stage,
+            EndedBy::Unknown,
+            hit.frame,
+        )
+        .summary(format!(
+            "tlsdiag stopped reading the {}'s stream at frame {}: {words}",
+            side_word(hit.side),
+            hit.frame
+        ))
+        .evidence(
+            hit.frame,
+            format!("the {}'s stream: {words}", side_word(hit.side)),
+        )
+        .words(Why::LimitReached),
     )
 }
 
@@ -109,14 +113,25 @@ pub fn truncated_packets(conn: &Connection) -> Option<Diagnosis> {
         return None;
     }
     Some(
-        Diagnosis::new(Code::TruncatedPackets, conn.facts.stage, EndedBy::Unknown, gap.frame)
-            .summary(format!(
-                "the capture's snapshot length cut {} bytes of payload, so the handshake cannot be read past frame {}",
-                conn.tcp.truncated_bytes, gap.frame
-            ))
-            .evidence(gap.frame, format!("a packet from the {} was cut short by the snaplen", side_word(gap.from)))
-            .cause("the capture was taken with a small snapshot length (tcpdump -s)")
-            .fix("capture with the full packet: tcpdump -s 0"),
+        Diagnosis::new(
+            Code::TruncatedPackets,
+            conn.facts.stage,
+            EndedBy::Unknown,
+            gap.frame,
+        )
+        .summary(format!(
+            "the capture's snapshot length cut {} bytes of payload, so the handshake cannot be \
+            read past frame {}",
+            conn.tcp.truncated_bytes, gap.frame
+        ))
+        .evidence(
+            gap.frame,
+            format!(
+                "a packet from the {} was cut short by the snaplen",
+                side_word(gap.from)
+            ),
+        )
+        .words(Why::TruncatedPackets),
     )
 }
 
@@ -152,11 +167,13 @@ pub fn holes(conn: &Connection) -> Option<Evidence> {
             _ => "handshake record",
         };
         format!(
-            "the snaplen cut the {side}'s {what} after {captured} of its {total} bytes: what the rest held is not in the capture"
+            "the snaplen cut the {side}'s {what} after {captured} of its {total} bytes: what the \
+            rest held is not in the capture"
         )
     } else if conn.tcp.truncated_bytes > 0 {
         format!(
-            "the snaplen cut {} bytes of payload from here on: what they held is not in the capture",
+            "the snaplen cut {} bytes of payload from here on: what they held is not in the \
+            capture",
             conn.tcp.truncated_bytes
         )
     } else {
@@ -184,15 +201,26 @@ fn stream_gap(conn: &Connection) -> Option<Diagnosis> {
     let gap = conn.gaps.first()?;
     let missing: u64 = conn.gaps.iter().map(|g| g.bytes).sum();
     Some(
-        Diagnosis::new(Code::StreamGap, conn.facts.stage, EndedBy::Unknown, gap.frame)
-            .summary(format!(
-                "the capture is missing {missing} bytes of the {}'s stream, so the handshake cannot be followed past frame {}",
-                side_word(gap.from),
-                gap.frame
-            ))
-            .evidence(gap.frame, format!("{} bytes at stream offset {} were acknowledged but never captured", gap.bytes, gap.offset))
-            .cause("the capture dropped packets (a busy capture host: see tcpdump's 'dropped by kernel'), or a second path carried them")
-            .fix("capture with a larger buffer (tcpdump -B) and a filter, or on the host itself"),
+        Diagnosis::new(
+            Code::StreamGap,
+            conn.facts.stage,
+            EndedBy::Unknown,
+            gap.frame,
+        )
+        .summary(format!(
+            "the capture is missing {missing} bytes of the {}'s stream, so the handshake \
+            cannot be followed past frame {}",
+            side_word(gap.from),
+            gap.frame
+        ))
+        .evidence(
+            gap.frame,
+            format!(
+                "{} bytes at stream offset {} were acknowledged but never captured",
+                gap.bytes, gap.offset
+            ),
+        )
+        .words(Why::StreamGap),
     )
 }
 
@@ -220,6 +248,85 @@ pub fn ended(conn: &Connection) -> Diagnosis {
             conn.last_frame,
             "the last packet of the connection in the capture",
         )
-        .cause("the capture stopped before the handshake finished; nothing in it shows a failure")
-        .fix("capture for longer, or until the connection closes")
+        .words(Why::CaptureEnded)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnose::tests_support::{connection, connection_with, decides};
+
+    #[test]
+    fn a_connection_without_its_start_started_late() {
+        decides(
+            started_late,
+            "started-late.pcap",
+            (Code::CaptureStartedLate, 1),
+            "tls13-sni-alpn.pcap",
+        );
+    }
+
+    #[test]
+    fn one_direction_unless_the_side_seen_sent_a_fatal_alert() {
+        let d = decides(
+            one_direction,
+            "one-direction-tls13-client.pcap",
+            (Code::CaptureOneDirection, 1),
+            "one-direction-client-alert.pcap",
+        );
+        assert!(
+            d.summary.contains("only the client's packets"),
+            "{}",
+            d.summary
+        );
+    }
+
+    #[test]
+    fn a_handshake_message_over_the_limit_stops_the_reading() {
+        let mut options = crate::Options::default();
+        options.tls.max_handshake_message = 1000;
+        let d =
+            limit_reached(&connection_with("tls12-ecdhe-chain.pcap", 0, &options)).expect("limit");
+        assert_eq!((d.code, d.frame), (Code::LimitReached, 6));
+        assert!(limit_reached(&connection("tls12-ecdhe-chain.pcap", 0)).is_none());
+    }
+
+    #[test]
+    fn a_snaplen_cut_is_truncated_unless_an_alert_came_first() {
+        decides(
+            truncated_packets,
+            "snaplen-100.pcap",
+            (Code::TruncatedPackets, 4),
+            "snaplen-alert.pcap",
+        );
+    }
+
+    #[test]
+    fn a_lost_segment_is_a_gap_and_a_hole() {
+        let conn = connection("lost-segment.pcap", 0);
+        let d = gap_before_the_end(&conn).expect("gap");
+        assert_eq!((d.code, d.frame), (Code::StreamGap, 6));
+        let hole = holes(&conn).expect("hole");
+        assert_eq!(hole.frame, Some(6));
+        assert!(
+            hole.fact.starts_with("the capture is missing"),
+            "{}",
+            hole.fact
+        );
+        let cut = holes(&connection("snaplen-100.pcap", 0)).expect("cut");
+        assert!(cut.fact.starts_with("the snaplen cut"), "{}", cut.fact);
+        let whole = connection("tls13-sni-alpn.pcap", 0);
+        assert!(gap_before_the_end(&whole).is_none() && holes(&whole).is_none());
+    }
+
+    #[test]
+    fn a_capture_that_ends_mid_handshake_ended() {
+        let d = ended(&connection("ended-early.pcap", 0));
+        assert_eq!((d.code, d.frame), (Code::CaptureEnded, 5));
+        assert!(
+            d.summary.ends_with("with the handshake still under way"),
+            "{}",
+            d.summary
+        );
+    }
 }

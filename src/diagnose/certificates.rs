@@ -3,21 +3,21 @@
 //! "Now" is the time of the frame that carried the Certificate message, never the time of
 //! analysis: a post-mortem months later must still see what the client saw.
 
+use super::words::Why;
 use super::{side_word, stage_words};
 use crate::connection::{Alert, Code, Connection, Diagnosis, Stage, WarningCode};
 use crate::tls::certificate::CertificateInfo;
-use crate::tls::values::AlertDescription;
 use crate::wire_text::{self, WireText};
 use std::sync::Arc;
 
 /// Certificates expiring within this many days of the capture get a warning.
 const EXPIRES_SOON_DAYS: i64 = 30;
 
-/// One problem with the chain, with the words and the browser error that go with it.
+/// One problem with the chain, with the words that state it (the browser error that goes
+/// with it is in the words table).
 pub struct Finding {
     pub warning: WarningCode,
     pub text: String,
-    pub browser: &'static str,
 }
 
 /// The problems of the chain the server sent, most decisive first.
@@ -38,18 +38,17 @@ pub fn findings(conn: &Connection) -> Vec<Finding> {
                 days(now - leaf.not_after_unix),
                 leaf.not_after
             ),
-            browser: "ERR_CERT_DATE_INVALID",
         });
     } else if now < leaf.not_before_unix {
         out.push(Finding {
             warning: WarningCode::CertNotYetValid,
             text: format!(
-                "the certificate for {} becomes valid only {} days after this connection (not before {}): a wrong clock on one side?",
+                "the certificate for {} becomes valid only {} days after this connection (not \
+                before {}): a wrong clock on one side?",
                 name(leaf),
                 days(leaf.not_before_unix - now),
                 leaf.not_before
             ),
-            browser: "ERR_CERT_DATE_INVALID",
         });
     } else if leaf.not_after_unix - now < EXPIRES_SOON_DAYS * 86_400 {
         out.push(Finding {
@@ -59,7 +58,6 @@ pub fn findings(conn: &Connection) -> Vec<Finding> {
                 days(leaf.not_after_unix - now),
                 leaf.not_after
             ),
-            browser: "",
         });
     }
     if let Some(sni) = &conn.sni
@@ -76,7 +74,6 @@ pub fn findings(conn: &Connection) -> Vec<Finding> {
         out.push(Finding {
             warning: WarningCode::CertNameMismatch,
             text: format!("the certificate names {names}, not {sni}"),
-            browser: "ERR_CERT_COMMON_NAME_INVALID",
         });
     }
     if leaf.self_signed {
@@ -86,7 +83,6 @@ pub fn findings(conn: &Connection) -> Vec<Finding> {
                 "the certificate for {} is self-signed: no CA vouches for it",
                 name(leaf)
             ),
-            browser: "ERR_CERT_AUTHORITY_INVALID",
         });
     } else if conn.certificates_undecoded == 0
         && let Some(top) = incomplete_top(&conn.certificates)
@@ -97,7 +93,6 @@ pub fn findings(conn: &Connection) -> Vec<Finding> {
                 "the chain is incomplete: {} was issued by {}, which the server did not send",
                 top.subject, top.issuer
             ),
-            browser: "ERR_CERT_AUTHORITY_INVALID",
         });
     }
     for cert in &conn.certificates {
@@ -131,7 +126,6 @@ fn weakness(cert: &CertificateInfo) -> Option<Finding> {
                 name(cert),
                 cert.signature_algorithm
             ),
-            browser: "ERR_CERT_WEAK_SIGNATURE_ALGORITHM",
         });
     }
     let weak_key = match (cert.key_type.as_str(), cert.key_bits) {
@@ -147,7 +141,6 @@ fn weakness(cert: &CertificateInfo) -> Option<Finding> {
             cert.key_bits.unwrap_or(0),
             cert.key_type
         ),
-        browser: "ERR_CERT_WEAK_KEY",
     })
 }
 
@@ -181,7 +174,11 @@ pub fn rejected(conn: &Connection, alert: &Alert) -> Diagnosis {
             )
         }
         _ => {
-            d = d.evidence(None, "the certificates are not visible (TLS 1.3 encrypts them): the alert alone says why");
+            d = d.evidence(
+                None,
+                "the certificates are not visible (TLS 1.3 encrypts them): the \
+                alert alone says why",
+            );
         }
     }
     d = d.evidence(
@@ -195,49 +192,6 @@ pub fn rejected(conn: &Connection, alert: &Alert) -> Diagnosis {
     for f in &decisive {
         d = d.evidence(None, f.text.clone());
     }
-    let cause = match decisive.first() {
-        Some(f) => match f.warning {
-            WarningCode::CertExpired => format!(
-                "{}: it was not renewed, or the renewed one was not deployed or the server not reloaded",
-                f.text
-            ),
-            WarningCode::CertNameMismatch => format!(
-                "{}: the client asked for a name this certificate does not cover (a wrong virtual host, or a name missing from the subjectAltName)",
-                f.text
-            ),
-            WarningCode::CertChainIncomplete => format!(
-                "{}: clients that do not already hold that intermediate cannot build a path to a trusted root",
-                f.text
-            ),
-            WarningCode::CertSelfSigned => {
-                format!("{}: the client trusts only CAs in its store", f.text)
-            }
-            _ => f.text.clone(),
-        },
-        None => format!(
-            "the client does not trust the certificate ({description}), though nothing in the certificate itself is wrong: the client's trust store lacks the issuing CA"
-        ),
-    };
-    let fix = match decisive.first().map(|f| f.warning) {
-        Some(WarningCode::CertExpired) => "renew the certificate and reload the server".to_string(),
-        Some(WarningCode::CertNotYetValid) => "check the clocks of the server and the client (NTP); reissue if the certificate's dates are wrong".to_string(),
-        Some(WarningCode::CertNameMismatch) => format!(
-            "install a certificate whose subjectAltName includes {}, or connect with a name the certificate has",
-            conn.sni
-                .as_ref()
-                .map_or("the requested name".to_string(), WireText::to_string)
-        ),
-        Some(WarningCode::CertSelfSigned) => "install a certificate from a CA the clients trust, or add this certificate to the clients' trust store".to_string(),
-        Some(WarningCode::CertChainIncomplete) => "configure the server to send the intermediate certificate(s) with the leaf (the full chain file)".to_string(),
-        Some(WarningCode::WeakSignature | WarningCode::WeakKey) => "reissue the certificate with a SHA-256 signature and a key of at least 2048 bits (RSA) or 256 bits (EC)".to_string(),
-        _ => "add the CA that issued the server's certificate to the client's trust store, or use a certificate from a CA the client trusts".to_string(),
-    };
-    let browser = match (decisive.first(), alert.description) {
-        (Some(f), _) => f.browser,
-        (None, Some(AlertDescription::CERTIFICATE_EXPIRED)) => "ERR_CERT_DATE_INVALID",
-        (None, Some(AlertDescription::CERTIFICATE_REVOKED)) => "ERR_CERT_REVOKED",
-        (None, _) => "ERR_CERT_AUTHORITY_INVALID",
-    };
     let summary = match decisive.first() {
         Some(f) => format!(
             "the client rejected the server's certificate ({description}): {}",
@@ -248,5 +202,80 @@ pub fn rejected(conn: &Connection, alert: &Alert) -> Diagnosis {
             stage_words(Stage::ServerCertificate)
         ),
     };
-    d.summary(summary).cause(cause).fix(fix).browser(browser)
+    d.summary(summary).words(Why::CertificateRejected {
+        finding: decisive.first().map(|f| (f.warning, f.text.as_str())),
+        description,
+        alert: alert.description,
+        sni: conn.sni.as_ref(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnose::tests_support::connection;
+    use crate::tls::values::AlertLevel;
+
+    fn codes(file: &str) -> Vec<WarningCode> {
+        findings(&connection(file, 0))
+            .iter()
+            .map(|f| f.warning)
+            .collect()
+    }
+
+    #[test]
+    fn each_broken_chain_has_its_finding_first() {
+        assert_eq!(
+            codes("cert-expired.pcap").first(),
+            Some(&WarningCode::CertExpired)
+        );
+        assert_eq!(
+            codes("cert-not-yet-valid.pcap").first(),
+            Some(&WarningCode::CertNotYetValid)
+        );
+        assert!(codes("cert-name-mismatch.pcap").contains(&WarningCode::CertNameMismatch));
+        assert!(codes("cert-chain-incomplete.pcap").contains(&WarningCode::CertChainIncomplete));
+        // TLS 1.3 hides the chain: nothing to find.
+        assert!(codes("tls13-sni-alpn.pcap").is_empty());
+    }
+
+    fn rejected_in(file: &str) -> Diagnosis {
+        let conn = connection(file, 0);
+        let alert = conn
+            .alerts
+            .iter()
+            .find(|a| a.level == Some(AlertLevel::FATAL))
+            .expect("a fatal alert");
+        rejected(&conn, alert)
+    }
+
+    #[test]
+    fn a_rejected_certificate_is_explained_by_its_finding_or_by_the_trust_store() {
+        let expired = rejected_in("cert-expired.pcap");
+        assert_eq!(
+            (expired.code, expired.frame),
+            (Code::CertificateRejected, 8)
+        );
+        assert_eq!(expired.browser_error, Some("ERR_CERT_DATE_INVALID"));
+        assert_eq!(expired.fix, "renew the certificate and reload the server");
+        let mismatch = rejected_in("cert-name-mismatch.pcap");
+        assert_eq!(mismatch.browser_error, Some("ERR_CERT_COMMON_NAME_INVALID"));
+        let self_signed = rejected_in("unknown-ca.pcap");
+        assert_eq!(
+            self_signed.browser_error,
+            Some("ERR_CERT_AUTHORITY_INVALID")
+        );
+        let cause = &self_signed.cause;
+        assert!(
+            cause.ends_with("the client trusts only CAs in its store"),
+            "{cause}"
+        );
+        // The server's packets are not in the capture: the alert alone says why.
+        let unseen = rejected_in("one-direction-client-alert.pcap");
+        let cause = &unseen.cause;
+        assert!(
+            cause.ends_with("trust store lacks the issuing CA"),
+            "{cause}"
+        );
+    }
 }

@@ -1,6 +1,7 @@
 //! Failures without a readable alert: a side that closed, reset, stalled, or (TLS 1.3) sent
 //! an encrypted record the size of an alert.
 
+use super::words::Why;
 use super::{
     certificates, first_close, ms_between, side_word, stage_at, stage_words, timestamp_at,
 };
@@ -32,21 +33,44 @@ pub fn certificate_rejected_tls13(conn: &Connection) -> Option<Diagnosis> {
         .map(|s| s.to_string())
         .collect();
     let (sh_frame, _) = conn.facts.server_hello.as_ref()?;
-    let mut d = Diagnosis::new(Code::CertificateRejectedTls13, Stage::EncryptedHandshake, EndedBy::Client, frame)
-        .likely()
-        .summary("the client aborted after the server's encrypted flight, most likely rejecting its certificate (TLS 1.3 hides which)")
-        .with_client_hello(conn)
-        .evidence(*sh_frame, format!("ServerHello chose {}; everything after it is encrypted", conn.cipher.unwrap_or("TLS 1.3")))
-        .evidence(None, format!("the server's encrypted records: {} bytes (EncryptedExtensions, Certificate, CertificateVerify, Finished)", server_flight.join(", ")))
-        .evidence(frame, format!("the client's only answer: one {len}-byte record, the exact size of an encrypted alert (2 bytes, content type, 16-byte tag), not a Finished"));
+    let mut d = Diagnosis::new(
+        Code::CertificateRejectedTls13,
+        Stage::EncryptedHandshake,
+        EndedBy::Client,
+        frame,
+    )
+    .likely()
+    .summary(
+        "the client aborted after the server's encrypted flight, most likely rejecting \
+        its certificate (TLS 1.3 hides which)",
+    )
+    .with_client_hello(conn)
+    .evidence(
+        *sh_frame,
+        format!(
+            "ServerHello chose {}; everything after it is encrypted",
+            conn.cipher.unwrap_or("TLS 1.3")
+        ),
+    )
+    .evidence(
+        None,
+        format!(
+            "the server's encrypted records: {} bytes (EncryptedExtensions, \
+            Certificate, CertificateVerify, Finished)",
+            server_flight.join(", ")
+        ),
+    )
+    .evidence(
+        frame,
+        format!(
+            "the client's only answer: one {len}-byte record, the exact size \
+            of an encrypted alert (2 bytes, content type, 16-byte tag), not a Finished"
+        ),
+    );
     if let Some(Close { side, frame, kind }) = first_close(conn) {
         d = d.evidence(frame, format!("then the {} sent {kind}", side_word(side)));
     }
-    Some(
-        d.cause("the client could not verify the server's certificate (unknown CA, expired, wrong name) or its signature; the certificate travels encrypted in TLS 1.3, so a capture cannot show which")
-            .fix("connect with `openssl s_client -connect HOST:443 -servername NAME` to see the chain and the verify error, and check the client's logs")
-            .browser("ERR_CERT_AUTHORITY_INVALID"),
-    )
+    Some(d.words(Why::CertificateRejectedTls13))
 }
 
 /// TLS 1.3: the client finished, and the server's next record is the size of an alert. The
@@ -67,19 +91,19 @@ pub fn server_rejected_client_certificate_tls13(conn: &Connection) -> Option<Dia
         .bytes
         .saturating_sub(alert_len as u64);
     let with_certificate = flight > CERTIFICATE_FLIGHT_BYTES;
-    let (code, summary, cause, fix) = if with_certificate {
+    let (code, summary, why) = if with_certificate {
         (
             Code::ClientCertificateRejected,
-            "the server rejected the client's final flight, which carried a certificate: most likely the client certificate",
-            "the client's certificate is not signed by a CA the server trusts for clients, or is expired",
-            "issue the client a certificate from the CA the server trusts for clients, or add the client's CA there",
+            "the server rejected the client's final flight, which carried a certificate: most \
+            likely the client certificate",
+            Why::ClientCertificateRejectedTls13,
         )
     } else {
         (
             Code::ClientCertificateRequired,
-            "the server rejected the client's final flight, too small to carry a certificate: most likely mutual TLS without a client certificate",
-            "the server requires a client certificate (mutual TLS) and the client has none configured",
-            "configure the client's certificate and key, or make client certificates optional on the server",
+            "the server rejected the client's final flight, too small to carry a certificate: most \
+            likely mutual TLS without a client certificate",
+            Why::ClientCertificateRequiredTls13,
         )
     };
     Some(
@@ -87,12 +111,25 @@ pub fn server_rejected_client_certificate_tls13(conn: &Connection) -> Option<Dia
             .likely()
             .summary(summary)
             .with_client_hello(conn)
-            .evidence(client_frame, format!("the client's encrypted flight: {flight} bytes in all (a Finished alone is 53 or 69)"))
-            .evidence(frame, format!("the server answered with one {len}-byte record, the size of an encrypted alert"))
-            .evidence(None, "TLS 1.3 encrypts the CertificateRequest and the client's Certificate: sizes are all a capture shows")
-            .cause(cause)
-            .fix(fix)
-            .browser("ERR_BAD_SSL_CLIENT_AUTH_CERT"),
+            .evidence(
+                client_frame,
+                format!(
+                    "the client's encrypted flight: {flight} bytes in all \
+                    (a Finished alone is 53 or 69)"
+                ),
+            )
+            .evidence(
+                frame,
+                format!(
+                    "the server answered with one {len}-byte record, the size of an encrypted alert"
+                ),
+            )
+            .evidence(
+                None,
+                "TLS 1.3 encrypts the CertificateRequest and the client's Certificate: \
+                sizes are all a capture shows",
+            )
+            .words(why),
     )
 }
 
@@ -117,19 +154,30 @@ pub fn client_hello_lost(conn: &Connection) -> Option<Diagnosis> {
     }
     let size = conn.client_hello_size.unwrap_or(0);
     Some(
-        Diagnosis::new(Code::ClientHelloLost, Stage::ClientHello, EndedBy::Network, last)
-            .likely()
-            .summary(format!(
-                "the {size}-byte ClientHello never reached the server: sent {} times, never acknowledged, while the server's small packets came through",
-                retransmits + 1
-            ))
-            .with_client_hello(conn)
-            .evidence(*frame, format!("ClientHello of {size} bytes"))
-            .evidence(last, format!("{retransmits} retransmission(s) of it, the last here; the server acknowledged none of its {} bytes", conn.facts.client_unacked))
-            .evidence(conn.facts.syn_ack, "the SYN-ACK (a small packet) arrived")
-            .cause("a path MTU problem or a middlebox dropping large packets (ICMP \"fragmentation needed\" filtered); large post-quantum key shares make ClientHellos bigger")
-            .fix("lower the MTU / clamp the MSS on the path (e.g. iptables TCPMSS --clamp-mss-to-pmtu), let ICMP fragmentation-needed through, or find the device that drops large packets")
-            .browser("ERR_TIMED_OUT"),
+        Diagnosis::new(
+            Code::ClientHelloLost,
+            Stage::ClientHello,
+            EndedBy::Network,
+            last,
+        )
+        .likely()
+        .summary(format!(
+            "the {size}-byte ClientHello never reached the server: sent {} times, never \
+            acknowledged, while the server's small packets came through",
+            retransmits + 1
+        ))
+        .with_client_hello(conn)
+        .evidence(*frame, format!("ClientHello of {size} bytes"))
+        .evidence(
+            last,
+            format!(
+                "{retransmits} retransmission(s) of it, the last here; the \
+                server acknowledged none of its {} bytes",
+                conn.facts.client_unacked
+            ),
+        )
+        .evidence(conn.facts.syn_ack, "the SYN-ACK (a small packet) arrived")
+        .words(Why::ClientHelloLost),
     )
 }
 
@@ -176,11 +224,7 @@ pub fn no_server_hello(conn: &Connection) -> Option<Diagnosis> {
     if confidence_likely {
         d = d.likely();
     }
-    Some(
-        d.cause("the server accepted the TCP connection but its TLS layer is stuck (overloaded, blocked on a backend), or something between accepts TCP and drops the TLS bytes")
-            .fix("check the server process (thread pool, accept queue, backend) and any proxy in front of it at that time")
-            .browser("ERR_TIMED_OUT"),
-    )
+    Some(d.words(Why::NoServerHello))
 }
 
 /// RST or FIN before the handshake completed, with no alert to say why.
@@ -212,13 +256,12 @@ fn close_code(side: Side, how: CloseKind) -> Code {
 
 fn closed_before_tls(side: Side, frame: u64, how: CloseKind) -> Diagnosis {
     Diagnosis::new(close_code(side, how), Stage::TcpConnect, side.into(), frame)
-        .summary(format!("the {} closed the connection ({how}) before any TLS was sent", side_word(side)))
+        .summary(format!(
+            "the {} closed the connection ({how}) before any TLS was sent",
+            side_word(side)
+        ))
         .evidence(frame, format!("{how} from the {}", side_word(side)))
-        .cause(match side {
-            Side::Client => "the client connected and left without a ClientHello: a health check or port scan, or a client that gave up",
-            Side::Server => "the server closed the connection as soon as it was opened: connection limits, an IP allow-list, or a crashed worker",
-        })
-        .fix(format!("check the {}'s logs for why it closed", side_word(side)))
+        .words(Why::ClosedBeforeTls(side))
 }
 
 fn server_closed(conn: &Connection, frame: u64, how: CloseKind, stage: Stage) -> Diagnosis {
@@ -241,14 +284,19 @@ fn server_closed(conn: &Connection, frame: u64, how: CloseKind, stage: Stage) ->
     {
         return d
             .likely()
-            .evidence(frame, format!("the RST arrived with TTL {rst}, the server's other packets with TTL {first}"))
-            .evidence(None, "a different TTL means a different sender: a device on the path injected the reset")
-            .cause(format!(
-                "a middlebox (firewall, IPS or SNI filter) reset the connection after seeing the ClientHello{}",
-                conn.sni.as_ref().map(|s| format!(" for {s}")).unwrap_or_default()
-            ))
-            .fix("find the filtering device between client and server (its hop is where the TTL changes) and its policy for this name")
-            .browser("ERR_CONNECTION_RESET");
+            .evidence(
+                frame,
+                format!(
+                    "the RST arrived with TTL {rst}, the server's other packets with TTL {first}"
+                ),
+            )
+            .evidence(
+                None,
+                "a different TTL means a different sender: a device on the path injected the reset",
+            )
+            .words(Why::MiddleboxReset {
+                sni: conn.sni.as_ref(),
+            });
     }
     if let Some(ttl) = rst_ttl.filter(|_| reset) {
         d = d.evidence(
@@ -258,17 +306,10 @@ fn server_closed(conn: &Connection, frame: u64, how: CloseKind, stage: Stage) ->
     } else {
         d = d.evidence(frame, format!("{how} from the server"));
     }
-    let cause = match stage {
-        Stage::ClientHello => {
-            "the server (or a proxy in front of it) rejected the ClientHello without saying why: TLS not enabled on this listener, no certificate configured for the name, or a version or cipher policy that closes instead of alerting"
-        }
-        _ => {
-            "the server gave up mid-handshake without an alert: a crash, a timeout, or a policy that closes silently"
-        }
-    };
-    d.cause(cause)
-        .fix("check the server's error log at this time; test with openssl s_client -connect HOST:PORT -servername NAME")
-        .browser(if reset { "ERR_CONNECTION_RESET" } else { "ERR_CONNECTION_CLOSED" })
+    d.words(Why::ServerClosed {
+        at_client_hello: stage == Stage::ClientHello,
+        how,
+    })
 }
 
 fn client_closed(conn: &Connection, frame: u64, how: CloseKind, stage: Stage) -> Diagnosis {
@@ -290,14 +331,107 @@ fn client_closed(conn: &Connection, frame: u64, how: CloseKind, stage: Stage) ->
         for f in &found {
             d = d.evidence(None, f.text.clone());
         }
-        let why = found.first().map_or("nothing visible is wrong with it, so the client's trust store or pinning is the likely reason".to_string(), |f| f.text.clone());
-        return d
-            .likely()
-            .cause(format!(
-                "the client silently rejected the server's certificate: {why}"
-            ))
-            .fix("check the client's logs for a certificate verification error");
+        return d.likely().words(Why::ClientClosedAtCertificate {
+            finding: found.first().map(|f| f.text.as_str()),
+        });
     }
-    d.cause("the client gave up without saying why: a timeout of its own, a cancelled request, or a check that failed silently")
-        .fix("check the client's logs and timeouts")
+    d.words(Why::ClientClosed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connection::Confidence;
+    use crate::diagnose::tests_support::{connection, decides};
+
+    #[test]
+    fn an_alert_sized_record_instead_of_the_clients_finished_rejects_the_certificate() {
+        let conn = connection("cert-rejected-tls13.pcap", 0);
+        let d = certificate_rejected_tls13(&conn).expect("rejected");
+        assert_eq!((d.code, d.frame), (Code::CertificateRejectedTls13, 9));
+        assert_eq!(d.confidence, Confidence::Likely);
+        assert!(server_rejected_client_certificate_tls13(&conn).is_none());
+    }
+
+    #[test]
+    fn an_alert_sized_answer_to_a_small_client_flight_wants_a_certificate() {
+        let conn = connection("client-cert-required-tls13.pcap", 0);
+        let d = server_rejected_client_certificate_tls13(&conn).expect("required");
+        assert_eq!((d.code, d.frame), (Code::ClientCertificateRequired, 9));
+        assert_eq!(d.browser_error, Some("ERR_BAD_SSL_CLIENT_AUTH_CERT"));
+        assert!(certificate_rejected_tls13(&conn).is_none());
+    }
+
+    #[test]
+    fn a_client_hello_retransmitted_and_never_acknowledged_was_lost() {
+        let d = decides(
+            client_hello_lost,
+            "client-hello-lost.pcap",
+            (Code::ClientHelloLost, 9),
+            "no-server-hello.pcap",
+        );
+        assert_eq!(d.ended_by, EndedBy::Network);
+    }
+
+    #[test]
+    fn a_client_hello_without_answer_is_no_server_hello() {
+        decides(
+            no_server_hello,
+            "no-server-hello.pcap",
+            (Code::NoServerHello, 6),
+            "server-reset.pcap",
+        );
+    }
+
+    #[test]
+    fn a_silent_close_is_classed_by_side_and_kind() {
+        let cases = [
+            (
+                "server-reset.pcap",
+                Code::ServerReset,
+                6,
+                Confidence::Certain,
+            ),
+            (
+                "middlebox-reset.pcap",
+                Code::ServerReset,
+                5,
+                Confidence::Likely,
+            ),
+            (
+                "server-close.pcap",
+                Code::ServerClosed,
+                6,
+                Confidence::Certain,
+            ),
+            (
+                "client-reset.pcap",
+                Code::ClientReset,
+                8,
+                Confidence::Likely,
+            ),
+            (
+                "client-close.pcap",
+                Code::ClientClosed,
+                8,
+                Confidence::Likely,
+            ),
+        ];
+        for (file, code, frame, confidence) in cases {
+            let d = closed_during_handshake(&connection(file, 0)).expect(file);
+            assert_eq!(
+                (d.code, d.frame, d.confidence),
+                (code, frame, confidence),
+                "{file}"
+            );
+        }
+        let middlebox = closed_during_handshake(&connection("middlebox-reset.pcap", 0));
+        let cause = middlebox.map(|d| d.cause).unwrap_or_default();
+        assert!(cause.starts_with("a middlebox"), "{cause}");
+        // The client left after the server's certificates: the certificate is the likely why.
+        let client = closed_during_handshake(&connection("client-close.pcap", 0));
+        let cause = client.map(|d| d.cause).unwrap_or_default();
+        assert!(cause.starts_with("the client silently rejected"), "{cause}");
+        assert!(closed_during_handshake(&connection("ended-early.pcap", 0)).is_none());
+    }
 }

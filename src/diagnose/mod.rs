@@ -14,6 +14,7 @@ mod closes;
 mod plaintext;
 mod tcp;
 mod warnings;
+mod words;
 
 use crate::connection::{
     Close, CloseKind, Code, Confidence, Connection, Diagnosis, EndedBy, Evidence, Outcome, Stage,
@@ -103,7 +104,8 @@ pub fn judge(conn: &Connection, options: &DiagnoseOptions) -> Judgement {
         diagnosis.evidence.push(Evidence {
             frame: Some(earlier.reset),
             fact: format!(
-                "an earlier attempt (SYN at frame {}) was reset by the {} before any data; this verdict is on the retry from frame {}",
+                "an earlier attempt (SYN at frame {}) was reset by the {} before any data; this \
+                verdict is on the retry from frame {}",
                 earlier.syn,
                 side_word(earlier.by),
                 earlier.retry
@@ -215,18 +217,12 @@ impl Diagnosis {
         self
     }
 
-    fn cause(mut self, text: impl Into<String>) -> Self {
-        self.cause = text.into();
-        self
-    }
-
-    fn fix(mut self, text: impl Into<String>) -> Self {
-        self.fix = text.into();
-        self
-    }
-
-    fn browser(mut self, error: &'static str) -> Self {
-        self.browser_error = Some(error);
+    /// The cause, fix and browser error the table holds for `why`.
+    fn words(mut self, why: words::Why) -> Self {
+        let words = words::words(why);
+        self.cause = words.cause;
+        self.fix = words.fix;
+        self.browser_error = words.browser;
         self
     }
 
@@ -341,4 +337,85 @@ fn timestamp_at(conn: &Connection, offset: f64) -> crate::capture::Timestamp {
         start.secs.saturating_add(micros.div_euclid(1_000_000)),
         start.nanos + (micros.rem_euclid(1_000_000) as u32) * 1000,
     )
+}
+
+/// Connections read from the bundled captures, for the rules' unit tests.
+#[cfg(test)]
+mod tests_support {
+    use crate::Options;
+    use crate::analyze::analyze_capture;
+    use crate::connection::{Code, Connection, Diagnosis};
+
+    /// The connection with this tcp.stream in `captures/{file}`, read with `options`.
+    pub(super) fn connection_with(file: &str, stream: u64, options: &Options) -> Connection {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("captures")
+            .join(file);
+        let input = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let (analysis, _, result) = analyze_capture(input, options);
+        result.unwrap_or_else(|e| panic!("{file}: {e}"));
+        analysis
+            .connections
+            .into_iter()
+            .find(|c| c.tcp_stream == stream)
+            .unwrap_or_else(|| panic!("{file}: no tcp.stream {stream}"))
+    }
+
+    /// The connection with this tcp.stream in `captures/{file}`, read with the defaults.
+    pub(super) fn connection(file: &str, stream: u64) -> Connection {
+        connection_with(file, stream, &Options::default())
+    }
+
+    /// What `rule` decides on the first connection of `file`, checked to be `(code, frame)`,
+    /// after checking that it passes on the first connection of `passes_on`.
+    pub(super) fn decides(
+        rule: super::Rule,
+        file: &str,
+        expected: (Code, u64),
+        passes_on: &str,
+    ) -> Diagnosis {
+        assert!(
+            rule(&connection(passes_on, 0)).is_none(),
+            "decided {passes_on}"
+        );
+        let d = rule(&connection(file, 0)).unwrap_or_else(|| panic!("passed on {file}"));
+        assert_eq!((d.code, d.frame), expected, "{file}");
+        d
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(frame: u64) -> Evidence {
+        Evidence {
+            frame: Some(frame),
+            fact: format!("frame {frame}"),
+        }
+    }
+
+    #[test]
+    fn evidence_goes_in_frame_order_and_a_fact_without_a_frame_keeps_its_place() {
+        let loose = Evidence {
+            frame: None,
+            fact: "loose".into(),
+        };
+        let mut evidence = vec![at(9), loose.clone(), at(4), at(6)];
+        order_evidence(&mut evidence);
+        assert_eq!(evidence, [at(4), at(6), at(9), loose]);
+    }
+
+    #[test]
+    fn an_established_connection_is_judged_without_a_diagnosis() {
+        let conn = tests_support::connection("tls13-sni-alpn.pcap", 0);
+        let judgement = judge(&conn, &DiagnoseOptions::default());
+        assert!(judgement.diagnosis.is_none());
+        assert_eq!(judgement.verdict.outcome, Outcome::Established);
+        assert_eq!(judgement.verdict.frame, 8);
+        let failed = tests_support::connection("refused.pcap", 0);
+        let judgement = judge(&failed, &DiagnoseOptions::default());
+        assert_eq!(judgement.verdict.outcome, Outcome::Failed);
+        assert_eq!(judgement.diagnosis.map(|d| d.code), Some(Code::TcpRefused));
+    }
 }

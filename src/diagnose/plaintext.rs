@@ -1,6 +1,7 @@
 //! One side spoke something other than TLS.
 
 use super::first_close;
+use super::words::Why;
 use crate::connection::{Close, Code, Connection, Diagnosis, Stage};
 use crate::flow::Side;
 
@@ -60,10 +61,7 @@ pub fn client_not_tls(conn: &Connection) -> Option<Diagnosis> {
             format!("the server answered in plaintext: \"{}\"", shown(answer)),
         );
     }
-    Some(
-        d.cause("the client speaks plain text to a port that expects TLS (http:// instead of https://, or a missing TLS setting), or the port serves plain text")
-            .fix("use TLS on the client (https://, ssl=true), or connect to the plaintext port"),
-    )
+    Some(d.words(Why::NotTlsClient))
 }
 
 /// A ClientHello answered with bytes that are not TLS (an HTTP error page, a banner).
@@ -94,9 +92,36 @@ pub fn server_not_tls(conn: &Connection) -> Option<Diagnosis> {
             format!("then the {} sent {kind}", super::side_word(side)),
         );
     }
-    Some(
-        d.cause("the port runs a plaintext service (or TLS is terminated elsewhere); OpenSSL reports this as \"wrong version number\"")
-            .fix("point the client at the TLS port, or enable TLS on this listener")
-            .browser("ERR_SSL_PROTOCOL_ERROR"),
-    )
+    Some(d.words(Why::NotTlsServer))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnose::tests_support::{connection, decides};
+
+    #[test]
+    fn http_from_the_client_is_not_tls() {
+        let d = client_not_tls(&connection("http-on-443.pcap", 0)).expect("plaintext");
+        assert_eq!((d.code, d.frame), (Code::NotTlsClient, 4));
+        assert!(
+            d.summary.starts_with("the client sent an HTTP request"),
+            "{}",
+            d.summary
+        );
+        assert_eq!(d.browser_error, None);
+        assert!(client_not_tls(&connection("http-on-443.pcap", 1)).is_none());
+    }
+
+    #[test]
+    fn an_ssh_banner_answering_a_client_hello_is_not_tls() {
+        let d = decides(
+            server_not_tls,
+            "ssh-on-443.pcap",
+            (Code::NotTlsServer, 6),
+            "http-on-443.pcap",
+        );
+        assert!(d.summary.contains("an SSH banner"), "{}", d.summary);
+        assert_eq!(d.browser_error, Some("ERR_SSL_PROTOCOL_ERROR"));
+    }
 }

@@ -1,6 +1,7 @@
 //! Failures before TLS: the TCP connection never came up.
 
 use super::ms_between;
+use super::words::Why;
 use crate::connection::{Code, Connection, Diagnosis, EndedBy, Stage};
 
 /// An ICMP destination-unreachable that quoted the connection's packet, before any answer.
@@ -9,22 +10,10 @@ pub fn icmp_unreachable(conn: &Connection) -> Option<Diagnosis> {
     if conn.facts.syn_ack.is_some() && conn.facts.saw_tls {
         return None;
     }
-    let (browser, cause, fix) = match icmp.kind {
-        "port unreachable" => (
-            "ERR_CONNECTION_REFUSED",
-            "the host is up but nothing listens on the port (the host, not its TCP stack, answered)",
-            "start the service on that port, or point the client at the right port",
-        ),
-        "administratively prohibited" => (
-            "ERR_ADDRESS_UNREACHABLE",
-            "a firewall rejects the connection with ICMP",
-            "allow the port in the firewall that sent the ICMP error (its address is in the evidence)",
-        ),
-        _ => (
-            "ERR_ADDRESS_UNREACHABLE",
-            "the network has no route to the server, or the host is down",
-            "check routing to the server and that the host is up",
-        ),
+    let why = match icmp.kind {
+        "port unreachable" => Why::IcmpPortUnreachable,
+        "administratively prohibited" => Why::IcmpProhibited,
+        _ => Why::IcmpNoRoute,
     };
     let port = conn.server.map_or(0, |s| s.port);
     let mut d = Diagnosis::new(
@@ -37,9 +26,7 @@ pub fn icmp_unreachable(conn: &Connection) -> Option<Diagnosis> {
         "ICMP {} from {} for port {port}",
         icmp.kind, icmp.reporter
     ))
-    .cause(cause)
-    .fix(fix)
-    .browser(browser);
+    .words(why);
     if let Some(&(frame, _)) = conn.facts.syns.first() {
         d = d.evidence(frame, "the client sent a SYN");
     }
@@ -63,12 +50,15 @@ pub fn refused(conn: &Connection) -> Option<Diagnosis> {
     let port = conn.server.map_or(0, |s| s.port);
     Some(
         Diagnosis::new(Code::TcpRefused, Stage::TcpConnect, EndedBy::Server, rst)
-            .summary(format!("connection refused: the server answered the SYN to port {port} with RST"))
+            .summary(format!(
+                "connection refused: the server answered the SYN to port {port} with RST"
+            ))
             .evidence(syn, "the client sent a SYN")
-            .evidence(rst, format!("the server's side answered with RST (TTL {ttl})"))
-            .cause("nothing listens on the port, or a firewall rejects with a reset")
-            .fix("start the service on that port or fix the port the client uses; check firewall reject rules")
-            .browser("ERR_CONNECTION_REFUSED"),
+            .evidence(
+                rst,
+                format!("the server's side answered with RST (TTL {ttl})"),
+            )
+            .words(Why::TcpRefused),
     )
 }
 
@@ -91,19 +81,70 @@ pub fn no_response(conn: &Connection) -> Option<Diagnosis> {
         .collect();
     let last = f.syns.last().map_or(first, |&(frame, _)| frame);
     let waited = conn.duration_ms / 1000.0;
-    let mut d = Diagnosis::new(Code::TcpNoResponse, Stage::TcpConnect, EndedBy::Network, last)
-        .summary(format!(
-            "no answer to {} SYNs over {waited:.1} s: the server or the path is silent",
-            f.syns.len()
-        ))
-        .evidence(first, format!("SYNs sent at {} (retransmissions back off)", times.join(", ")))
-        .evidence(last, format!("the last SYN (try {})", f.syns.len()))
-        .evidence(None, "no SYN-ACK, RST or ICMP error came back")
-        .cause("a firewall silently dropping the SYNs, the host down, or no route back to the client")
-        .fix("check that the server is up and that firewalls between the client and the server allow the port")
-        .browser("ERR_CONNECTION_TIMED_OUT");
+    let mut d = Diagnosis::new(
+        Code::TcpNoResponse,
+        Stage::TcpConnect,
+        EndedBy::Network,
+        last,
+    )
+    .summary(format!(
+        "no answer to {} SYNs over {waited:.1} s: the server or the path is silent",
+        f.syns.len()
+    ))
+    .evidence(
+        first,
+        format!(
+            "SYNs sent at {} (retransmissions back off)",
+            times.join(", ")
+        ),
+    )
+    .evidence(last, format!("the last SYN (try {})", f.syns.len()))
+    .evidence(None, "no SYN-ACK, RST or ICMP error came back")
+    .words(Why::TcpNoResponse);
     if let Some(frame) = gave_up {
         d = d.evidence(frame, "the client gave up");
     }
     Some(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnose::tests_support::decides;
+
+    #[test]
+    fn an_icmp_prohibited_names_the_firewall() {
+        let d = decides(
+            icmp_unreachable,
+            "icmp-admin-prohibited.pcap",
+            (Code::IcmpUnreachable, 2),
+            "refused.pcap",
+        );
+        assert_eq!(d.ended_by, EndedBy::Network);
+        assert_eq!(d.browser_error, Some("ERR_ADDRESS_UNREACHABLE"));
+        assert_eq!(d.cause, "a firewall rejects the connection with ICMP");
+    }
+
+    #[test]
+    fn a_syn_answered_by_rst_is_refused() {
+        let d = decides(
+            refused,
+            "refused.pcap",
+            (Code::TcpRefused, 2),
+            "tcp-no-response.pcap",
+        );
+        assert_eq!(d.ended_by, EndedBy::Server);
+        assert_eq!(d.browser_error, Some("ERR_CONNECTION_REFUSED"));
+    }
+
+    #[test]
+    fn unanswered_syns_are_no_response() {
+        let d = decides(
+            no_response,
+            "tcp-no-response.pcap",
+            (Code::TcpNoResponse, 4),
+            "refused.pcap",
+        );
+        assert_eq!(d.browser_error, Some("ERR_CONNECTION_TIMED_OUT"));
+    }
 }

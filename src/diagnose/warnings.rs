@@ -122,7 +122,8 @@ fn slow(conn: &Connection, options: &DiagnoseOptions, out: &mut Vec<Warning>) {
     let limit = options.slow_handshake_ms;
     if think > limit || total > limit {
         let summary = format!(
-            "slow handshake: the server took {think:.1} ms from ClientHello to ServerHello, {total:.1} ms from the first packet to completion (threshold {limit} ms)"
+            "slow handshake: the server took {think:.1} ms from ClientHello to ServerHello, \
+            {total:.1} ms from the first packet to completion (threshold {limit} ms)"
         );
         out.push(Warning {
             code: WarningCode::SlowHandshake,
@@ -146,4 +147,54 @@ fn established_ts(conn: &Connection) -> Option<crate::capture::Timestamp> {
     let frame = conn.facts.established_at?;
     let offset = conn.timeline.iter().find(|e| e.frame == frame)?.time;
     Some(timestamp_at(conn, offset))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnose::tests_support::connection;
+
+    fn codes(file: &str, options: &DiagnoseOptions) -> Vec<WarningCode> {
+        of(&connection(file, 0), options)
+            .iter()
+            .map(|w| w.code)
+            .collect()
+    }
+
+    #[test]
+    fn an_old_version_and_a_static_rsa_suite_are_warned_about() {
+        let defaults = DiagnoseOptions::default();
+        assert_eq!(
+            codes("legacy-tls10-rsa.pcap", &defaults),
+            [WarningCode::LegacyVersion, WarningCode::NoForwardSecrecy]
+        );
+        assert_eq!(
+            codes("sslv2.pcap", &defaults),
+            [
+                WarningCode::LegacyVersion,
+                WarningCode::WeakCipher,
+                WarningCode::NoForwardSecrecy,
+                WarningCode::CertChainIncomplete
+            ]
+        );
+        assert!(codes("tls13-sni-alpn.pcap", &defaults).is_empty());
+    }
+
+    #[test]
+    fn a_handshake_over_the_threshold_is_slow() {
+        let strict = DiagnoseOptions {
+            slow_handshake_ms: 0.0,
+        };
+        assert_eq!(
+            codes("tls13-sni-alpn.pcap", &strict),
+            [WarningCode::SlowHandshake]
+        );
+        let mut out = Vec::new();
+        slow(
+            &connection("tls13-sni-alpn.pcap", 0),
+            &DiagnoseOptions::default(),
+            &mut out,
+        );
+        assert!(out.is_empty());
+    }
 }
