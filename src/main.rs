@@ -14,10 +14,8 @@ use tlsdiag::report::{self, Style, Summary};
 use tlsdiag::shard;
 
 /// Every connection's record is a few dozen allocations, made and freed as the capture goes
-/// by, with `-j` often freed by another thread than the one that made them. With mimalloc the
-/// handshake-dense bench capture takes 16% fewer instructions than with glibc's malloc. Built
-/// without transparent huge pages (`no_thp`): with them, peak RSS grew from 23 to 39 MB with
-/// one thread and from 33 to 72 MB with two, on the 1.2 GB bench capture.
+/// by, with `-j` often freed by another thread than the one that made them: mimalloc serves
+/// that pattern best. Without transparent huge pages (`no_thp`), which grew peak memory.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

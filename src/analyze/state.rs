@@ -78,8 +78,7 @@ pub(super) fn tcp_control(
 
 /// A connection's record as its first packet opens it. The layers around a tunneled segment
 /// are read again from the packet here, once per connection; set on the boxed record, not
-/// through a struct update, which copied the whole record once more (0.5% more instructions
-/// on the handshake-dense capture).
+/// through a struct update, which would copy the whole record once more.
 /// A reassembled datagram brings its layers (`reassembled`).
 pub(super) fn new_connection(
     packet: &Packet<'_>,

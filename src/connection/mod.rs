@@ -219,8 +219,8 @@ impl Connection {
     /// change its verdict (`capture_started_late` at the stage reached): no SYN and no hello,
     /// and application data from both sides, since a side sends no ChangeCipherSpec or
     /// Finished after its own, or `JOINED_RECORDS` records of it from one side (a download,
-    /// whose client sends nothing), which bounds the wait for a TLS 1.3 client's Finished.
-    /// Without this, every record of a long connection the capture joined was framed.
+    /// whose client sends nothing), which bounds the wait for a TLS 1.3 client's Finished, so
+    /// that a long connection the capture joined is not framed record by record to its end.
     fn joined_after_handshake(&self) -> bool {
         let f = &self.facts;
         let records = &f.application_records;

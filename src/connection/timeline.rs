@@ -61,9 +61,8 @@ pub struct TimelineEvent {
 }
 
 /// A timeline event's detail, kept as its parts and worded only when reported: most
-/// connections of a busy capture are never printed one by one, and formatting every detail
-/// of every handshake was a tenth of the time on a handshake-dense capture. Written (Display,
-/// and as a JSON string) exactly as the words it stands for.
+/// connections of a busy capture are never printed one by one. Written (Display, and as a
+/// JSON string) exactly as the words it stands for.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Detail {
     Text(String),
