@@ -378,9 +378,9 @@ fn roles_and_resumption_and_plaintext_prefixes() {
 
     let tfo = common::analyze_named("tcp-fast-open.pcap");
     let c = common::stream(&tfo, 0);
-    let (hello_frame, _) = c.facts.client_hello.as_ref().expect("a ClientHello");
+    let hello_frame = c.facts.client_hello.as_ref().expect("a ClientHello").frame;
     assert_eq!(
-        Some(*hello_frame),
+        Some(hello_frame),
         c.facts.syn,
         "the ClientHello rode in the SYN"
     );
@@ -570,12 +570,8 @@ fn a_retry_after_a_reset_is_judged_on_its_handshake() {
 
     let retried = common::stream(&analysis, 1);
     assert_eq!(retried.verdict.outcome, Outcome::Established);
-    let (frame, _) = retried
-        .facts
-        .client_hello
-        .as_ref()
-        .expect("the ClientHello");
-    assert_eq!(*frame, hello[0]);
+    let frame = retried.facts.client_hello.as_ref().map(|h| h.frame);
+    assert_eq!(frame, Some(hello[0]));
     let earlier = retried.facts.earlier_attempt.expect("the reset attempt");
     assert_eq!(
         (earlier.syn, earlier.reset, earlier.retry),

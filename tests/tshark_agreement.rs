@@ -76,11 +76,12 @@ fn compare(path: &Path) -> usize {
     }
     for (stream, row) in &first_hello {
         let conn = common::stream(&analysis, *stream);
-        let (frame, _) = conn
+        let frame = conn
             .facts
             .client_hello
             .as_ref()
-            .unwrap_or_else(|| panic!("{name}: stream {stream} has no ClientHello"));
+            .unwrap_or_else(|| panic!("{name}: stream {stream} has no ClientHello"))
+            .frame;
         assert_eq!(
             frame.to_string(),
             row[0],
@@ -233,7 +234,7 @@ fn compare_sslv2(path: &Path, name: &str, analysis: &tlsdiag::analyze::Analysis)
         c.facts
             .client_hello
             .as_ref()
-            .is_some_and(|(_, ch)| ch.sslv2_format)
+            .is_some_and(|h| h.message.sslv2_format)
     });
     if !sslv2_hello {
         return 0;

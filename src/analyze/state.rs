@@ -3,6 +3,7 @@
 
 use super::{Finished, Moment, Options, PacketCounters, ReportOrder, Run, SavedPacket, take_ring};
 use crate::capture::{Packet, Timestamp};
+use crate::connection::Seen;
 use crate::connection::{Connection, Facts, Limit, LimitHit};
 use crate::diagnose::{self, DiagnoseOptions};
 use crate::flow::{Endpoint, Flow, FlowTable, PerSide, Placement, Reassembler, RoleEvidence, Side};
@@ -210,7 +211,7 @@ pub(super) fn count_placement(
     match placement {
         P::Retransmission => {
             *conn.tcp.retransmissions.get_mut(side) += 1;
-            *conn.facts.last_retransmission.get_mut(side) = Some((frame, ts));
+            *conn.facts.last_retransmission.get_mut(side) = Some(Seen { frame, ts });
         }
         P::OutOfOrder => conn.tcp.out_of_order += 1,
         P::Dropped => conn.tcp.dropped_segments += 1,

@@ -134,52 +134,100 @@ pub struct Facts {
     pub last_ts: Timestamp,
     /// The first ClientHello; its value lists (versions, suites, groups, key shares,
     /// signature schemes, extensions, ALPN) are in the record's fields, not here.
-    pub client_hello: Option<(u64, Box<ClientHello>)>,
+    pub client_hello: Option<Hello<ClientHello>>,
     pub client_hello_ts: Option<Timestamp>,
     /// The ServerHello kept for the verdict rules; its ALPN and extension list are in the
     /// record's fields, not here.
-    pub server_hello: Option<(u64, Box<ServerHello>)>,
+    pub server_hello: Option<Hello<ServerHello>>,
     pub server_hello_ts: Option<Timestamp>,
     /// The server's Certificate message: frame and time (certificates are judged then).
-    pub server_certificate: Option<(u64, Timestamp)>,
-    /// The client's Certificate message: frame, and whether it was empty.
-    pub client_certificate: Option<(u64, bool)>,
-    /// Every SYN the client sent (frame, time), the first few.
-    pub syns: Vec<(u64, Timestamp)>,
+    pub server_certificate: Option<Seen>,
+    pub client_certificate: Option<ClientCertificate>,
+    /// Every SYN the client sent, the first few.
+    pub syns: Vec<Seen>,
     pub icmp: Option<IcmpFact>,
     /// Client bytes the server had not acknowledged when the capture ended.
     pub client_unacked: u64,
-    /// The last frame that repeated bytes already sent, and its time, per side.
-    pub last_retransmission: PerSide<Option<(u64, Timestamp)>>,
+    /// The last packet that repeated bytes already sent, per side.
+    pub last_retransmission: PerSide<Option<Seen>>,
     pub syn: Option<u64>,
     pub syn_ack: Option<u64>,
     /// First FIN and first RST of each side.
     pub fin: PerSide<Option<u64>>,
-    pub rst: PerSide<Option<(u64, u8)>>,
+    pub rst: PerSide<Option<Reset>>,
     pub ccs: PerSide<Option<u64>>,
     /// First encrypted handshake record after ChangeCipherSpec (TLS 1.2 and older): Finished.
     pub finished: PerSide<Option<u64>>,
-    /// TLS 1.3: the client's first encrypted record after ServerHello, and its size.
-    pub tls13_client_first: Option<(u64, usize)>,
+    /// TLS 1.3: the client's first encrypted record after ServerHello.
+    pub tls13_client_first: Option<RecordSeen>,
     /// TLS 1.3: the first record of each side after the client's first one.
-    pub tls13_after_client_first: PerSide<Option<(u64, usize)>>,
+    pub tls13_after_client_first: PerSide<Option<RecordSeen>>,
     pub stage: Stage,
     pub established_at: Option<u64>,
     /// SSLv2: the client's CLIENT-MASTER-KEY (frame, and the cipher it chose), after which
     /// both sides encrypt.
-    pub sslv2_master_key: Option<(u64, Sslv2Cipher)>,
+    pub sslv2_master_key: Option<MasterKey>,
     /// Application-data records of each side until the handshake settled: whether a
     /// connection the capture joined late is past its handshake.
     pub application_records: PerSide<u32>,
-    pub first_gap: Option<(u64, Side)>,
+    pub first_gap: Option<SideAt>,
     pub saw_tls: bool,
-    pub plaintext_first: Option<(u64, Side)>,
+    pub plaintext_first: Option<SideAt>,
     /// The first of tlsdiag's limits this connection reached.
     pub limit: Option<LimitHit>,
     /// Certificates left undecoded by --max-chain or --max-certificate.
     pub certificates_over_limit: usize,
     /// The last attempt reset before this one, on the same port pair and sequence numbers.
     pub earlier_attempt: Option<EarlierAttempt>,
+}
+
+/// A hello and the frame whose bytes completed it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hello<T> {
+    pub frame: u64,
+    pub message: Box<T>,
+}
+
+/// SSLv2's CLIENT-MASTER-KEY: its frame and the cipher kind it chose.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MasterKey {
+    pub frame: u64,
+    pub cipher: Sslv2Cipher,
+}
+
+/// A packet's frame and capture time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Seen {
+    pub frame: u64,
+    pub ts: Timestamp,
+}
+
+/// A reset, and the TTL (or hop limit) it came with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reset {
+    pub frame: u64,
+    pub ttl: u8,
+}
+
+/// An encrypted record's frame and length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecordSeen {
+    pub frame: u64,
+    pub length: usize,
+}
+
+/// The client's Certificate message, and whether it was empty.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientCertificate {
+    pub frame: u64,
+    pub empty: bool,
+}
+
+/// Where something first came, and from which side.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SideAt {
+    pub frame: u64,
+    pub side: Side,
 }
 
 /// How a side closed its half of the connection.

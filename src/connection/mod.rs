@@ -186,7 +186,7 @@ impl Connection {
         self.facts
             .server_hello
             .as_ref()
-            .is_some_and(|(_, sh)| !sh.hello_retry && version::is_tls13(sh.version()))
+            .is_some_and(|h| !h.message.hello_retry && version::is_tls13(h.message.version()))
     }
 
     /// TLS 1.3 was negotiated or asked for (a HelloRetryRequest is TLS 1.3 only): a

@@ -1,6 +1,7 @@
 //! The intake of TCP events: packets, SYNs, closes, ICMP errors, holes, a retried attempt.
 
 use super::{Connection, Detail, EarlierAttempt, EventKind, GapInfo, IcmpFact};
+use super::{Reset, Seen, SideAt};
 use crate::capture::Timestamp;
 use crate::flow::{PerSide, Side};
 
@@ -35,7 +36,7 @@ impl Connection {
         let retransmitted = slot.is_some();
         slot.get_or_insert(frame);
         if !ack && self.facts.syns.len() < 16 {
-            self.facts.syns.push((frame, ts));
+            self.facts.syns.push(Seen { frame, ts });
         }
         let detail = retransmitted.then_some(Detail::Name("retransmission"));
         self.note(side, frame, ts, kind, detail);
@@ -50,7 +51,7 @@ impl Connection {
 
     pub fn rst(&mut self, side: Side, frame: u64, ts: Timestamp, ttl: u8) {
         if self.facts.rst.get(side).is_none() {
-            *self.facts.rst.get_mut(side) = Some((frame, ttl));
+            *self.facts.rst.get_mut(side) = Some(Reset { frame, ttl });
             self.note(side, frame, ts, EventKind::Rst, Some(Detail::Ttl(ttl)));
         }
     }
@@ -73,9 +74,9 @@ impl Connection {
     pub fn new_attempt(&mut self, frame: u64) {
         let f = &mut self.facts;
         let reset = match (f.rst.client, f.rst.server) {
-            (Some((c, _)), Some((s, _))) if s < c => Some((Side::Server, s)),
-            (Some((c, _)), _) => Some((Side::Client, c)),
-            (None, s) => s.map(|(s, _)| (Side::Server, s)),
+            (Some(c), Some(s)) if s.frame < c.frame => Some((Side::Server, s.frame)),
+            (Some(c), _) => Some((Side::Client, c.frame)),
+            (None, s) => s.map(|s| (Side::Server, s.frame)),
         };
         if let Some((by, reset)) = reset {
             f.earlier_attempt = Some(EarlierAttempt {
@@ -120,7 +121,10 @@ impl Connection {
             offset: gap.offset,
             bytes: gap.len,
         });
-        self.facts.first_gap.get_or_insert((gap.frame, side));
+        self.facts.first_gap.get_or_insert(SideAt {
+            frame: gap.frame,
+            side,
+        });
         let detail = Detail::Missing {
             bytes: gap.len,
             offset: gap.offset,

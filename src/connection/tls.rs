@@ -5,6 +5,7 @@ use super::{
     Alert, Connection, Detail, EventKind, HelloRetry, Limit, LimitHit, Names, ResumptionOffer,
     Stage,
 };
+use super::{ClientCertificate, Hello, MasterKey, RecordSeen, Seen, SideAt};
 use crate::capture::Timestamp;
 use crate::flow::Side;
 use crate::tls::handshake::{Sslv2ServerHello, kind, version};
@@ -59,7 +60,9 @@ impl Connection {
             }
             Event::Heartbeat => self.note(side, frame, ts, EventKind::Heartbeat, None),
             Event::Plaintext { first_bytes } => {
-                self.facts.plaintext_first.get_or_insert((frame, side));
+                self.facts
+                    .plaintext_first
+                    .get_or_insert(SideAt { frame, side });
                 let shown = printable(&first_bytes);
                 let detail = Detail::Text(shown.clone());
                 self.note(side, frame, ts, EventKind::Plaintext, Some(detail));
@@ -112,7 +115,7 @@ impl Connection {
                 let detail = ch.sni.as_ref().map(|s| Detail::Sni(s.clone()));
                 if self.facts.client_hello.is_none() {
                     self.client_hello_facts(&mut ch);
-                    self.facts.client_hello = Some((frame, ch));
+                    self.facts.client_hello = Some(Hello { frame, message: ch });
                     self.facts.client_hello_ts = Some(ts);
                 }
                 (EventKind::ClientHello, detail)
@@ -134,11 +137,15 @@ impl Connection {
                 match side {
                     Side::Server => {
                         self.certificates = chain;
-                        self.facts.server_certificate.get_or_insert((frame, ts));
+                        self.facts
+                            .server_certificate
+                            .get_or_insert(Seen { frame, ts });
                     }
                     Side::Client => {
                         let empty = chain.is_empty() && undecoded == 0;
-                        self.facts.client_certificate.get_or_insert((frame, empty));
+                        self.facts
+                            .client_certificate
+                            .get_or_insert(ClientCertificate { frame, empty });
                         self.client_certificates = chain;
                         if empty {
                             self.note(
@@ -165,7 +172,9 @@ impl Connection {
             Message::Sslv2ClientMasterKey { cipher } => {
                 let name = names::sslv2_cipher_name(cipher);
                 self.cipher = Some(name);
-                self.facts.sslv2_master_key.get_or_insert((frame, cipher));
+                self.facts
+                    .sslv2_master_key
+                    .get_or_insert(MasterKey { frame, cipher });
                 (EventKind::ClientMasterKey, Some(Detail::Name(name)))
             }
         };
@@ -190,14 +199,19 @@ impl Connection {
                 legacy_version: sh.version,
                 ..Default::default()
             };
-            self.facts.server_hello = Some((frame, Box::new(hello)));
+            self.facts.server_hello = Some(Hello {
+                frame,
+                message: Box::new(hello),
+            });
         }
         self.certificates_undecoded += usize::from(sh.certificate_undecoded);
         self.facts.certificates_over_limit += usize::from(sh.certificate_over_limit);
         if sh.session_id_hit {
             return None;
         }
-        self.facts.server_certificate.get_or_insert((frame, ts));
+        self.facts
+            .server_certificate
+            .get_or_insert(Seen { frame, ts });
         let subject = sh
             .certificate
             .as_ref()
@@ -325,7 +339,7 @@ impl Connection {
             .facts
             .client_hello
             .as_ref()
-            .map(|(_, ch)| ch.session_id.as_slice());
+            .map(|h| h.message.session_id.as_slice());
         self.resumed = Some(if version::is_tls13(sh.version()) {
             sh.psk_selected
         } else {
@@ -336,9 +350,9 @@ impl Connection {
                 .facts
                 .server_hello
                 .as_ref()
-                .is_some_and(|(_, s)| s.hello_retry)
+                .is_some_and(|h| h.message.hello_retry)
         {
-            self.facts.server_hello = Some((frame, sh));
+            self.facts.server_hello = Some(Hello { frame, message: sh });
         }
         (
             EventKind::ServerHello,
@@ -417,7 +431,7 @@ impl Connection {
     /// type and the AEAD tag (RFC 8446 5.2). No handshake message is that small but an empty
     /// EncryptedExtensions, which is one byte longer.
     pub fn tls13_alert_record_len(&self) -> usize {
-        let cipher = self.facts.server_hello.as_ref().map(|(_, sh)| sh.cipher);
+        let cipher = self.facts.server_hello.as_ref().map(|h| h.message.cipher);
         let tag = cipher
             .and_then(names::cipher_facts)
             .and_then(|f| f.aead_tag_len)
@@ -445,7 +459,7 @@ impl Connection {
         match (side, f.tls13_client_first) {
             (Side::Server, None) => kind,
             (Side::Client, None) => {
-                f.tls13_client_first = Some((frame, length));
+                f.tls13_client_first = Some(RecordSeen { frame, length });
                 kind
             }
             // The client keeps talking (its Finished may follow an empty Certificate, then
@@ -453,21 +467,27 @@ impl Connection {
             (Side::Client, Some(_)) => {
                 f.tls13_after_client_first
                     .client
-                    .get_or_insert((frame, length));
+                    .get_or_insert(RecordSeen { frame, length });
                 if alert {
                     EventKind::EncryptedAlert
                 } else {
                     EventKind::EncryptedHandshake
                 }
             }
-            (Side::Server, Some((client_frame, client_len))) => {
+            (
+                Side::Server,
+                Some(RecordSeen {
+                    frame: client_frame,
+                    length: client_len,
+                }),
+            ) => {
                 f.tls13_after_client_first
                     .server
-                    .get_or_insert((frame, length));
+                    .get_or_insert(RecordSeen { frame, length });
                 // The client's Finished stands unless the server's next word is an alert.
                 if client_len != alert_len
                     && !alert
-                    && f.tls13_after_client_first.server == Some((frame, length))
+                    && f.tls13_after_client_first.server == Some(RecordSeen { frame, length })
                 {
                     f.established_at = Some(client_frame);
                     self.advance(Stage::Established);
@@ -490,12 +510,12 @@ impl Connection {
             .facts
             .tls13_after_client_first
             .server
-            .is_some_and(|(_, len)| len == alert_len);
+            .is_some_and(|r| r.length == alert_len);
         let server_unseen = self.gaps.iter().any(|g| g.from == Side::Server);
         if self.facts.established_at.is_none()
             && !server_objected
             && !server_unseen
-            && let Some((frame, len)) = self.facts.tls13_client_first
+            && let Some(RecordSeen { frame, length: len }) = self.facts.tls13_client_first
             && len != alert_len
         {
             self.facts.established_at = Some(frame);
@@ -526,7 +546,10 @@ mod tests {
             cipher,
             ..Default::default()
         };
-        c.facts.server_hello = Some((6, Box::new(sh)));
+        c.facts.server_hello = Some(Hello {
+            frame: 6,
+            message: Box::new(sh),
+        });
         c
     }
 

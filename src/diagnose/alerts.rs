@@ -3,6 +3,7 @@
 use super::certificates;
 use super::words::Why;
 use super::{side_word, stage_at, stage_words};
+use crate::connection::ClientCertificate;
 use crate::connection::{Alert, Close, Code, Connection, Diagnosis, EndedBy, EventKind, Stage};
 use crate::flow::Side;
 use crate::tls::names;
@@ -36,7 +37,7 @@ pub fn hello_retry_failed(conn: &Connection) -> Option<Diagnosis> {
         .facts
         .server_hello
         .as_ref()
-        .is_some_and(|(_, sh)| !sh.hello_retry)
+        .is_some_and(|h| !h.message.hello_retry)
     {
         return None;
     }
@@ -94,7 +95,7 @@ pub fn hello_retry_failed(conn: &Connection) -> Option<Diagnosis> {
                     .facts
                     .last_retransmission
                     .client
-                    .map_or(frame, |(f, _)| f),
+                    .map_or(frame, |s| s.frame),
                 ..d
             }
             .likely()
@@ -108,7 +109,7 @@ pub fn hello_retry_failed(conn: &Connection) -> Option<Diagnosis> {
                 "the second ClientHello, larger by its new key share",
             )
             .evidence(
-                conn.facts.last_retransmission.client.map(|(f, _)| f),
+                conn.facts.last_retransmission.client.map(|s| s.frame),
                 format!(
                     "{retransmits} retransmission(s); {} bytes never acknowledged",
                     conn.facts.client_unacked
@@ -140,7 +141,7 @@ fn retried_after_timeout(conn: &Connection) -> bool {
         conn.facts.client_hello_ts,
         conn.facts.last_retransmission.client,
     ) {
-        (Some(sent), Some((_, last))) => super::ms_between(sent, last) >= super::closes::MIN_RTO_MS,
+        (Some(sent), Some(last)) => super::ms_between(sent, last.ts) >= super::closes::MIN_RTO_MS,
         _ => false,
     }
 }
@@ -347,13 +348,11 @@ fn downgrade(conn: &Connection, alert: &Alert) -> Diagnosis {
 
 /// The server asked for a client certificate: did the client send none, or an empty one?
 fn client_certificate_missing(conn: &Connection) -> bool {
-    conn.certificate_requested && conn.facts.client_certificate.is_none_or(|(_, empty)| empty)
+    conn.certificate_requested && conn.facts.client_certificate.is_none_or(|c| c.empty)
 }
 
 fn client_sent_certificate(conn: &Connection) -> bool {
-    conn.facts
-        .client_certificate
-        .is_some_and(|(_, empty)| !empty)
+    conn.facts.client_certificate.is_some_and(|c| !c.empty)
 }
 
 fn client_certificate_required(conn: &Connection, alert: &Alert) -> Diagnosis {
@@ -372,7 +371,7 @@ fn client_certificate_required(conn: &Connection, alert: &Alert) -> Diagnosis {
     {
         d = d.evidence(frame, "the server sent a CertificateRequest");
     }
-    if let Some((frame, true)) = conn.facts.client_certificate {
+    if let Some(ClientCertificate { frame, empty: true }) = conn.facts.client_certificate {
         d = d.evidence(frame, "the client answered with an empty Certificate");
     }
     d.words(Why::ClientCertificateRequired)
@@ -389,7 +388,7 @@ fn client_certificate_rejected(conn: &Connection, alert: &Alert) -> Diagnosis {
         "the server rejected the client's certificate: {}",
         alert_words(alert).trim()
     ));
-    if let (Some((frame, _)), Some(cert)) = (
+    if let (Some(ClientCertificate { frame, .. }), Some(cert)) = (
         conn.facts.client_certificate,
         conn.client_certificates.first(),
     ) {

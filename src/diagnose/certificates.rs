@@ -5,6 +5,7 @@
 
 use super::words::Why;
 use super::{side_word, stage_words};
+use crate::connection::Seen;
 use crate::connection::{Alert, Code, Connection, Diagnosis, Stage, WarningCode};
 use crate::tls::certificate::CertificateInfo;
 use crate::wire_text::{self, WireText};
@@ -22,7 +23,8 @@ pub struct Finding {
 
 /// The problems of the chain the server sent, most decisive first.
 pub fn findings(conn: &Connection) -> Vec<Finding> {
-    let (Some(leaf), Some((_, ts))) = (conn.certificates.first(), conn.facts.server_certificate)
+    let (Some(leaf), Some(Seen { ts, .. })) =
+        (conn.certificates.first(), conn.facts.server_certificate)
     else {
         return Vec::new();
     };
@@ -160,7 +162,7 @@ pub fn rejected(conn: &Connection, alert: &Alert) -> Diagnosis {
     )
     .with_client_hello(conn);
     match (conn.facts.server_certificate, conn.certificates.first()) {
-        (Some((frame, _)), Some(leaf)) => {
+        (Some(Seen { frame, .. }), Some(leaf)) => {
             d = d.evidence(
                 frame,
                 format!(

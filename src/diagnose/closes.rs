@@ -6,6 +6,7 @@ use super::{
     certificates, first_close, ms_between, side_word, stage_at, stage_words, timestamp_at,
 };
 use crate::connection::{Close, CloseKind, Code, Connection, Diagnosis, EndedBy, Stage};
+use crate::connection::{RecordSeen, Seen};
 use crate::flow::Side;
 
 /// A capture that ends this long after an unanswered ClientHello shows a stalled server.
@@ -20,7 +21,7 @@ pub fn certificate_rejected_tls13(conn: &Connection) -> Option<Diagnosis> {
     if !conn.is_tls13() {
         return None;
     }
-    let (frame, len) = conn.facts.tls13_client_first?;
+    let RecordSeen { frame, length: len } = conn.facts.tls13_client_first?;
     let alert_len = conn.tls13_alert_record_len();
     if len != alert_len {
         return None;
@@ -32,7 +33,7 @@ pub fn certificate_rejected_tls13(conn: &Connection) -> Option<Diagnosis> {
         .iter()
         .map(|s| s.to_string())
         .collect();
-    let (sh_frame, _) = conn.facts.server_hello.as_ref()?;
+    let sh_frame = &conn.facts.server_hello.as_ref()?.frame;
     let mut d = Diagnosis::new(
         Code::CertificateRejectedTls13,
         Stage::EncryptedHandshake,
@@ -80,8 +81,11 @@ pub fn server_rejected_client_certificate_tls13(conn: &Connection) -> Option<Dia
         return None;
     }
     let alert_len = conn.tls13_alert_record_len();
-    let (client_frame, client_len) = conn.facts.tls13_client_first?;
-    let (frame, len) = conn.facts.tls13_after_client_first.server?;
+    let RecordSeen {
+        frame: client_frame,
+        length: client_len,
+    } = conn.facts.tls13_client_first?;
+    let RecordSeen { frame, length: len } = conn.facts.tls13_after_client_first.server?;
     if client_len == alert_len || len != alert_len {
         return None;
     }
@@ -136,7 +140,7 @@ pub fn server_rejected_client_certificate_tls13(conn: &Connection) -> Option<Dia
 /// The ClientHello was sent, retransmitted, and never acknowledged, while the server's small
 /// packets came through: large packets are lost on the path.
 pub fn client_hello_lost(conn: &Connection) -> Option<Diagnosis> {
-    let (frame, _) = conn.facts.client_hello.as_ref()?;
+    let frame = conn.facts.client_hello.as_ref()?.frame;
     let retransmits = conn.tcp.retransmissions.client;
     if conn.tcp.payload_bytes.server > 0
         || retransmits == 0
@@ -146,7 +150,10 @@ pub fn client_hello_lost(conn: &Connection) -> Option<Diagnosis> {
         return None;
     }
     let sent = conn.facts.client_hello_ts?;
-    let (last, last_ts) = conn.facts.last_retransmission.client?;
+    let Seen {
+        frame: last,
+        ts: last_ts,
+    } = conn.facts.last_retransmission.client?;
     // A retransmission comes after a timeout; copies of a packet at the same moment are the
     // capture's duplicates, not the stack giving up on an acknowledgment.
     if ms_between(sent, last_ts) < MIN_RTO_MS {
@@ -167,7 +174,7 @@ pub fn client_hello_lost(conn: &Connection) -> Option<Diagnosis> {
             retransmits + 1
         ))
         .with_client_hello(conn)
-        .evidence(*frame, format!("ClientHello of {size} bytes"))
+        .evidence(frame, format!("ClientHello of {size} bytes"))
         .evidence(
             last,
             format!(
@@ -183,7 +190,7 @@ pub fn client_hello_lost(conn: &Connection) -> Option<Diagnosis> {
 
 /// The ClientHello got no answer at all before the client gave up (or the capture ran on).
 pub fn no_server_hello(conn: &Connection) -> Option<Diagnosis> {
-    let (frame, _) = conn.facts.client_hello.as_ref()?;
+    let frame = conn.facts.client_hello.as_ref()?.frame;
     let sent = conn.facts.client_hello_ts?;
     if conn.tcp.payload_bytes.server > 0 {
         return None;
@@ -277,7 +284,7 @@ fn server_closed(conn: &Connection, frame: u64, how: CloseKind, stage: Stage) ->
             stage_words(stage)
         ))
         .with_client_hello(conn);
-    let rst_ttl = conn.facts.rst.server.map(|(_, ttl)| ttl);
+    let rst_ttl = conn.facts.rst.server.map(|r| r.ttl);
     let first_ttl = conn.tcp.first_ttl.server;
     if let (Some(rst), Some(first)) = (rst_ttl.filter(|_| reset), first_ttl)
         && rst != first

@@ -229,7 +229,7 @@ impl Diagnosis {
     /// The ClientHello, as the first piece of evidence of any TLS-stage failure.
     fn with_client_hello(self, conn: &Connection) -> Self {
         match &conn.facts.client_hello {
-            Some((frame, _)) => self.evidence(*frame, client_hello_words(conn)),
+            Some(hello) => self.evidence(hello.frame, client_hello_words(conn)),
             None => self,
         }
     }
@@ -263,10 +263,10 @@ fn first_close(conn: &Connection) -> Option<Close> {
     [
         f.rst
             .client
-            .map(|(fr, _)| close(Side::Client, fr, CloseKind::Rst)),
+            .map(|r| close(Side::Client, r.frame, CloseKind::Rst)),
         f.rst
             .server
-            .map(|(fr, _)| close(Side::Server, fr, CloseKind::Rst)),
+            .map(|r| close(Side::Server, r.frame, CloseKind::Rst)),
         f.fin
             .client
             .map(|fr| close(Side::Client, fr, CloseKind::Fin)),

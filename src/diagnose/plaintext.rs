@@ -2,6 +2,7 @@
 
 use super::first_close;
 use super::words::Why;
+use crate::connection::SideAt;
 use crate::connection::{Close, Code, Connection, Diagnosis, Stage};
 use crate::flow::Side;
 
@@ -38,7 +39,11 @@ fn shown(text: &str) -> String {
 
 /// The client's first bytes are not TLS and TLS never started.
 pub fn client_not_tls(conn: &Connection) -> Option<Diagnosis> {
-    let (frame, Side::Client) = conn.facts.plaintext_first? else {
+    let SideAt {
+        frame,
+        side: Side::Client,
+    } = conn.facts.plaintext_first?
+    else {
         return None;
     };
     if conn.facts.saw_tls {
@@ -66,7 +71,11 @@ pub fn client_not_tls(conn: &Connection) -> Option<Diagnosis> {
 
 /// A ClientHello answered with bytes that are not TLS (an HTTP error page, a banner).
 pub fn server_not_tls(conn: &Connection) -> Option<Diagnosis> {
-    let (frame, Side::Server) = conn.facts.plaintext_first? else {
+    let SideAt {
+        frame,
+        side: Side::Server,
+    } = conn.facts.plaintext_first?
+    else {
         return None;
     };
     conn.facts.client_hello.as_ref()?;

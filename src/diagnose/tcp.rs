@@ -3,6 +3,7 @@
 use super::ms_between;
 use super::words::Why;
 use crate::connection::{Code, Connection, Diagnosis, EndedBy, Stage};
+use crate::connection::{Reset, Seen};
 
 /// An ICMP destination-unreachable that quoted the connection's packet, before any answer.
 pub fn icmp_unreachable(conn: &Connection) -> Option<Diagnosis> {
@@ -27,7 +28,7 @@ pub fn icmp_unreachable(conn: &Connection) -> Option<Diagnosis> {
         icmp.kind, icmp.reporter
     ))
     .words(why);
-    if let Some(&(frame, _)) = conn.facts.syns.first() {
+    if let Some(&Seen { frame, .. }) = conn.facts.syns.first() {
         d = d.evidence(frame, "the client sent a SYN");
     }
     Some(d.evidence(
@@ -43,7 +44,7 @@ pub fn icmp_unreachable(conn: &Connection) -> Option<Diagnosis> {
 pub fn refused(conn: &Connection) -> Option<Diagnosis> {
     let f = &conn.facts;
     let syn = f.syn?;
-    let (rst, ttl) = f.rst.server?;
+    let Reset { frame: rst, ttl } = f.rst.server?;
     if f.syn_ack.is_some() || f.saw_tls || rst < syn {
         return None;
     }
@@ -65,21 +66,27 @@ pub fn refused(conn: &Connection) -> Option<Diagnosis> {
 /// SYNs that nothing answered: retransmitted, or abandoned by the client.
 pub fn no_response(conn: &Connection) -> Option<Diagnosis> {
     let f = &conn.facts;
-    let (&(first, first_ts), rest) = f.syns.split_first()?;
+    let (
+        &Seen {
+            frame: first,
+            ts: first_ts,
+        },
+        rest,
+    ) = f.syns.split_first()?;
     if f.syn_ack.is_some() || f.saw_tls || conn.tcp.packets.server > 0 {
         return None;
     }
     // One SYN and the end of the capture is not yet a timeout.
-    let gave_up = f.fin.client.or(f.rst.client.map(|(fr, _)| fr));
+    let gave_up = f.fin.client.or(f.rst.client.map(|r| r.frame));
     if rest.is_empty() && gave_up.is_none() {
         return None;
     }
     let times: Vec<String> = f
         .syns
         .iter()
-        .map(|&(_, ts)| format!("{:.0} ms", ms_between(first_ts, ts)))
+        .map(|s| format!("{:.0} ms", ms_between(first_ts, s.ts)))
         .collect();
-    let last = f.syns.last().map_or(first, |&(frame, _)| frame);
+    let last = f.syns.last().map_or(first, |s| s.frame);
     let waited = conn.duration_ms / 1000.0;
     let mut d = Diagnosis::new(
         Code::TcpNoResponse,

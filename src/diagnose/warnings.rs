@@ -3,12 +3,13 @@
 
 use super::{DiagnoseOptions, certificates, ms_between, side_word, timestamp_at};
 use crate::connection::{Connection, Evidence, Warning, WarningCode};
+use crate::connection::{Hello, MasterKey};
 use crate::tls::handshake::version;
 use crate::tls::names;
 
 pub fn of(conn: &Connection, options: &DiagnoseOptions) -> Vec<Warning> {
     let mut out = Vec::new();
-    let sh_frame = conn.facts.server_hello.as_ref().map(|(f, _)| *f);
+    let sh_frame = conn.facts.server_hello.as_ref().map(|h| h.frame);
     let warn = |out: &mut Vec<Warning>, code, summary: String, frame: Option<u64>| {
         out.push(Warning {
             code,
@@ -19,7 +20,7 @@ pub fn of(conn: &Connection, options: &DiagnoseOptions) -> Vec<Warning> {
             }],
         });
     };
-    if let Some((_, sh)) = &conn.facts.server_hello {
+    if let Some(Hello { message: sh, .. }) = &conn.facts.server_hello {
         if sh.version() < version::TLS12 {
             // SSLv2 was prohibited long before TLS 1.0 and 1.1 were deprecated.
             let rfc = if sh.version() == version::SSLV2 {
@@ -37,7 +38,7 @@ pub fn of(conn: &Connection, options: &DiagnoseOptions) -> Vec<Warning> {
                 sh_frame,
             );
         }
-        if let Some((frame, cipher)) = conn.facts.sslv2_master_key {
+        if let Some(MasterKey { frame, cipher }) = conn.facts.sslv2_master_key {
             let name = names::sslv2_cipher_name(cipher);
             let weak = names::sslv2_cipher_weakness(cipher);
             let summary = format!("{name} uses {weak}");
@@ -75,7 +76,7 @@ pub fn of(conn: &Connection, options: &DiagnoseOptions) -> Vec<Warning> {
             }
         }
     }
-    let cert_frame = conn.facts.server_certificate.map(|(f, _)| f);
+    let cert_frame = conn.facts.server_certificate.map(|s| s.frame);
     for finding in certificates::findings(conn) {
         warn(
             &mut out,
@@ -130,11 +131,11 @@ fn slow(conn: &Connection, options: &DiagnoseOptions, out: &mut Vec<Warning>) {
             summary: summary.clone(),
             evidence: vec![
                 Evidence {
-                    frame: conn.facts.client_hello.as_ref().map(|(f, _)| *f),
+                    frame: conn.facts.client_hello.as_ref().map(|h| h.frame),
                     fact: "ClientHello sent".into(),
                 },
                 Evidence {
-                    frame: conn.facts.server_hello.as_ref().map(|(f, _)| *f),
+                    frame: conn.facts.server_hello.as_ref().map(|h| h.frame),
                     fact: format!("ServerHello {think:.1} ms later"),
                 },
             ],
