@@ -1,9 +1,10 @@
 //! The human report: per connection the verdict first, the facts, then the timeline as a
 //! ladder (client on the left, server on the right) with the decisive frame marked.
 
-use super::Summary;
 use super::json_word;
 use super::summary::outcome_name;
+use super::{CaptureStats, Summary};
+use crate::analyze::PacketCounters;
 use crate::connection::{Connection, EventKind, Outcome, TimelineEvent};
 use crate::flow::Side;
 use crate::tls::values::AlertText;
@@ -309,6 +310,17 @@ fn write_ladder(out: &mut impl Write, c: &Connection, style: Style) -> io::Resul
 
 pub fn write_text_summary(out: &mut impl Write, s: &Summary, style: Style) -> io::Result<()> {
     writeln!(out, "{}", style.paint("1", "Summary"))?;
+    write_connection_counts(out, s)?;
+    write_packet_counts(out, &s.packets)?;
+    write_limits(out, &s.packets)?;
+    if let Some(c) = &s.capture {
+        write_capture_counts(out, c, style)?;
+    }
+    write_notes(out, s, style)
+}
+
+/// Connections by outcome and by diagnosis, and the servers with the most failures.
+fn write_connection_counts(out: &mut impl Write, s: &Summary) -> io::Result<()> {
     let outcomes: Vec<String> = [
         Outcome::Established,
         Outcome::Failed,
@@ -347,7 +359,11 @@ pub fn write_text_summary(out: &mut impl Write, s: &Summary, style: Style) -> io
     if s.shown != s.connections {
         writeln!(out, "  shown        {}", s.shown)?;
     }
-    let p = &s.packets;
+    Ok(())
+}
+
+/// Packets read, and those skipped, reassembled or cut, by reason.
+fn write_packet_counts(out: &mut impl Write, p: &PacketCounters) -> io::Result<()> {
     writeln!(
         out,
         "  packets      {} ({} bytes), {} TCP in {} conversations",
@@ -385,6 +401,11 @@ pub fn write_text_summary(out: &mut impl Write, s: &Summary, style: Style) -> io
     for (what, n) in anomalies.iter().filter(|(_, n)| *n > 0) {
         writeln!(out, "  skipped      {n} {what}")?;
     }
+    Ok(())
+}
+
+/// What tlsdiag's own bounds left out.
+fn write_limits(out: &mut impl Write, p: &PacketCounters) -> io::Result<()> {
     let limits = [
         (
             "connections judged early: the table was full (--max-connections)",
@@ -410,24 +431,33 @@ pub fn write_text_summary(out: &mut impl Write, s: &Summary, style: Style) -> io
     for (what, n) in limits.iter().filter(|(_, n)| *n > 0) {
         writeln!(out, "  limit        {n} {what}")?;
     }
-    if let Some(c) = &s.capture {
+    Ok(())
+}
+
+/// libpcap's counts of a live capture, and the drops in the warning colour.
+fn write_capture_counts(out: &mut impl Write, c: &CaptureStats, style: Style) -> io::Result<()> {
+    writeln!(
+        out,
+        "  capture      {} received, {} dropped by the kernel, {} dropped by the interface",
+        c.received, c.dropped_by_kernel, c.dropped_by_interface
+    )?;
+    let lost = c.dropped_by_kernel + c.dropped_by_interface;
+    if lost > 0 {
+        let share = lost as f64 * 100.0 / (c.received.max(1) as f64);
+        let count = format!("{lost} packets ({share:.2}% of those received)");
         writeln!(
             out,
-            "  capture      {} received, {} dropped by the kernel, {} dropped by the interface",
-            c.received, c.dropped_by_kernel, c.dropped_by_interface
+            "  {}     {} were lost before tlsdiag saw them: connections reported incomplete (stream_gap, capture_ended) or with a lost ClientHello may come from those drops",
+            style.paint("1;33", "dropped"),
+            style.paint("1;33", &count)
         )?;
-        let lost = c.dropped_by_kernel + c.dropped_by_interface;
-        if lost > 0 {
-            let share = lost as f64 * 100.0 / (c.received.max(1) as f64);
-            let count = format!("{lost} packets ({share:.2}% of those received)");
-            writeln!(
-                out,
-                "  {}     {} were lost before tlsdiag saw them: connections reported incomplete (stream_gap, capture_ended) or with a lost ClientHello may come from those drops",
-                style.paint("1;33", "dropped"),
-                style.paint("1;33", &count)
-            )?;
-        }
     }
+    Ok(())
+}
+
+/// Late packets, unknown link types, and each file's own notes.
+fn write_notes(out: &mut impl Write, s: &Summary, style: Style) -> io::Result<()> {
+    let p = &s.packets;
     if p.packets_not_kept > 0 {
         writeln!(
             out,
@@ -458,9 +488,10 @@ pub fn write_text_summary(out: &mut impl Write, s: &Summary, style: Style) -> io
         if let Some(warning) = &f.warning {
             writeln!(
                 out,
-                "  {}  {}: {warning}",
+                "  {}  {}: {}",
                 style.paint("1;33", "warning"),
-                f.path
+                Escaped(&f.path),
+                Escaped(warning)
             )?;
         }
         if let Some(err) = &f.error {
