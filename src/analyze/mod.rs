@@ -26,7 +26,7 @@ use crate::capture::{
     CaptureClock, CaptureError, FileStats, LinkType, Packet, Timestamp, read_capture,
 };
 use crate::connection::{Connection, Outcome};
-use crate::flow::{Endpoint, FlowTable, Placement};
+use crate::flow::{Endpoint, FlowTable};
 use crate::net::{self, Datagram, Decoded, Defragmenter, Segment, Skip, Unreachable};
 use crate::tls::Located;
 
@@ -344,49 +344,17 @@ impl Analyzer {
             .conn
             .packet(side, frame, ts, seg.ttl, seg.payload.len(), seg.missing);
         tcp_control(state, side, seg, frame, ts);
+        let now = Moment::at(clock, frame);
         if state.settled {
             fin_control(state, side, seg, frame, ts);
             if self.options.report_early && !state.reported && over(&state.conn) {
-                let d = &self.options.diagnose;
-                let (counters, kept) = (&mut self.run.counters, &mut self.run.kept_bytes);
-                let now = Moment::at(clock, frame);
-                self.run
-                    .done
-                    .push(report_now(state, now, d, counters, kept));
+                report_early(state, now, &self.options, &mut self.run);
             }
             let request = schedule_request(flow, linger);
             self.schedule(request);
             return;
         }
-        let placement = state
-            .streams
-            .get_mut(side)
-            .segment(seg.data_seq(), seg.payload, frame, ts);
-        count_placement(&mut state.conn, side, frame, ts, placement);
-        if seg.missing > 0 && matches!(placement, Placement::InOrder | Placement::Overlap) {
-            // The snaplen cut the rest of this segment: the records wholly captured are read,
-            // a handshake record the cut ended is told, and the stream resumes after the hole.
-            decode_side(state, side, &mut self.events);
-            cut_side(state, side, &mut self.events);
-            let gap = state
-                .streams
-                .get_mut(side)
-                .skip(u64::from(seg.missing), frame, ts);
-            state.conn.gap(side, &gap);
-            state.decoders.get_mut(side).lose_sync();
-        }
-        if seg.flags.ack
-            && let Some(gap) = state
-                .streams
-                .get_mut(side.peer())
-                .peer_ack(seg.ack, frame, ts)
-        {
-            state.conn.gap(side.peer(), &gap);
-            state.decoders.get_mut(side.peer()).lose_sync();
-        }
-        for s in [side, side.peer()] {
-            decode_side(state, s, &mut self.events);
-        }
+        read_payload(state, side, seg, frame, ts, &mut self.events);
         // After the segment's data: a FIN closes the stream once its bytes are delivered.
         fin_control(state, side, seg, frame, ts);
         if state.conn.settled() {
@@ -398,12 +366,7 @@ impl Analyzer {
             let established = state.conn.facts.established_at.is_some()
                 && (state.conn.facts.syn.is_some() || state.conn.facts.client_hello.is_some());
             if established || over(&state.conn) {
-                let d = &self.options.diagnose;
-                let (counters, kept) = (&mut self.run.counters, &mut self.run.kept_bytes);
-                let now = Moment::at(clock, frame);
-                self.run
-                    .done
-                    .push(report_now(state, now, d, counters, kept));
+                report_early(state, now, &self.options, &mut self.run);
             }
         }
         let request = schedule_request(flow, linger);

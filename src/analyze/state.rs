@@ -256,6 +256,56 @@ pub(super) fn restart(state: &mut State, options: &Options, frame: u64) {
     state.scheduled = false;
 }
 
+/// A segment's payload through reassembly and TLS decoding: the bytes the snaplen cut and
+/// the bytes the peer acknowledged but the capture lacks become holes, and each side's bytes
+/// in order are decoded.
+#[inline]
+pub(super) fn read_payload(
+    state: &mut State,
+    side: Side,
+    seg: &Segment<'_>,
+    frame: u64,
+    ts: Timestamp,
+    events: &mut Vec<Located>,
+) {
+    let placement = state
+        .streams
+        .get_mut(side)
+        .segment(seg.data_seq(), seg.payload, frame, ts);
+    count_placement(&mut state.conn, side, frame, ts, placement);
+    if seg.missing > 0 && matches!(placement, Placement::InOrder | Placement::Overlap) {
+        // The snaplen cut the rest of this segment: the records wholly captured are read,
+        // a handshake record the cut ended is told, and the stream resumes after the hole.
+        decode_side(state, side, events);
+        cut_side(state, side, events);
+        let gap = state
+            .streams
+            .get_mut(side)
+            .skip(u64::from(seg.missing), frame, ts);
+        state.conn.gap(side, &gap);
+        state.decoders.get_mut(side).lose_sync();
+    }
+    if seg.flags.ack
+        && let Some(gap) = state
+            .streams
+            .get_mut(side.peer())
+            .peer_ack(seg.ack, frame, ts)
+    {
+        state.conn.gap(side.peer(), &gap);
+        state.decoders.get_mut(side.peer()).lose_sync();
+    }
+    for s in [side, side.peer()] {
+        decode_side(state, s, events);
+    }
+}
+
+/// Live input: the connection is judged now and its verdict queued for the report.
+pub(super) fn report_early(state: &mut State, now: Moment, options: &Options, run: &mut Run) {
+    let (counters, kept) = (&mut run.counters, &mut run.kept_bytes);
+    let finished = report_now(state, now, &options.diagnose, counters, kept);
+    run.done.push(finished);
+}
+
 /// The bytes of `side` not yet decoded end where the snaplen cut the segment.
 pub(super) fn cut_side(state: &mut State, side: Side, events: &mut Vec<Located>) {
     let stream = state.streams.get_mut(side);
