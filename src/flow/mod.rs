@@ -4,214 +4,26 @@
 //! Every TCP conversation gets a stream number, TLS or not, so that `tcp.stream eq N` in
 //! Wireshark finds the same connection. The table is generic over what the caller keeps per
 //! connection, so this stage knows nothing of TLS.
+//!
+//! This file holds the table, its lookups and its eviction; `retire` the schedule of
+//! retirements and the retired conversations' tombstones; `endpoint` who is who.
 
+mod endpoint;
 pub mod reassembly;
+mod retire;
 
 use crate::capture::Timestamp;
 use crate::net::Segment;
+use endpoint::FlowKey;
 use indexmap::IndexMap;
 use indexmap::map::Entry;
+use retire::{Retired, Tombstones, due_by, reuses_ports};
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
-use std::net::IpAddr;
+use std::collections::{BinaryHeap, VecDeque};
 
+pub use endpoint::{Endpoint, PerSide, RoleEvidence, Side};
 pub use reassembly::{Bound, Gap, Limits, Placement, Reassembler};
-
-/// One end of a connection.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
-pub struct Endpoint {
-    pub ip: IpAddr,
-    pub port: u16,
-}
-
-impl Endpoint {
-    pub fn new(ip: IpAddr, port: u16) -> Self {
-        Endpoint { ip, port }
-    }
-}
-
-/// The unordered pair of endpoints, each as fixed-width integers (`net::endpoint_bits`, its
-/// address in two halves, high first: the same order, without a `u128`'s 16-byte alignment,
-/// which made a key 64 bytes instead of 48); `lo` sorts first.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-struct FlowKey {
-    lo: (u64, u64, u16),
-    hi: (u64, u64, u16),
-}
-
-impl FlowKey {
-    fn compact(e: Endpoint) -> (u64, u64, u16) {
-        let (ip, port) = crate::net::endpoint_bits(e.ip, e.port);
-        ((ip >> 64) as u64, ip as u64, port)
-    }
-
-    /// The key of the pair, and whether `a` is its `hi` end.
-    fn of(a: Endpoint, b: Endpoint) -> (Self, bool) {
-        let (a, b) = (Self::compact(a), Self::compact(b));
-        if a <= b {
-            (FlowKey { lo: a, hi: b }, false)
-        } else {
-            (FlowKey { lo: b, hi: a }, true)
-        }
-    }
-}
-
-/// How long a retired conversation's stragglers are recognised as such, in seconds of
-/// capture time: beyond it a packet on its ports opens a new conversation, as in Wireshark.
-pub const REMEMBER_RETIRED: i64 = 120;
-
-/// What is left of a retired conversation: enough to know its stragglers.
-#[derive(Clone, Copy, Debug)]
-struct Retired {
-    tcp_stream: u64,
-    base_seq: [Option<u32>; 2],
-    /// When it was due to retire; it is remembered for `REMEMBER_RETIRED` seconds after.
-    at: Timestamp,
-}
-
-impl Retired {
-    fn of<T>(flow: &Flow<T>, at: Timestamp) -> Self {
-        Retired {
-            tcp_stream: flow.tcp_stream,
-            base_seq: flow.base_seq,
-            at,
-        }
-    }
-
-    /// Whether `seg`, at capture time `now`, is a straggler of this conversation: it is still
-    /// remembered, and the segment does not open a new connection on its ports.
-    fn claims(&self, from_lo: usize, seg: &Segment<'_>, now: Timestamp) -> bool {
-        let forgotten =
-            Timestamp::new(self.at.secs.saturating_add(REMEMBER_RETIRED), self.at.nanos);
-        now < forgotten && !reuses_ports(&self.base_seq, from_lo, seg)
-    }
-}
-
-/// When a conversation was due to retire, if it was by `now`.
-fn due_by<T>(
-    state: &T,
-    now: Timestamp,
-    due: impl Fn(&T) -> Option<Timestamp>,
-) -> Option<Timestamp> {
-    due(state).filter(|at| *at <= now)
-}
-
-/// Whether `seg` opens a new connection on ports a conversation with these first sequence
-/// numbers used: a SYN with another initial sequence number (Wireshark's rule).
-fn reuses_ports(base_seq: &[Option<u32>; 2], from_lo: usize, seg: &Segment<'_>) -> bool {
-    seg.flags.syn
-        && !seg.flags.ack
-        && base_seq
-            .get(from_lo)
-            .copied()
-            .flatten()
-            .is_some_and(|base| base != seg.seq)
-}
-
-/// Retired conversations, kept small until forgotten, and in retirement order.
-#[derive(Debug, Default)]
-struct Tombstones {
-    by_key: HashMap<FlowKey, Retired, foldhash::fast::RandomState>,
-    order: VecDeque<(FlowKey, u64, Timestamp)>,
-}
-
-impl Tombstones {
-    fn bury(&mut self, key: FlowKey, tomb: Retired) {
-        self.by_key.insert(key, tomb);
-        self.order.push_back((key, tomb.tcp_stream, tomb.at));
-    }
-
-    /// Whether a segment for which no conversation is open belongs to a retired one; one
-    /// that reuses its ports, or comes after it is forgotten, starts a new conversation
-    /// instead (and the old record goes). The answer depends on capture time alone, not on
-    /// when the table last cleaned up, so that it is the same however the capture is split
-    /// across threads.
-    fn straggler(
-        &mut self,
-        key: &FlowKey,
-        from_lo: usize,
-        seg: &Segment<'_>,
-        now: Timestamp,
-    ) -> bool {
-        let Some(r) = self.by_key.get(key) else {
-            return false;
-        };
-        let claimed = r.claims(from_lo, seg, now);
-        if !claimed {
-            self.by_key.remove(key);
-        }
-        claimed
-    }
-
-    /// Frees the conversations retired before `before` (no longer recognised anyway).
-    fn forget(&mut self, before: Timestamp) {
-        while let Some(&(key, stream, at)) = self.order.front() {
-            if at >= before {
-                break;
-            }
-            self.order.pop_front();
-            if self
-                .by_key
-                .get(&key)
-                .is_some_and(|r| r.tcp_stream == stream)
-            {
-                self.by_key.remove(&key);
-            }
-        }
-    }
-}
-
-/// Which way a segment travels relative to the connection's client.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Side {
-    Client,
-    Server,
-}
-
-impl Side {
-    pub fn peer(self) -> Side {
-        match self {
-            Side::Client => Side::Server,
-            Side::Server => Side::Client,
-        }
-    }
-}
-
-/// One value for each side of a connection.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
-pub struct PerSide<T> {
-    pub client: T,
-    pub server: T,
-}
-
-impl<T> PerSide<T> {
-    pub fn get(&self, side: Side) -> &T {
-        match side {
-            Side::Client => &self.client,
-            Side::Server => &self.server,
-        }
-    }
-
-    pub fn get_mut(&mut self, side: Side) -> &mut T {
-        match side {
-            Side::Client => &mut self.client,
-            Side::Server => &mut self.server,
-        }
-    }
-}
-
-/// How the client was told apart from the server.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RoleEvidence {
-    /// The client sent the SYN (or received the SYN-ACK).
-    Syn,
-    /// The client sent the ClientHello.
-    ClientHello,
-    /// Neither was seen: the side on the well-known or lower port is taken as the server.
-    Port,
-}
+pub use retire::REMEMBER_RETIRED;
 
 /// A conversation's entry: its stream number and the caller's state.
 #[derive(Debug)]
@@ -275,9 +87,9 @@ pub struct FlowTable<T> {
     /// cannot aim at one bucket. An `IndexMap`, so that the conversation last found can be
     /// found again by its index (`hot`).
     flows: IndexMap<FlowKey, Box<Flow<T>>, foldhash::fast::RandomState>,
-    /// Where `ongoing` last found a conversation: nine packets in ten belong to the same one
-    /// as the packet before (the 100 MB bench cut), found there by comparing the key instead
-    /// of hashing it. A removal moves entries, so the key is checked, never trusted.
+    /// Where `ongoing` last found a conversation: most packets belong to the same one as the
+    /// packet before, found there by comparing the key instead of hashing it. A removal moves
+    /// entries, so the key is checked, never trusted.
     hot: usize,
     next_stream: u64,
     /// Ports treated as server ports when no SYN or ClientHello tells the roles.
@@ -438,60 +250,6 @@ impl<T> FlowTable<T> {
         Some(flow)
     }
 
-    /// Notes that a conversation is due to retire at `at` (once: a later packet that moves
-    /// its time on is found when `at` comes, and it is noted again then).
-    pub fn schedule(&mut self, client: Endpoint, server: Endpoint, tcp_stream: u64, at: Timestamp) {
-        let (key, _) = FlowKey::of(client, server);
-        self.due.push(Reverse((at, tcp_stream, key)));
-    }
-
-    /// The earliest time a scheduled conversation may retire: none retires before it.
-    pub fn next_due(&self) -> Option<Timestamp> {
-        self.due.peek().map(|Reverse((at, _, _))| *at)
-    }
-
-    /// Removes the conversations due to retire by `now` (as `due` tells), each with its due
-    /// time, keeping a few dozen bytes of each for `REMEMBER_RETIRED` seconds: their
-    /// stragglers are then recognised, instead of opening conversations of their own (which
-    /// would also shift every later tcp.stream). Only the scheduled ones are looked at.
-    pub fn retire_due(
-        &mut self,
-        now: Timestamp,
-        due: impl Fn(&T) -> Option<Timestamp>,
-    ) -> Vec<(Box<Flow<T>>, Timestamp)> {
-        let mut retired = Vec::new();
-        while let Some(&Reverse((at, stream, key))) = self.due.peek() {
-            if at > now {
-                break;
-            }
-            self.due.pop();
-            let Entry::Occupied(entry) = self.flows.entry(key) else {
-                continue;
-            };
-            if entry.get().tcp_stream != stream {
-                continue;
-            }
-            match due(&entry.get().state) {
-                Some(real) if real <= now => {
-                    let flow = entry.swap_remove();
-                    self.retired.bury(key, Retired::of(&flow, real));
-                    retired.push((flow, real));
-                }
-                Some(later) => self.due.push(Reverse((later, stream, key))),
-                None => {}
-            }
-        }
-        let before = Timestamp::new(now.secs.saturating_sub(REMEMBER_RETIRED), now.nanos);
-        self.retired.forget(before);
-        self.compact_order();
-        retired
-    }
-
-    /// Conversations retired and not yet forgotten.
-    pub fn retired(&self) -> usize {
-        self.retired.by_key.len()
-    }
-
     /// The open conversation between these endpoints at capture time `now`, if there is one
     /// (never creates one). One due to retire by then is over, as `lookup` counts it, whether
     /// or not `retire_due` has come to it yet.
@@ -590,6 +348,7 @@ fn initial_roles(
 mod tests {
     use super::*;
     use crate::net::TcpFlags;
+    use std::net::IpAddr;
 
     fn syn(port: u16) -> Segment<'static> {
         Segment {

@@ -128,10 +128,6 @@ impl Reassembler {
         }
     }
 
-    pub fn has_base(&self) -> bool {
-        self.base.is_some()
-    }
-
     /// Total stream offset of the next in-order byte.
     pub fn stream_offset(&self) -> u64 {
         self.buffered_start + self.buffered.len() as u64
@@ -143,10 +139,6 @@ impl Reassembler {
         self.buffered = Vec::new();
         self.origins = VecDeque::new();
         self.pending = BTreeMap::new();
-    }
-
-    pub fn is_stopped(&self) -> bool {
-        self.stopped
     }
 
     /// Takes one segment's payload starting at sequence number `seq`.
