@@ -88,7 +88,7 @@ mod with_pcap {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-    use tlsdiag::analyze::{Analyzer, Finished, PacketRingLimits};
+    use tlsdiag::analyze::{Analyzer, Finished, Options, PacketRingLimits};
     use tlsdiag::capture::live::{self, LiveCapture, LiveStats};
     use tlsdiag::capture::{FileStats, LinkType, PcapWriter, Timestamp};
     use tlsdiag::connection::{Code, Connection, Outcome};
@@ -260,89 +260,158 @@ mod with_pcap {
     }
 
     pub fn run(args: &LiveArgs) -> ExitCode {
-        let mut options = args.report.options();
-        options.report_early = true;
-        options.linger = LINGER_SECS;
-        if let Some(dir) = &args.save_failures {
-            if let Err(e) = std::fs::create_dir_all(dir) {
-                eprintln!("tlsdiag: {}: {e}", dir.display());
-                return ExitCode::FAILURE;
-            }
-            options.keep_packets = Some(PacketRingLimits::default());
-        }
-        let filter = args.filter.as_deref();
-        let mut capture = match LiveCapture::open(&args.interface, filter, args.buffer_size) {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("tlsdiag: {e}");
-                return ExitCode::FAILURE;
-            }
+        let Some((options, capture)) = open(args) else {
+            return ExitCode::FAILURE;
         };
-        let stop = Arc::new(AtomicBool::new(false));
-        let status = Arc::new(AtomicBool::new(false));
-        for (signal, flag) in [(SIGINT, &stop), (SIGTERM, &stop), (SIGUSR1, &status)] {
-            if let Err(e) = signal_hook::flag::register(signal, Arc::clone(flag)) {
-                eprintln!("tlsdiag: cannot handle signal {signal}: {e}");
-            }
-        }
+        let signals = Signals::register();
         eprintln!(
             "tlsdiag: capturing on {} ({}), filter '{}'",
             args.interface,
             capture.link().name(),
             args.filter.as_deref().unwrap_or(live::DEFAULT_FILTER)
         );
-        let mut saver = args.save_failures.as_ref().map(|dir| Saver {
+        let saver = args.save_failures.as_ref().map(|dir| Saver {
             dir: dir.clone(),
             link: capture.link(),
             saved: 0,
         });
         let stdout = io::stdout();
-        let mut out = io::BufWriter::new(stdout.lock());
-        let mut sink = args.report.sink();
-        let mut analyzer = Analyzer::new(options);
-        let idle = args.idle_timeout.as_secs_f64();
-        let show_status = args.report.format == Format::Text && io::stderr().is_terminal();
-        let mut failed = false;
-        let mut drops = DropLog::default();
-        let run = (|| -> io::Result<()> {
-            sink.begin(&mut out)?;
+        let mut session = Session {
+            capture,
+            analyzer: Analyzer::new(options),
+            sink: args.report.sink(),
+            out: io::BufWriter::new(stdout.lock()),
+            saver,
+            drops: DropLog::default(),
+        };
+        let run = (|| -> io::Result<bool> {
+            session.sink.begin(&mut session.out)?;
+            let failed = session.read(args, &signals)?;
+            session.end(args)?;
+            Ok(failed)
+        })();
+        match run {
+            Err(e) => output_error(&e),
+            Ok(true) => ExitCode::FAILURE,
+            Ok(false) => ExitCode::SUCCESS,
+        }
+    }
+
+    /// The analysis options of a live run, and the capture opened; `None` (said on stderr)
+    /// when either cannot be had.
+    fn open(args: &LiveArgs) -> Option<(Options, LiveCapture)> {
+        let mut options = args.report.options();
+        options.report_early = true;
+        options.linger = LINGER_SECS;
+        if let Some(dir) = &args.save_failures {
+            if let Err(e) = std::fs::create_dir_all(dir) {
+                eprintln!("tlsdiag: {}: {e}", dir.display());
+                return None;
+            }
+            options.keep_packets = Some(PacketRingLimits::default());
+        }
+        let filter = args.filter.as_deref();
+        match LiveCapture::open(&args.interface, filter, args.buffer_size) {
+            Ok(capture) => Some((options, capture)),
+            Err(e) => {
+                eprintln!("tlsdiag: {e}");
+                None
+            }
+        }
+    }
+
+    /// What the signals asked for: stop (SIGINT, SIGTERM), or a status line (SIGUSR1).
+    struct Signals {
+        stop: Arc<AtomicBool>,
+        status: Arc<AtomicBool>,
+    }
+
+    impl Signals {
+        fn register() -> Signals {
+            let stop = Arc::new(AtomicBool::new(false));
+            let status = Arc::new(AtomicBool::new(false));
+            for (signal, flag) in [(SIGINT, &stop), (SIGTERM, &stop), (SIGUSR1, &status)] {
+                if let Err(e) = signal_hook::flag::register(signal, Arc::clone(flag)) {
+                    eprintln!("tlsdiag: cannot handle signal {signal}: {e}");
+                }
+            }
+            Signals { stop, status }
+        }
+    }
+
+    /// A live run: the capture, the analysis, and where its reports go.
+    struct Session<'a, W: Write> {
+        capture: LiveCapture,
+        analyzer: Analyzer,
+        sink: Sink<'a>,
+        out: W,
+        saver: Option<Saver>,
+        drops: DropLog,
+    }
+
+    impl<W: Write> Session<'_, W> {
+        /// Reads until a signal, `--duration` or `--count` stops it, reporting connections as
+        /// they are judged. Whether the capture failed.
+        fn read(&mut self, args: &LiveArgs, signals: &Signals) -> io::Result<bool> {
+            let idle = args.idle_timeout.as_secs_f64();
+            let show_status = args.report.format == Format::Text && io::stderr().is_terminal();
             let started = Instant::now();
             let (mut last_sweep, mut last_status) = (Instant::now(), Instant::now());
             let mut packets = 0u64;
             let mut status_from = (Instant::now(), 0u64);
             loop {
-                let done = stop.load(Ordering::Relaxed)
+                let done = signals.stop.load(Ordering::Relaxed)
                     || args.duration.is_some_and(|d| started.elapsed() >= d)
                     || args.count.is_some_and(|c| packets >= c);
                 if done {
-                    break;
+                    return Ok(false);
                 }
-                match capture.next(|p| analyzer.packet(p)) {
+                let analyzer = &mut self.analyzer;
+                match self.capture.next(|p| analyzer.packet(p)) {
                     Ok(got) => packets += got as u64,
                     Err(e) => {
                         eprintln!("tlsdiag: {e}");
-                        failed = true;
-                        break;
+                        return Ok(true);
                     }
                 }
                 if last_sweep.elapsed() >= SWEEP {
                     let at = now();
-                    drops.sample(at, capture.stats());
-                    analyzer.expire_idle(at, idle);
+                    self.drops.sample(at, self.capture.stats());
+                    self.analyzer.expire_idle(at, idle);
                     last_sweep = Instant::now();
                 }
-                for f in analyzer.take_finished_with_packets() {
-                    deliver(&mut sink, &mut out, saver.as_mut(), &drops, f)?;
+                for f in self.analyzer.take_finished_with_packets() {
+                    deliver(
+                        &mut self.sink,
+                        &mut self.out,
+                        self.saver.as_mut(),
+                        &self.drops,
+                        f,
+                    )?;
                 }
-                if status.swap(false, Ordering::Relaxed)
+                if signals.status.swap(false, Ordering::Relaxed)
                     || (show_status && last_status.elapsed() >= STATUS_EVERY)
                 {
                     let rate = Rate::since(status_from, packets);
-                    eprintln!("{}", status_line(&sink, &analyzer, capture.stats(), rate));
+                    let stats = self.capture.stats();
+                    eprintln!("{}", status_line(&self.sink, &self.analyzer, stats, rate));
                     status_from = (Instant::now(), packets);
                     last_status = Instant::now();
                 }
             }
+        }
+
+        /// The connections still open judged as they stand, then the summary with libpcap's
+        /// counts.
+        fn end(self, args: &LiveArgs) -> io::Result<()> {
+            let Session {
+                mut capture,
+                analyzer,
+                mut sink,
+                mut out,
+                mut saver,
+                mut drops,
+            } = self;
             let stats = capture.stats();
             drops.sample(now(), stats);
             let mut written = Ok(());
@@ -373,14 +442,6 @@ mod with_pcap {
                 );
             }
             sink.end(&mut out)
-        })();
-        if let Err(e) = run {
-            return output_error(&e);
-        }
-        if failed {
-            ExitCode::FAILURE
-        } else {
-            ExitCode::SUCCESS
         }
     }
 
