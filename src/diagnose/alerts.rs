@@ -41,19 +41,7 @@ pub fn hello_retry_failed(conn: &Connection) -> Option<Diagnosis> {
     {
         return None;
     }
-    let (frame, ended_by, what) = match (decisive_alert(conn), super::first_close(conn)) {
-        (Some(a), _) => (
-            a.frame,
-            a.from.into(),
-            format!("the {} sent {}", side_word(a.from), alert_words(a)),
-        ),
-        (None, Some(Close { side, frame, kind })) => (
-            frame,
-            side.into(),
-            format!("the {} sent {kind}", side_word(side)),
-        ),
-        (None, None) => return None,
-    };
+    let (frame, ended_by, what) = retry_ending(conn)?;
     let asked = hrr.group.unwrap_or("an unnamed group");
     let offered = if conn.groups.is_empty() {
         "none".to_string()
@@ -71,7 +59,6 @@ pub fn hello_retry_failed(conn: &Connection) -> Option<Diagnosis> {
         .filter(|e| e.event == EventKind::ClientHello)
         .nth(1)
         .map(|e| e.frame);
-    let retransmits = conn.tcp.retransmissions.client;
     let d = Diagnosis::new(Code::HelloRetryFailed, Stage::ServerHello, ended_by, frame)
         .with_client_hello(conn)
         .evidence(
@@ -89,34 +76,7 @@ pub fn hello_retry_failed(conn: &Connection) -> Option<Diagnosis> {
                 && conn.facts.client_unacked > 0
                 && decisive_alert(conn).is_none() =>
         {
-            Diagnosis {
-                ended_by: EndedBy::Network,
-                frame: conn
-                    .facts
-                    .last_retransmission
-                    .client
-                    .map_or(frame, |s| s.frame),
-                ..d
-            }
-            .likely()
-            .summary(format!(
-                "the client's second ClientHello, with the {asked} share the server asked for, \
-                never reached the server: sent {} times, never acknowledged",
-                retransmits + 1
-            ))
-            .evidence(
-                second,
-                "the second ClientHello, larger by its new key share",
-            )
-            .evidence(
-                conn.facts.last_retransmission.client.map(|s| s.frame),
-                format!(
-                    "{retransmits} retransmission(s); {} bytes never acknowledged",
-                    conn.facts.client_unacked
-                ),
-            )
-            .evidence(frame, what)
-            .words(Why::HelloRetryLost { asked })
+            retry_lost(conn, d, second, asked, (frame, what))
         }
         Some(second) => d
             .summary(format!(
@@ -133,6 +93,60 @@ pub fn hello_retry_failed(conn: &Connection) -> Option<Diagnosis> {
             .words(Why::HelloRetryNotSent { asked }),
     };
     Some(d)
+}
+
+/// What ended a failed retry: the decisive alert, else the first close; its frame, side and
+/// words.
+fn retry_ending(conn: &Connection) -> Option<(u64, EndedBy, String)> {
+    Some(match (decisive_alert(conn), super::first_close(conn)) {
+        (Some(a), _) => (
+            a.frame,
+            a.from.into(),
+            format!("the {} sent {}", side_word(a.from), alert_words(a)),
+        ),
+        (None, Some(Close { side, frame, kind })) => (
+            frame,
+            side.into(),
+            format!("the {} sent {kind}", side_word(side)),
+        ),
+        (None, None) => return None,
+    })
+}
+
+/// The second ClientHello was sent, repeated, and never answered: lost on the way.
+fn retry_lost(
+    conn: &Connection,
+    d: Diagnosis,
+    second: u64,
+    asked: &str,
+    (frame, what): (u64, String),
+) -> Diagnosis {
+    let retransmits = conn.tcp.retransmissions.client;
+    let last = conn.facts.last_retransmission.client.map(|s| s.frame);
+    Diagnosis {
+        ended_by: EndedBy::Network,
+        frame: last.unwrap_or(frame),
+        ..d
+    }
+    .likely()
+    .summary(format!(
+        "the client's second ClientHello, with the {asked} share the server asked for, \
+        never reached the server: sent {} times, never acknowledged",
+        retransmits + 1
+    ))
+    .evidence(
+        second,
+        "the second ClientHello, larger by its new key share",
+    )
+    .evidence(
+        last,
+        format!(
+            "{retransmits} retransmission(s); {} bytes never acknowledged",
+            conn.facts.client_unacked
+        ),
+    )
+    .evidence(frame, what)
+    .words(Why::HelloRetryLost { asked })
 }
 
 /// The client repeated itself after a retransmission timeout, not merely twice at once.
