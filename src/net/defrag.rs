@@ -6,7 +6,8 @@
 //! first), each forgotten `timeout` seconds of capture time after its first fragment. Only
 //! fragments come here: an ordinary packet never touches it.
 
-use super::{Decoded, Layers, Next, Skip, walk, walk_from};
+use super::walk::{Layers, Next, walk, walk_from};
+use super::{Decoded, Skip};
 use crate::capture::{LinkType, Packet, Timestamp};
 use etherparse::defrag::IpDefragBuf;
 use etherparse::{IpFragOffset, IpNumber, Ipv6ExtensionSlice, LaxNetSlice, LaxSlicedPacket};

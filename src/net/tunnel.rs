@@ -2,10 +2,13 @@
 //! PPPoE session, GRE, ERSPAN II and III, VXLAN and Geneve.
 //!
 //! Each is a view over the bytes, checked once by `new_checked` (smoltcp's way): after it the
-//! accessors cannot fail, and `payload` is what follows the header.
+//! accessors cannot fail, and `payload` is what follows the header. The headers whose length
+//! the first bytes tell are one `View`, each with its own `Header` format; GRE, ERSPAN and
+//! MPLS read more than a length before they know where the payload starts.
 
 use super::{Carrier, Skip};
 use crate::bytes::be_u16;
+use std::marker::PhantomData;
 
 /// A 16-bit value at `at`; only called on offsets `new_checked` has covered.
 fn u16_at(b: &[u8], at: usize) -> u16 {
@@ -32,6 +35,59 @@ fn checked(b: &[u8], len: usize) -> Option<(&[u8], &[u8])> {
     b.split_at_checked(len)
 }
 
+/// A header format that `View` splits from its payload.
+pub(super) trait Header {
+    /// The length of the fixed part.
+    const LEN: usize;
+
+    /// The whole header's length, from its fixed part (Geneve's options length).
+    fn len(_fixed: &[u8]) -> usize {
+        Self::LEN
+    }
+}
+
+/// A header and its payload, split once: the fields lie inside the header, so their readers
+/// cannot fail.
+pub(super) struct View<'a, H> {
+    header: &'a [u8],
+    payload: &'a [u8],
+    format: PhantomData<H>,
+}
+
+impl<'a, H: Header> View<'a, H> {
+    pub(super) fn new_checked(b: &'a [u8]) -> Option<Self> {
+        let fixed = b.get(..H::LEN)?;
+        let (header, payload) = checked(b, H::len(fixed))?;
+        Some(View {
+            header,
+            payload,
+            format: PhantomData,
+        })
+    }
+    pub(super) fn payload(&self) -> &'a [u8] {
+        self.payload
+    }
+    fn u16(&self, at: usize) -> u16 {
+        u16_at(self.header, at)
+    }
+    fn u24(&self, at: usize) -> u32 {
+        u24_at(self.header, at)
+    }
+}
+
+/// A fixed-length header format and its view's name: the boilerplate each one repeated.
+macro_rules! fixed_header {
+    ($(#[$doc:meta])* $view:ident, $format:ident, $len:expr) => {
+        $(#[$doc])*
+        pub(super) type $view<'a> = View<'a, $format>;
+        pub(super) enum $format {}
+
+        impl Header for $format {
+            const LEN: usize = $len;
+        }
+    };
+}
+
 /// A Linux ARPHRD_ hardware type, as the SLL headers carry it (if_arp.h).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ArpHardware(pub u16);
@@ -44,58 +100,41 @@ impl ArpHardware {
     pub const NETLINK: ArpHardware = ArpHardware(824);
 }
 
-/// LINKTYPE_LINUX_SLL (libpcap's sll.h): packet type, ARPHRD type, address length, 8 bytes
-/// of address, protocol. etherparse refuses ARPHRD types it does not list (loopback among
-/// them), so the header is read here whatever the hardware.
-pub(super) struct Sll<'a> {
-    header: &'a [u8],
-    payload: &'a [u8],
+fixed_header! {
+    /// LINKTYPE_LINUX_SLL (libpcap's sll.h): packet type, ARPHRD type, address length, 8 bytes
+    /// of address, protocol. etherparse refuses ARPHRD types it does not list (loopback among
+    /// them), so the header is read here whatever the hardware.
+    Sll, SllFormat, 16
 }
 
-impl<'a> Sll<'a> {
+impl Cooked for SllFormat {
     const HARDWARE: usize = 2;
     const PROTOCOL: usize = 14;
-    const LEN: usize = 16;
-
-    pub(super) fn new_checked(b: &'a [u8]) -> Option<Self> {
-        let (header, payload) = checked(b, Self::LEN)?;
-        Some(Sll { header, payload })
-    }
-    pub(super) fn hardware(&self) -> ArpHardware {
-        ArpHardware(u16_at(self.header, Self::HARDWARE))
-    }
-    pub(super) fn protocol(&self) -> u16 {
-        u16_at(self.header, Self::PROTOCOL)
-    }
-    pub(super) fn payload(&self) -> &'a [u8] {
-        self.payload
-    }
 }
 
-/// LINKTYPE_LINUX_SLL2: protocol first, then reserved, interface index, ARPHRD type, packet
-/// type, address length and 8 bytes of address.
-pub(super) struct Sll2<'a> {
-    header: &'a [u8],
-    payload: &'a [u8],
+fixed_header! {
+    /// LINKTYPE_LINUX_SLL2: protocol first, then reserved, interface index, ARPHRD type, packet
+    /// type, address length and 8 bytes of address.
+    Sll2, Sll2Format, 20
 }
 
-impl<'a> Sll2<'a> {
+impl Cooked for Sll2Format {
     const PROTOCOL: usize = 0;
     const HARDWARE: usize = 8;
-    const LEN: usize = 20;
+}
 
-    pub(super) fn new_checked(b: &'a [u8]) -> Option<Self> {
-        let (header, payload) = checked(b, Self::LEN)?;
-        Some(Sll2 { header, payload })
-    }
+/// The two Linux cooked capture headers: the same fields at different offsets.
+pub(super) trait Cooked: Header {
+    const HARDWARE: usize;
+    const PROTOCOL: usize;
+}
+
+impl<H: Cooked> View<'_, H> {
     pub(super) fn hardware(&self) -> ArpHardware {
-        ArpHardware(u16_at(self.header, Self::HARDWARE))
+        ArpHardware(self.u16(H::HARDWARE))
     }
     pub(super) fn protocol(&self) -> u16 {
-        u16_at(self.header, Self::PROTOCOL)
-    }
-    pub(super) fn payload(&self) -> &'a [u8] {
-        self.payload
+        self.u16(H::PROTOCOL)
     }
 }
 
@@ -132,31 +171,22 @@ impl<'a> MplsStack<'a> {
     }
 }
 
-/// A PPPoE session frame (RFC 2516) and the PPP protocol field after it.
-pub(super) struct PppoeSession<'a> {
-    header: &'a [u8],
-    payload: &'a [u8],
+fixed_header! {
+    /// A PPPoE session frame (RFC 2516) and the PPP protocol field after it.
+    PppoeSession, PppoeFormat, 8
 }
 
-impl<'a> PppoeSession<'a> {
+impl PppoeSession<'_> {
     const SESSION_ID: usize = 2;
     const PPP_PROTOCOL: usize = 6;
-    const LEN: usize = 8;
     pub(super) const PPP_IPV4: u16 = 0x0021;
     pub(super) const PPP_IPV6: u16 = 0x0057;
 
-    pub(super) fn new_checked(b: &'a [u8]) -> Option<Self> {
-        let (header, payload) = checked(b, Self::LEN)?;
-        Some(PppoeSession { header, payload })
-    }
     pub(super) fn session_id(&self) -> u16 {
-        u16_at(self.header, Self::SESSION_ID)
+        self.u16(Self::SESSION_ID)
     }
     pub(super) fn ppp_protocol(&self) -> u16 {
-        u16_at(self.header, Self::PPP_PROTOCOL)
-    }
-    pub(super) fn payload(&self) -> &'a [u8] {
-        self.payload
+        self.u16(Self::PPP_PROTOCOL)
     }
 }
 
@@ -262,64 +292,50 @@ impl<'a> Erspan<'a> {
     }
 }
 
-/// A VXLAN header (RFC 7348): flags, the 24-bit VNI; an Ethernet frame follows.
-pub(super) struct Vxlan<'a> {
-    vni: u32,
-    payload: &'a [u8],
+fixed_header! {
+    /// A VXLAN header (RFC 7348): flags, the 24-bit VNI; an Ethernet frame follows.
+    Vxlan, VxlanFormat, 8
 }
 
-impl<'a> Vxlan<'a> {
+impl Vxlan<'_> {
     pub(super) const PORT: u16 = 4789;
     const VNI: usize = 4;
-    const LEN: usize = 8;
 
-    pub(super) fn new_checked(b: &'a [u8]) -> Option<Self> {
-        let (header, payload) = checked(b, Self::LEN)?;
-        Some(Vxlan {
-            vni: u24_at(header, Self::VNI),
-            payload,
-        })
-    }
     pub(super) fn vni(&self) -> u32 {
-        self.vni
-    }
-    pub(super) fn payload(&self) -> &'a [u8] {
-        self.payload
+        self.u24(Self::VNI)
     }
 }
 
 /// A Geneve header (RFC 8926): version and options length, protocol type, VNI, then the
 /// options (length in 4-byte words) before the payload.
-pub(super) struct Geneve<'a> {
-    protocol: u16,
-    vni: u32,
-    payload: &'a [u8],
-}
+pub(super) type Geneve<'a> = View<'a, GeneveFormat>;
+pub(super) enum GeneveFormat {}
 
-impl<'a> Geneve<'a> {
-    pub(super) const PORT: u16 = 6081;
+impl GeneveFormat {
     const OPTIONS_LEN: usize = 0;
     const OPTIONS_LEN_MASK: u8 = 0x3f;
+}
+
+impl Header for GeneveFormat {
+    const LEN: usize = 8;
+
+    fn len(fixed: &[u8]) -> usize {
+        let words = fixed
+            .get(Self::OPTIONS_LEN)
+            .map_or(0, |b| b & Self::OPTIONS_LEN_MASK);
+        Self::LEN + 4 * usize::from(words)
+    }
+}
+
+impl Geneve<'_> {
+    pub(super) const PORT: u16 = 6081;
     const PROTOCOL: usize = 2;
     const VNI: usize = 4;
-    const FIXED: usize = 8;
 
-    pub(super) fn new_checked(b: &'a [u8]) -> Option<Self> {
-        let words = b.get(Self::OPTIONS_LEN)? & Self::OPTIONS_LEN_MASK;
-        let (header, payload) = checked(b, Self::FIXED + 4 * usize::from(words))?;
-        Some(Geneve {
-            protocol: u16_at(header, Self::PROTOCOL),
-            vni: u24_at(header, Self::VNI),
-            payload,
-        })
-    }
     pub(super) fn protocol(&self) -> u16 {
-        self.protocol
+        self.u16(Self::PROTOCOL)
     }
     pub(super) fn vni(&self) -> u32 {
-        self.vni
-    }
-    pub(super) fn payload(&self) -> &'a [u8] {
-        self.payload
+        self.u24(Self::VNI)
     }
 }
