@@ -93,7 +93,8 @@ impl Connection {
                 };
                 self.note(side, frame, ts, event, Some(detail));
             }
-            Event::Malformed { detail } => {
+            Event::Malformed(error) => {
+                let detail = error.to_string();
                 self.malformed.push(format!("frame {frame}: {detail}"));
                 self.note(
                     side,
