@@ -96,7 +96,8 @@ impl Connection {
                 };
                 self.note(side, frame, ts, event, Some(detail));
             }
-            Event::Malformed { detail } => {
+            Event::Malformed(error) => {
+                let detail = error.to_string();
                 self.malformed.push(format!("frame {frame}: {detail}"));
                 self.note(
                     side,
