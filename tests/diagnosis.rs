@@ -217,18 +217,6 @@ const ROWS: &[Row] = &[
     ),
     // `-i any` on lo (Linux cooked capture): a TLS 1.2-only client, a TLS 1.3-only server.
     row(
-        "sll-any-tcpdump.pcap",
-        1,
-        Code::ProtocolVersion,
-        Stage::ClientHello,
-        Server,
-        23,
-        Certain,
-        Some("ERR_SSL_VERSION_OR_CIPHER_MISMATCH"),
-        "none of the versions the client offers (TLSv1.2)",
-    ),
-    // `-i any` on lo (Linux cooked capture): a TLS 1.2-only client, a TLS 1.3-only server.
-    row(
         "sll2-any-tcpdump.pcap",
         1,
         Code::ProtocolVersion,
@@ -611,7 +599,10 @@ const ROWS: &[Row] = &[
 
 /// Files holding another file's connections, joined a packet later: their rows are that
 /// file's.
-const SAME_ROWS_AS: &[(&str, &str)] = &[("joined-download.pcap", "joined-request.pcap")];
+const SAME_ROWS_AS: &[(&str, &str)] = &[
+    ("joined-download.pcap", "joined-request.pcap"),
+    ("sll-any-tcpdump.pcap", "sll-any-dumpcap.pcapng"),
+];
 
 /// The files a row's verdicts must be found in.
 fn files_of(r: &Row) -> impl Iterator<Item = &'static str> + '_ {
