@@ -120,6 +120,11 @@ fn hex_escaped(mut bytes: &[u8]) -> String {
 /// Escaped, and cut at `MAX_SHOWN` characters with the full length said.
 impl fmt::Display for WireText {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Most names are short printable ASCII, written as they are.
+        let plain = |b: &u8| (0x20..0x7f).contains(b);
+        if self.text.len() <= MAX_SHOWN && self.text.as_bytes().iter().all(plain) {
+            return f.write_str(&self.text);
+        }
         let chars = self.text.chars().count();
         if chars <= MAX_SHOWN {
             return Escaped(&self.text).fmt(f);

@@ -333,11 +333,8 @@ impl Analyzer {
             keep(state, packet, &self.options, kept, counters);
         }
         let (frame, ts) = (packet.frame, packet.ts);
-        if state.settled
-            && state
-                .conn
-                .retried_after_reset(side, seg.flags.syn && !seg.flags.ack)
-        {
+        // A settled connection's packets are mostly data: one flag test for them.
+        if state.settled && seg.flags.syn && state.conn.retried_after_reset(side, !seg.flags.ack) {
             restart(state, &self.options, frame);
         }
         state

@@ -56,10 +56,10 @@ impl Connection {
         }
     }
 
-    /// Whether `side`'s segment (a SYN when `syn`) starts a new attempt of this connection: the
+    /// Whether `side`'s segment (a SYN without ACK when `bare_syn`) starts a new attempt: the
     /// client's SYN after a reset that came before any payload.
-    pub fn retried_after_reset(&self, side: Side, syn: bool) -> bool {
-        syn && side == Side::Client && self.reset_before_data()
+    pub fn retried_after_reset(&self, side: Side, bare_syn: bool) -> bool {
+        bare_syn && side == Side::Client && self.reset_before_data()
     }
 
     /// Reset before either side sent a byte: the client may still retry with the same SYN.

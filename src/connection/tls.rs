@@ -248,6 +248,7 @@ impl Connection {
     }
 
     /// Counts an encrypted record of `side`; whether it is the side's first.
+    #[inline]
     fn count_encrypted(&mut self, side: Side, frame: u64, length: usize) -> bool {
         let stats = self.encrypted_records.get_mut(side);
         let first_of_side = stats.count == 0;
