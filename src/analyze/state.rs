@@ -116,7 +116,6 @@ pub(super) fn open<'t>(
         done,
         created,
     } = run;
-    let (reassembly, tls_limits) = (options.reassembly, options.tls);
     let linger = options.linger;
     let lookup = table.lookup(
         seg,
@@ -125,14 +124,8 @@ pub(super) fn open<'t>(
         || State {
             // Its tcp.stream is known once the table has taken it (below).
             conn: new_connection(packet, seg, reassembled),
-            streams: PerSide {
-                client: Reassembler::new(reassembly),
-                server: Reassembler::new(reassembly),
-            },
-            decoders: PerSide {
-                client: Decoder::new(false, tls_limits),
-                server: Decoder::new(true, tls_limits),
-            },
+            streams: streams(options),
+            decoders: decoders(options),
             settled: false,
             reported: false,
             ring: VecDeque::new(),
@@ -239,19 +232,31 @@ pub(super) fn decode_side(state: &mut State, side: Side, events: &mut Vec<Locate
     }
 }
 
+/// Each direction's reassembly, empty: a new connection's, or a retried attempt's.
+#[inline]
+fn streams(options: &Options) -> PerSide<Reassembler> {
+    PerSide {
+        client: Reassembler::new(options.reassembly),
+        server: Reassembler::new(options.reassembly),
+    }
+}
+
+/// Each direction's TLS decoder, at the start of its stream.
+#[inline]
+fn decoders(options: &Options) -> PerSide<Decoder> {
+    PerSide {
+        client: Decoder::new(false, options.tls),
+        server: Decoder::new(true, options.tls),
+    }
+}
+
 /// The client sends its SYN again on a connection reset before any data (a retry with the
 /// same sequence number, as after a challenge ACK): what follows is judged as this attempt,
 /// the reset one kept in its record.
 pub(super) fn restart(state: &mut State, options: &Options, frame: u64) {
     state.conn.new_attempt(frame);
-    state.streams = PerSide {
-        client: Reassembler::new(options.reassembly),
-        server: Reassembler::new(options.reassembly),
-    };
-    state.decoders = PerSide {
-        client: Decoder::new(false, options.tls),
-        server: Decoder::new(true, options.tls),
-    };
+    state.streams = streams(options);
+    state.decoders = decoders(options);
     state.settled = false;
     state.scheduled = false;
 }
