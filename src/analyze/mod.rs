@@ -341,11 +341,15 @@ impl Analyzer {
             .conn
             .packet(side, frame, ts, seg.ttl, seg.payload.len(), seg.missing);
         tcp_control(state, side, seg, frame, ts);
-        let now = Moment::at(clock, frame);
         if state.settled {
             fin_control(state, side, seg, frame, ts);
             if self.options.report_early && !state.reported && over(&state.conn) {
-                report_early(state, now, &self.options, &mut self.run);
+                report_early(
+                    state,
+                    Moment::at(clock, frame),
+                    &self.options,
+                    &mut self.run,
+                );
             }
             let request = schedule_request(flow, linger);
             self.schedule(request);
@@ -363,7 +367,12 @@ impl Analyzer {
             let established = state.conn.facts.established_at.is_some()
                 && (state.conn.facts.syn.is_some() || state.conn.facts.client_hello.is_some());
             if established || over(&state.conn) {
-                report_early(state, now, &self.options, &mut self.run);
+                report_early(
+                    state,
+                    Moment::at(clock, frame),
+                    &self.options,
+                    &mut self.run,
+                );
             }
         }
         let request = schedule_request(flow, linger);

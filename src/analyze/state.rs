@@ -224,8 +224,8 @@ pub(super) fn decode_side(state: &mut State, side: Side, events: &mut Vec<Locate
         .get_mut(side)
         .feed(stream.data(), |at| stream.origin_of(at), events);
     stream.consume(used);
-    for located in events.drain(..) {
-        state.conn.tls_event(side, located);
+    for Located { event, frame, ts } in events.drain(..) {
+        state.conn.tls_event(side, event, frame, ts);
     }
     if state.conn.speaks_tls13() {
         state.decoders.get_mut(side.peer()).set_tls13();
@@ -317,8 +317,8 @@ pub(super) fn cut_side(state: &mut State, side: Side, events: &mut Vec<Located>)
     events.clear();
     let decoder = state.decoders.get_mut(side);
     decoder.cut(stream.data(), |at| stream.origin_of(at), events);
-    for located in events.drain(..) {
-        state.conn.tls_event(side, located);
+    for Located { event, frame, ts } in events.drain(..) {
+        state.conn.tls_event(side, event, frame, ts);
     }
 }
 

@@ -26,10 +26,44 @@ pub struct Shared<'a> {
 }
 
 /// A capture timestamp: seconds since the Unix epoch and nanoseconds within the second.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Timestamp {
     pub secs: i64,
     pub nanos: u32,
+}
+
+/// Ordered as (secs, nanos). Written out because the per-packet path compares timestamps a
+/// few times a packet, and the derived `partial_cmp` builds an `Ordering` for each test.
+impl Ord for Timestamp {
+    #[inline]
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.secs
+            .cmp(&other.secs)
+            .then(self.nanos.cmp(&other.nanos))
+    }
+}
+
+impl PartialOrd for Timestamp {
+    #[inline]
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+    #[inline]
+    fn lt(&self, other: &Self) -> bool {
+        self.secs < other.secs || (self.secs == other.secs && self.nanos < other.nanos)
+    }
+    #[inline]
+    fn le(&self, other: &Self) -> bool {
+        self.secs < other.secs || (self.secs == other.secs && self.nanos <= other.nanos)
+    }
+    #[inline]
+    fn gt(&self, other: &Self) -> bool {
+        other.lt(self)
+    }
+    #[inline]
+    fn ge(&self, other: &Self) -> bool {
+        other.le(self)
+    }
 }
 
 impl Timestamp {
@@ -143,6 +177,28 @@ impl CaptureClock {
 #[cfg(test)]
 mod clock_tests {
     use super::*;
+
+    /// The hand-written order is the (secs, nanos) order a derive would give.
+    #[test]
+    fn timestamps_order_as_seconds_then_nanoseconds() {
+        let values = [i64::MIN, -1, 0, 1, i64::MAX];
+        let nanos = [0, 1, 999_999_999];
+        let all: Vec<Timestamp> = values
+            .iter()
+            .flat_map(|&secs| nanos.iter().map(move |&nanos| Timestamp { secs, nanos }))
+            .collect();
+        for a in &all {
+            for b in &all {
+                let expected = (a.secs, a.nanos).cmp(&(b.secs, b.nanos));
+                assert_eq!(a.cmp(b), expected);
+                assert_eq!(a.partial_cmp(b), Some(expected));
+                assert_eq!(a < b, expected.is_lt());
+                assert_eq!(a <= b, expected.is_le());
+                assert_eq!(a > b, expected.is_gt());
+                assert_eq!(a >= b, expected.is_ge());
+            }
+        }
+    }
 
     #[test]
     fn the_capture_clock_follows_time_but_not_its_jumps() {

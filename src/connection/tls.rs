@@ -11,13 +11,13 @@ use crate::flow::Side;
 use crate::tls::handshake::{Sslv2ServerHello, kind, version};
 use crate::tls::names;
 use crate::tls::values::{AlertDescription, AlertLevel};
-use crate::tls::{ClientHello, Event, Located, Message, ServerHello};
+use crate::tls::{ClientHello, Event, Message, ServerHello};
 use crate::wire_text::WireText;
 
 impl Connection {
     /// Takes one decoded TLS event of `side`.
-    pub fn tls_event(&mut self, side: Side, located: Located) {
-        let Located { event, frame, ts } = located;
+    #[inline]
+    pub fn tls_event(&mut self, side: Side, event: Event, frame: u64, ts: Timestamp) {
         match event {
             Event::Handshake(message) => {
                 self.facts.saw_tls = true;
