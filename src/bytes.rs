@@ -1,7 +1,7 @@
 //! Reading big-endian integers out of wire bytes without a chance of panicking.
 
 /// The big-endian u16 at `at`, if the bytes are there.
-pub fn be_u16(data: &[u8], at: usize) -> Option<u16> {
+pub(crate) fn be_u16(data: &[u8], at: usize) -> Option<u16> {
     let bytes = data.get(at..at.checked_add(2)?)?;
     Some(u16::from_be_bytes(bytes.try_into().ok()?))
 }

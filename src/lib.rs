@@ -6,6 +6,7 @@
 //! (every byte of output); `shard` splits a file's connections across threads (`-j`) and
 //! merges their reports back. Data flows one way; no module imports from a stage after it.
 #![forbid(unsafe_code)]
+#![warn(unreachable_pub)]
 #![cfg_attr(
     not(test),
     deny(
@@ -17,7 +18,7 @@
 )]
 
 pub mod analyze;
-pub mod bytes;
+pub(crate) mod bytes;
 pub mod capture;
 pub mod connection;
 pub mod diagnose;

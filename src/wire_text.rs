@@ -10,7 +10,7 @@ use serde::Serialize;
 use std::fmt::{self, Write};
 
 /// Characters of a peer's value shown before it is cut (the full length is said after).
-pub const MAX_SHOWN: usize = 256;
+pub(crate) const MAX_SHOWN: usize = 256;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct WireText {
@@ -35,7 +35,7 @@ impl WireText {
     }
 
     /// Text already decoded from another encoding (a certificate's BMPString, say).
-    pub fn from_text(text: String) -> Self {
+    pub(crate) fn from_text(text: String) -> Self {
         WireText {
             text: text.into(),
             raw: None,
@@ -54,7 +54,7 @@ impl WireText {
     }
 
     /// The bytes as sent, as lowercase hex.
-    pub fn to_hex(&self) -> String {
+    pub(crate) fn to_hex(&self) -> String {
         let bytes = self.raw.as_deref().unwrap_or(self.text.as_bytes());
         bytes
             .iter()
@@ -66,7 +66,7 @@ impl WireText {
 }
 
 /// Values shown (escaped and cut), joined by `separator`.
-pub fn join(values: &[WireText], separator: &str) -> String {
+pub(crate) fn join(values: &[WireText], separator: &str) -> String {
     let mut out = String::new();
     for (i, value) in values.iter().enumerate() {
         if i > 0 {
@@ -149,7 +149,7 @@ impl Serialize for WireText {
 /// Any string shown as a terminal can take it: printable characters as they are; ASCII
 /// controls and DEL as `\xNN`; C1 controls, bidi and other invisible format characters,
 /// line separators and lone combining marks as `\u{NNNN}`.
-pub struct Escaped<'a>(pub &'a str);
+pub(crate) struct Escaped<'a>(pub &'a str);
 
 impl fmt::Display for Escaped<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

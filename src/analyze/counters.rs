@@ -29,7 +29,7 @@ pub struct PacketCounters {
     /// length, or cut by the snaplen: dropped with their datagram.
     pub ip_fragments_inconsistent: u64,
     /// Packets whose payload the snaplen cut.
-    pub truncated: u64,
+    pub(crate) truncated: u64,
     /// Connections judged early and dropped because the table was full.
     pub evicted_connections: u64,
     /// Segments dropped because their direction already buffered `max_buffered` bytes.
@@ -43,7 +43,7 @@ pub struct PacketCounters {
     pub certificates_over_limit: u64,
     /// Packets not kept for --save-failures because all kept packets reached their budget.
     #[serde(skip_serializing_if = "is_zero")]
-    pub packets_not_kept: u64,
+    pub(crate) packets_not_kept: u64,
     /// Packets of connections already closed, judged and removed (late ACKs, retransmitted
     /// FINs): counted, not reported as connections of their own.
     #[serde(skip_serializing_if = "is_zero")]
@@ -77,7 +77,7 @@ impl SkipReason {
     /// Packets tlsdiag could not read, as opposed to traffic that is not TCP over IP (ARP,
     /// UDP, 802.2 LLC ...): a tunnel payload it does not know, too many layers, fragments,
     /// broken headers.
-    pub fn is_unread(self) -> bool {
+    pub(crate) fn is_unread(self) -> bool {
         use net::Carrier;
         match self {
             SkipReason::NotIp(Carrier::EtherType(_) | Carrier::Sll { .. }) => false,
@@ -113,7 +113,7 @@ fn named_counts<S: serde::Serializer>(
 
 impl PacketCounters {
     /// Adds another analyzer's counts of the same capture (`-j`).
-    pub fn add(&mut self, other: &PacketCounters) {
+    pub(crate) fn add(&mut self, other: &PacketCounters) {
         // Destructured, so that a new counter cannot be forgotten here.
         let PacketCounters {
             packets,
@@ -167,7 +167,7 @@ impl PacketCounters {
 
     /// Adds what a defragmenter made of the fragments; those it dropped are packets that could
     /// not be read (`SkipReason::IpFragment`).
-    pub fn add_defrag(&mut self, d: &net::DefragCounters) {
+    pub(crate) fn add_defrag(&mut self, d: &net::DefragCounters) {
         self.ip_datagrams_reassembled += d.reassembled;
         self.ip_fragments_over_limit += d.over_limit;
         self.ip_fragments_timed_out += d.timed_out;
@@ -178,7 +178,7 @@ impl PacketCounters {
     }
 
     /// Counts `n` packets skipped for `reason`, bounded as `count_link_type` is.
-    pub fn count_skip_reason(&mut self, reason: SkipReason, n: u64) {
+    pub(crate) fn count_skip_reason(&mut self, reason: SkipReason, n: u64) {
         let map = &mut self.skip_reasons;
         let reason = if map.len() >= MAX_SKIP_REASONS && !map.contains_key(&reason) {
             SkipReason::Other
@@ -203,7 +203,7 @@ impl PacketCounters {
     /// names are kept and the rest counted as `other`: a hostile file of ever new link types
     /// (a pcapng section and interface each) would otherwise grow the map, and the summary,
     /// with the file.
-    pub fn count_link_type(&mut self, name: String, n: u64) {
+    pub(crate) fn count_link_type(&mut self, name: String, n: u64) {
         let map = &mut self.unknown_link_types;
         let name = if map.len() >= MAX_LINK_TYPE_NAMES && !map.contains_key(&name) {
             OTHER_LINK_TYPES.to_string()
@@ -216,12 +216,12 @@ impl PacketCounters {
 
 /// Link type names counted apart in `unknown_link_types`; packets on others are counted under
 /// `OTHER_LINK_TYPES`.
-pub const MAX_LINK_TYPE_NAMES: usize = 64;
+pub(crate) const MAX_LINK_TYPE_NAMES: usize = 64;
 
 /// Skip reasons counted apart in `skip_reasons`.
-pub const MAX_SKIP_REASONS: usize = 64;
+pub(crate) const MAX_SKIP_REASONS: usize = 64;
 
-pub const OTHER_LINK_TYPES: &str = "other";
+pub(crate) const OTHER_LINK_TYPES: &str = "other";
 
 pub(crate) fn is_zero(n: &u64) -> bool {
     *n == 0

@@ -18,14 +18,14 @@ mod state;
 
 pub use counters::*;
 pub use options::*;
-pub use order::*;
+pub(crate) use order::*;
 pub use ring::*;
 use state::*;
 
 use crate::capture::{
     CaptureClock, CaptureError, FileStats, LinkType, Packet, Timestamp, read_capture,
 };
-use crate::connection::{Connection, Outcome};
+use crate::connection::Connection;
 use crate::flow::{Endpoint, FlowTable};
 use crate::net::{self, Datagram, Decoded, Defragmenter, Segment, Skip, Unreachable};
 use crate::tls::Located;
@@ -35,7 +35,7 @@ pub struct Finished {
     pub conn: Box<Connection>,
     pub packets: Vec<SavedPacket>,
     /// Its place in the report.
-    pub order: ReportOrder,
+    pub(crate) order: ReportOrder,
 }
 
 pub struct Analyzer {
@@ -70,15 +70,15 @@ pub(super) struct Run {
 /// What an analyzer sharing a capture with others tells of its conversations, so that
 /// tcp.stream can be numbered across all of them (`shard::Merger`).
 #[derive(Debug, Default)]
-pub struct Creations {
+pub(crate) struct Creations {
     /// The first frames of the conversations created, in frame order.
-    pub created: Vec<u64>,
+    pub(crate) created: Vec<u64>,
     /// The first frames of conversations judged and not reported (no TLS, and not on a TLS
     /// port): no record of theirs will ask for its number.
-    pub dropped: Vec<u64>,
+    pub(crate) dropped: Vec<u64>,
     /// Every conversation created at or before this frame is in `created`, of this or an
     /// earlier call.
-    pub through: u64,
+    pub(crate) through: u64,
 }
 
 impl Analyzer {
@@ -108,12 +108,12 @@ impl Analyzer {
     /// `packet`, with the capture clock as it stands at this packet: with several analyzers
     /// sharing a capture, the `CaptureClock` of all its packets so far, not only of those
     /// this one sees.
-    pub fn packet_at(&mut self, packet: &Packet<'_>, clock: Timestamp) {
+    pub(crate) fn packet_at(&mut self, packet: &Packet<'_>, clock: Timestamp) {
         self.decoded_at(packet, net::decode(packet), clock);
     }
 
     /// `packet_at`, with the packet already decoded (by the reading thread of `-j`).
-    pub fn decoded_at(
+    pub(crate) fn decoded_at(
         &mut self,
         packet: &Packet<'_>,
         decoded: Result<Decoded<'_>, Skip>,
@@ -134,7 +134,7 @@ impl Analyzer {
 
     /// Leaves IP fragments to whoever hands this analyzer its packets (`-j`'s reading thread,
     /// which puts them together before dealing packets by connection): they are only counted.
-    pub fn defragment_elsewhere(&mut self) {
+    pub(crate) fn defragment_elsewhere(&mut self) {
         self.defrag = None;
     }
 
@@ -157,7 +157,7 @@ impl Analyzer {
     /// second caller would make it a call per packet).
     #[cold]
     #[inline(never)]
-    pub fn datagram_at(&mut self, datagram: &Datagram, clock: Timestamp) {
+    pub(crate) fn datagram_at(&mut self, datagram: &Datagram, clock: Timestamp) {
         let decoded = datagram.decode();
         let layers = match &decoded {
             Ok(Decoded::Tcp(seg)) if seg.depth > 0 => datagram.encapsulation(),
@@ -188,7 +188,7 @@ impl Analyzer {
 
     /// Moves the capture clock to `clock` and the capture to frame `frame` without a packet
     /// (the other analyzers of a shared capture saw packets).
-    pub fn advance(&mut self, clock: Timestamp, frame: u64) {
+    pub(crate) fn advance(&mut self, clock: Timestamp, frame: u64) {
         self.clock = self.clock.max(clock);
         self.frame = self.frame.max(frame);
         self.retire_due();
@@ -219,7 +219,7 @@ impl Analyzer {
     /// Every connection this analyzer judges from now on comes at or after this moment in
     /// the report's order (`ReportOrder::at`): those due later (the schedule's head, or a
     /// connection not closed yet, due after the clock), and those a later packet ends.
-    pub fn settled_to(&self) -> Moment {
+    pub(crate) fn settled_to(&self) -> Moment {
         let next = Moment::at(self.clock, self.frame.saturating_add(1));
         match self.table.next_due() {
             Some(due) => next.min(Moment::at(due, 0)),
@@ -230,12 +230,12 @@ impl Analyzer {
     /// Asks for the first frame of every conversation created, and of every one not
     /// reported, to be taken with `take_creations` (with several analyzers, to number
     /// tcp.stream across them).
-    pub fn record_creations(&mut self) {
+    pub(crate) fn record_creations(&mut self) {
         self.run.created = Some(Creations::default());
     }
 
     /// The conversations created, and those dropped unreported, since the last call.
-    pub fn take_creations(&mut self) -> Creations {
+    pub(crate) fn take_creations(&mut self) -> Creations {
         let mut taken = self
             .run
             .created
@@ -419,7 +419,7 @@ impl Analyzer {
     }
 
     /// Whether connections judged so far wait to be taken.
-    pub fn has_finished(&self) -> bool {
+    pub(crate) fn has_finished(&self) -> bool {
         !self.run.done.is_empty()
     }
 
@@ -432,7 +432,7 @@ impl Analyzer {
 
     /// Moves the connections judged so far into `out`. Both keep their buffers: a record is
     /// large, and a busy capture finishes one every few packets.
-    pub fn move_finished(&mut self, out: &mut Vec<Finished>) {
+    pub(crate) fn move_finished(&mut self, out: &mut Vec<Finished>) {
         let ports = &self.options.tls_ports;
         for f in self.run.done.drain(..) {
             if reportable(&f.conn, ports) {
@@ -455,7 +455,7 @@ impl Analyzer {
     /// Ends the analysis: every connection still open is judged as the capture left it and
     /// handed to `each` in tcp.stream order, one at a time (so that they are never all held
     /// twice). Returns the packet counters.
-    pub fn finish_each(self, mut each: impl FnMut(Connection)) -> PacketCounters {
+    pub(crate) fn finish_each(self, mut each: impl FnMut(Connection)) -> PacketCounters {
         self.finish_each_with_packets(|f| each(*f.conn))
     }
 
@@ -524,13 +524,4 @@ pub fn analyze_capture<R: std::io::Read + Send>(
 pub struct Analysis {
     pub connections: Vec<Connection>,
     pub counters: PacketCounters,
-}
-
-impl Analysis {
-    pub fn count(&self, outcome: Outcome) -> usize {
-        self.connections
-            .iter()
-            .filter(|c| c.verdict.outcome == outcome)
-            .count()
-    }
 }

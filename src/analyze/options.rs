@@ -15,7 +15,7 @@ pub const DEFAULT_TLS_PORTS: &[u16] = &[
 pub const DEFAULT_MAX_CONNECTIONS: usize = 100_000;
 
 /// Long enough for the last ACK and a retransmitted FIN or two after a close.
-pub const DEFAULT_LINGER: f64 = 2.0;
+pub(crate) const DEFAULT_LINGER: f64 = 2.0;
 
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -43,10 +43,10 @@ pub struct Options {
 /// How many of an open connection's recent packets are kept, and the budget of them all.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PacketRingLimits {
-    pub packets_per_connection: usize,
-    pub bytes_per_connection: usize,
+    pub(crate) packets_per_connection: usize,
+    pub(crate) bytes_per_connection: usize,
     /// For all connections together: beyond it packets are not kept (and counted).
-    pub total_bytes: usize,
+    pub(crate) total_bytes: usize,
 }
 
 impl Default for PacketRingLimits {

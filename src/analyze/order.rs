@@ -5,7 +5,7 @@ use crate::capture::Timestamp;
 
 /// When a connection was judged, in capture time: `End` for those the capture left open.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum When {
+pub(crate) enum When {
     At(Timestamp),
     End,
 }
@@ -13,27 +13,27 @@ pub enum When {
 /// A moment of the analysis: a capture time, then the frame of the packet that ended a
 /// connection at that time (0 for a connection that ended by being due: no packet did it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Moment {
-    pub when: When,
-    pub cause: u64,
+pub(crate) struct Moment {
+    pub(crate) when: When,
+    pub(crate) cause: u64,
 }
 
 impl Moment {
-    pub fn at(ts: Timestamp, cause: u64) -> Moment {
+    pub(crate) fn at(ts: Timestamp, cause: u64) -> Moment {
         Moment {
             when: When::At(ts),
             cause,
         }
     }
 
-    pub const START: Moment = Moment {
+    pub(crate) const START: Moment = Moment {
         when: When::At(Timestamp {
             secs: i64::MIN,
             nanos: 0,
         }),
         cause: 0,
     };
-    pub const END: Moment = Moment {
+    pub(crate) const END: Moment = Moment {
         when: When::End,
         cause: u64::MAX,
     };
@@ -44,7 +44,7 @@ impl Moment {
 /// from the capture alone, never from when the analyzer happened to look, so that any split
 /// of the capture across threads reports in the same order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct ReportOrder {
-    pub at: Moment,
-    pub first_frame: u64,
+pub(crate) struct ReportOrder {
+    pub(crate) at: Moment,
+    pub(crate) first_frame: u64,
 }

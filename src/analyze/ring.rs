@@ -8,9 +8,9 @@ use crate::connection::Outcome;
 #[derive(Clone, Debug)]
 pub struct SavedPacket {
     pub frame: u64,
-    pub ts: Timestamp,
-    pub data: Vec<u8>,
-    pub orig_len: u32,
+    pub(crate) ts: Timestamp,
+    pub(crate) data: Vec<u8>,
+    pub(crate) orig_len: u32,
 }
 
 impl SavedPacket {

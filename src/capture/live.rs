@@ -16,8 +16,6 @@ const BLOCK_TIMEOUT_MS: i32 = 100;
 /// non-blocking, so that the caller gets control back for idle timeouts, signals and the
 /// status line.
 const IDLE_SLEEP: std::time::Duration = std::time::Duration::from_millis(2);
-/// The kernel's ring by default: room for bursts while verdicts are written.
-pub const DEFAULT_BUFFER_BYTES: usize = 32 << 20;
 /// Packets handed over in one `next` call, at the most, between looks at the clock.
 const BATCH: usize = 256;
 

@@ -20,9 +20,9 @@ use std::sync::Arc;
 /// thread may keep the chunk instead of copying the packet.
 #[derive(Clone, Copy, Debug)]
 pub struct Shared<'a> {
-    pub chunk: &'a Arc<Vec<u8>>,
+    pub(crate) chunk: &'a Arc<Vec<u8>>,
     /// The packet's first byte in the chunk.
-    pub start: usize,
+    pub(crate) start: usize,
 }
 
 /// A capture timestamp: seconds since the Unix epoch and nanoseconds within the second.
@@ -80,13 +80,6 @@ impl Timestamp {
         }
     }
 
-    /// Microseconds since the epoch; saturates instead of overflowing on absurd dates.
-    pub fn as_micros(self) -> i64 {
-        self.secs
-            .saturating_mul(1_000_000)
-            .saturating_add(i64::from(self.nanos / 1_000))
-    }
-
     /// Seconds elapsed from `earlier` to `self` (negative when the clock went backwards).
     pub fn seconds_since(self, earlier: Timestamp) -> f64 {
         let secs = self.secs.saturating_sub(earlier.secs) as f64;
@@ -106,7 +99,7 @@ impl Timestamp {
     }
 
     /// RFC 3339 in UTC with microseconds, as the JSON contract promises.
-    pub fn rfc3339(self) -> String {
+    pub(crate) fn rfc3339(self) -> String {
         let micros = self.nanos / 1_000;
         match time::OffsetDateTime::from_unix_timestamp(self.secs) {
             Ok(t) => format!(
@@ -131,7 +124,7 @@ impl Timestamp {
 /// It is a function of the packets' timestamps in file order alone, so every thread of a
 /// split analysis can be handed the same clock.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct CaptureClock {
+pub(crate) struct CaptureClock {
     /// The latest timestamp seen, and the clock's reading.
     latest: Option<Timestamp>,
     now: Timestamp,
@@ -139,11 +132,11 @@ pub struct CaptureClock {
 
 impl CaptureClock {
     /// The largest step forward one packet moves the clock, in nanoseconds: a minute.
-    pub const MAX_STEP_NANOS: i64 = 60_000_000_000;
+    pub(crate) const MAX_STEP_NANOS: i64 = 60_000_000_000;
 
     /// Moves the clock on to a packet stamped `ts` and returns it. (Plain 64-bit arithmetic:
     /// this runs for every packet.)
-    pub fn tick(&mut self, ts: Timestamp) -> Timestamp {
+    pub(crate) fn tick(&mut self, ts: Timestamp) -> Timestamp {
         match self.latest {
             None => {
                 self.latest = Some(ts);
@@ -217,7 +210,10 @@ mod clock_tests {
 }
 
 /// For serde's `serialize_with`: a timestamp as its RFC 3339 text.
-pub fn serialize_rfc3339<S: serde::Serializer>(ts: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn serialize_rfc3339<S: serde::Serializer>(
+    ts: &Timestamp,
+    s: S,
+) -> Result<S::Ok, S::Error> {
     s.collect_str(ts)
 }
 
@@ -232,16 +228,16 @@ impl fmt::Display for Timestamp {
 pub struct LinkType(pub u32);
 
 impl LinkType {
-    pub const NULL: LinkType = LinkType(0);
+    pub(crate) const NULL: LinkType = LinkType(0);
     pub const ETHERNET: LinkType = LinkType(1);
-    pub const RAW: LinkType = LinkType(101);
-    pub const LOOP: LinkType = LinkType(108);
-    pub const LINUX_SLL: LinkType = LinkType(113);
-    pub const IPV4: LinkType = LinkType(228);
-    pub const IPV6: LinkType = LinkType(229);
-    pub const LINUX_SLL2: LinkType = LinkType(276);
+    pub(crate) const RAW: LinkType = LinkType(101);
+    pub(crate) const LOOP: LinkType = LinkType(108);
+    pub(crate) const LINUX_SLL: LinkType = LinkType(113);
+    pub(crate) const IPV4: LinkType = LinkType(228);
+    pub(crate) const IPV6: LinkType = LinkType(229);
+    pub(crate) const LINUX_SLL2: LinkType = LinkType(276);
     /// OpenBSD's DLT_RAW number, which some files carry as their link type.
-    pub const RAW_OPENBSD: LinkType = LinkType(14);
+    pub(crate) const RAW_OPENBSD: LinkType = LinkType(14);
 
     pub fn name(self) -> String {
         let known = match self {

@@ -11,7 +11,6 @@ const NANOSECOND_MAGIC: u32 = 0xa1b2_3c4d;
 
 pub struct PcapWriter<W: Write> {
     out: W,
-    link: LinkType,
 }
 
 impl<W: Write> PcapWriter<W> {
@@ -22,11 +21,7 @@ impl<W: Write> PcapWriter<W> {
         header.snaplen = snaplen;
         header.network = Linktype(link.0 as i32);
         out.write_all(&header.to_vec_raw().map_err(gen_error)?)?;
-        Ok(PcapWriter { out, link })
-    }
-
-    pub fn link(&self) -> LinkType {
-        self.link
+        Ok(PcapWriter { out })
     }
 
     pub fn write(&mut self, packet: &Packet<'_>) -> io::Result<()> {

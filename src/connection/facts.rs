@@ -12,17 +12,17 @@ use serde::Serialize;
 /// Encrypted records of one direction (handshake, alerts and application data alike).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct RecordStats {
-    pub first_frame: Option<u64>,
+    pub(crate) first_frame: Option<u64>,
     pub count: u64,
-    pub bytes: u64,
+    pub(crate) bytes: u64,
     /// The sizes of the first few, which is what inferences about encrypted alerts rest on.
-    pub first_sizes: Vec<usize>,
+    pub(crate) first_sizes: Vec<usize>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct ResumptionOffer {
-    pub session_id: bool,
-    pub session_ticket: bool,
+    pub(crate) session_id: bool,
+    pub(crate) session_ticket: bool,
     pub psk: bool,
 }
 
@@ -30,35 +30,35 @@ pub struct ResumptionOffer {
 pub struct HelloRetry {
     pub frame: u64,
     /// The group the server asked the client to use.
-    pub group: Option<&'static str>,
+    pub(crate) group: Option<&'static str>,
     pub cipher: &'static str,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct GapInfo {
-    pub frame: u64,
-    pub from: Side,
+    pub(crate) frame: u64,
+    pub(crate) from: Side,
     /// Stream offset of the first missing byte in that direction.
-    pub offset: u64,
-    pub bytes: u64,
+    pub(crate) offset: u64,
+    pub(crate) bytes: u64,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct TcpFacts {
     pub packets: PerSide<u64>,
     pub payload_bytes: PerSide<u64>,
-    pub syn_count: u64,
+    pub(crate) syn_count: u64,
     /// Segments whose every byte had been seen before, per sender (until the handshake
     /// settles).
-    pub retransmissions: PerSide<u64>,
-    pub out_of_order: u64,
+    pub(crate) retransmissions: PerSide<u64>,
+    pub(crate) out_of_order: u64,
     /// Payload bytes the snaplen cut from the capture.
-    pub truncated_bytes: u64,
+    pub(crate) truncated_bytes: u64,
     /// Segments dropped because a buffering limit was reached.
     pub dropped_segments: u64,
     /// TTL (or hop limit) of the first packet from each side: an RST with another TTL than its
     /// side's first packet may come from a middlebox.
-    pub first_ttl: PerSide<Option<u8>>,
+    pub(crate) first_ttl: PerSide<Option<u8>>,
 }
 
 /// Values of one IANA registry as sent (GREASE included, in order), kept as their numbers
@@ -71,7 +71,7 @@ pub struct Names {
 }
 
 impl Names {
-    pub fn new(values: Vec<u16>, name: fn(u16) -> &'static str) -> Self {
+    pub(crate) fn new(values: Vec<u16>, name: fn(u16) -> &'static str) -> Self {
         Names {
             values,
             name: Some(name),
@@ -79,7 +79,7 @@ impl Names {
     }
 
     /// The numbers, as sent.
-    pub fn values(&self) -> &[u16] {
+    pub(crate) fn values(&self) -> &[u16] {
         &self.values
     }
 
@@ -90,21 +90,21 @@ impl Names {
 
     /// The names of the real values, without the GREASE placeholders (RFC 8701) a client
     /// mixes in: what it actually offers.
-    pub fn without_grease(&self) -> impl Iterator<Item = &'static str> + '_ {
+    pub(crate) fn without_grease(&self) -> impl Iterator<Item = &'static str> + '_ {
         let name = self.name.unwrap_or(|_| "");
         let real = self.values.iter().filter(|&&v| !names::is_grease(v));
         real.map(move |&v| name(v))
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.values.len()
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.values.is_empty()
     }
 
-    pub fn join(&self, separator: &str) -> String {
+    pub(crate) fn join(&self, separator: &str) -> String {
         self.iter().collect::<Vec<_>>().join(separator)
     }
 }
@@ -135,48 +135,48 @@ pub struct Facts {
     /// The first ClientHello; its value lists (versions, suites, groups, key shares,
     /// signature schemes, extensions, ALPN) are in the record's fields, not here.
     pub client_hello: Option<Hello<ClientHello>>,
-    pub client_hello_ts: Option<Timestamp>,
+    pub(crate) client_hello_ts: Option<Timestamp>,
     /// The ServerHello kept for the verdict rules; its ALPN and extension list are in the
     /// record's fields, not here.
-    pub server_hello: Option<Hello<ServerHello>>,
-    pub server_hello_ts: Option<Timestamp>,
+    pub(crate) server_hello: Option<Hello<ServerHello>>,
+    pub(crate) server_hello_ts: Option<Timestamp>,
     /// The server's Certificate message: frame and time (certificates are judged then).
-    pub server_certificate: Option<Seen>,
-    pub client_certificate: Option<ClientCertificate>,
+    pub(crate) server_certificate: Option<Seen>,
+    pub(crate) client_certificate: Option<ClientCertificate>,
     /// Every SYN the client sent, the first few.
-    pub syns: Vec<Seen>,
-    pub icmp: Option<IcmpFact>,
+    pub(crate) syns: Vec<Seen>,
+    pub(crate) icmp: Option<IcmpFact>,
     /// Client bytes the server had not acknowledged when the capture ended.
-    pub client_unacked: u64,
+    pub(crate) client_unacked: u64,
     /// The last packet that repeated bytes already sent, per side.
-    pub last_retransmission: PerSide<Option<Seen>>,
+    pub(crate) last_retransmission: PerSide<Option<Seen>>,
     pub syn: Option<u64>,
-    pub syn_ack: Option<u64>,
+    pub(crate) syn_ack: Option<u64>,
     /// First FIN and first RST of each side.
-    pub fin: PerSide<Option<u64>>,
-    pub rst: PerSide<Option<Reset>>,
-    pub ccs: PerSide<Option<u64>>,
+    pub(crate) fin: PerSide<Option<u64>>,
+    pub(crate) rst: PerSide<Option<Reset>>,
+    pub(crate) ccs: PerSide<Option<u64>>,
     /// First encrypted handshake record after ChangeCipherSpec (TLS 1.2 and older): Finished.
-    pub finished: PerSide<Option<u64>>,
+    pub(crate) finished: PerSide<Option<u64>>,
     /// TLS 1.3: the client's first encrypted record after ServerHello.
-    pub tls13_client_first: Option<RecordSeen>,
+    pub(crate) tls13_client_first: Option<RecordSeen>,
     /// TLS 1.3: the first record of each side after the client's first one.
-    pub tls13_after_client_first: PerSide<Option<RecordSeen>>,
-    pub stage: Stage,
-    pub established_at: Option<u64>,
+    pub(crate) tls13_after_client_first: PerSide<Option<RecordSeen>>,
+    pub(crate) stage: Stage,
+    pub(crate) established_at: Option<u64>,
     /// SSLv2: the client's CLIENT-MASTER-KEY (frame, and the cipher it chose), after which
     /// both sides encrypt.
-    pub sslv2_master_key: Option<MasterKey>,
+    pub(crate) sslv2_master_key: Option<MasterKey>,
     /// Application-data records of each side until the handshake settled: whether a
     /// connection the capture joined late is past its handshake.
-    pub application_records: PerSide<u32>,
-    pub first_gap: Option<SideAt>,
-    pub saw_tls: bool,
-    pub plaintext_first: Option<SideAt>,
+    pub(crate) application_records: PerSide<u32>,
+    pub(crate) first_gap: Option<SideAt>,
+    pub(crate) saw_tls: bool,
+    pub(crate) plaintext_first: Option<SideAt>,
     /// The first of tlsdiag's limits this connection reached.
-    pub limit: Option<LimitHit>,
+    pub(crate) limit: Option<LimitHit>,
     /// Certificates left undecoded by --max-chain or --max-certificate.
-    pub certificates_over_limit: usize,
+    pub(crate) certificates_over_limit: usize,
     /// The last attempt reset before this one, on the same port pair and sequence numbers.
     pub earlier_attempt: Option<EarlierAttempt>,
 }
@@ -190,49 +190,49 @@ pub struct Hello<T> {
 
 /// SSLv2's CLIENT-MASTER-KEY: its frame and the cipher kind it chose.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct MasterKey {
-    pub frame: u64,
-    pub cipher: Sslv2Cipher,
+pub(crate) struct MasterKey {
+    pub(crate) frame: u64,
+    pub(crate) cipher: Sslv2Cipher,
 }
 
 /// A packet's frame and capture time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Seen {
-    pub frame: u64,
-    pub ts: Timestamp,
+pub(crate) struct Seen {
+    pub(crate) frame: u64,
+    pub(crate) ts: Timestamp,
 }
 
 /// A reset, and the TTL (or hop limit) it came with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Reset {
-    pub frame: u64,
-    pub ttl: u8,
+pub(crate) struct Reset {
+    pub(crate) frame: u64,
+    pub(crate) ttl: u8,
 }
 
 /// An encrypted record's frame and length.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RecordSeen {
-    pub frame: u64,
-    pub length: usize,
+pub(crate) struct RecordSeen {
+    pub(crate) frame: u64,
+    pub(crate) length: usize,
 }
 
 /// The client's Certificate message, and whether it was empty.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ClientCertificate {
-    pub frame: u64,
-    pub empty: bool,
+pub(crate) struct ClientCertificate {
+    pub(crate) frame: u64,
+    pub(crate) empty: bool,
 }
 
 /// Where something first came, and from which side.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SideAt {
-    pub frame: u64,
-    pub side: Side,
+pub(crate) struct SideAt {
+    pub(crate) frame: u64,
+    pub(crate) side: Side,
 }
 
 /// How a side closed its half of the connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CloseKind {
+pub(crate) enum CloseKind {
     Fin,
     Rst,
 }
@@ -249,10 +249,10 @@ impl std::fmt::Display for CloseKind {
 
 /// The first close of a connection: who, at which frame, and how.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Close {
-    pub side: Side,
-    pub frame: u64,
-    pub kind: CloseKind,
+pub(crate) struct Close {
+    pub(crate) side: Side,
+    pub(crate) frame: u64,
+    pub(crate) kind: CloseKind,
 }
 
 /// An attempt of a connection that was reset before any data, and retried.

@@ -25,7 +25,7 @@ use serde::Serialize;
 use std::sync::Arc;
 
 /// The most events a timeline keeps; later ones are counted in `timeline_dropped`.
-pub const MAX_TIMELINE: usize = 256;
+pub(crate) const MAX_TIMELINE: usize = 256;
 
 /// Application-data records from one side after which a connection the capture joined past
 /// its handshake is settled though the other side sent none: a TLS 1.3 server's encrypted
@@ -43,61 +43,61 @@ pub struct Connection {
     pub tcp_stream: u64,
     pub client: Option<Endpoint>,
     pub server: Option<Endpoint>,
-    pub roles_from: Option<RoleEvidence>,
+    pub(crate) roles_from: Option<RoleEvidence>,
     /// The layers outside the IP packet of the connection's first segment, outermost first
     /// (VLAN tags, MPLS, PPPoE, outer IP, GRE, ERSPAN, VXLAN, Geneve); omitted when none.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub encapsulation: Vec<crate::net::Layer>,
-    pub first_frame: u64,
-    pub last_frame: u64,
+    pub(crate) first_frame: u64,
+    pub(crate) last_frame: u64,
     /// Written as RFC 3339 when reported; kept as a time until then (most connections of a
     /// busy capture are never printed one by one).
     #[serde(serialize_with = "crate::capture::serialize_rfc3339")]
     pub start: Timestamp,
-    pub duration_ms: f64,
+    pub(crate) duration_ms: f64,
 
     pub sni: Option<WireText>,
     /// The SNI's bytes in hex, present only when they were not UTF-8.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sni_hex: Option<String>,
     pub client_versions: Names,
-    pub cipher_suites: Names,
+    pub(crate) cipher_suites: Names,
     pub alpn_offered: Vec<WireText>,
     /// Every offered ALPN name's bytes in hex, present only when one was not UTF-8.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub alpn_offered_hex: Option<Vec<String>>,
-    pub groups: Names,
-    pub key_share_groups: Names,
-    pub signature_algorithms: Names,
-    pub client_extensions: Names,
+    pub(crate) alpn_offered_hex: Option<Vec<String>>,
+    pub(crate) groups: Names,
+    pub(crate) key_share_groups: Names,
+    pub(crate) signature_algorithms: Names,
+    pub(crate) client_extensions: Names,
     pub resumption_offered: ResumptionOffer,
-    pub client_hello_size: Option<usize>,
+    pub(crate) client_hello_size: Option<usize>,
 
     pub version: Option<&'static str>,
     pub cipher: Option<&'static str>,
     pub alpn: Option<WireText>,
     /// The chosen ALPN name's bytes in hex, present only when they were not UTF-8.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub alpn_hex: Option<String>,
-    pub group: Option<&'static str>,
+    pub(crate) alpn_hex: Option<String>,
+    pub(crate) group: Option<&'static str>,
     pub resumed: Option<bool>,
-    pub server_extensions: Names,
+    pub(crate) server_extensions: Names,
     pub hello_retry: Option<HelloRetry>,
 
     pub certificates: Vec<Arc<CertificateInfo>>,
-    pub client_certificates: Vec<Arc<CertificateInfo>>,
-    pub certificates_undecoded: usize,
-    pub certificate_requested: bool,
+    pub(crate) client_certificates: Vec<Arc<CertificateInfo>>,
+    pub(crate) certificates_undecoded: usize,
+    pub(crate) certificate_requested: bool,
 
     pub alerts: Vec<Alert>,
     pub encrypted_records: PerSide<RecordStats>,
     /// The first bytes of each side's non-TLS data, printable (STARTTLS, HTTP, banners).
     pub plaintext: PerSide<Option<String>>,
     pub gaps: Vec<GapInfo>,
-    pub malformed: Vec<String>,
+    pub(crate) malformed: Vec<String>,
     pub tcp: TcpFacts,
     pub timeline: Vec<TimelineEvent>,
-    pub timeline_dropped: u64,
+    pub(crate) timeline_dropped: u64,
 
     #[serde(flatten)]
     pub verdict: Verdict,
@@ -126,7 +126,7 @@ impl Connection {
         }
     }
 
-    pub fn set_roles(&mut self, client: Endpoint, server: Endpoint, evidence: RoleEvidence) {
+    pub(crate) fn set_roles(&mut self, client: Endpoint, server: Endpoint, evidence: RoleEvidence) {
         self.client = Some(client);
         self.server = Some(server);
         self.roles_from = Some(evidence);
@@ -138,12 +138,12 @@ impl Connection {
 
     /// Sets `duration_ms` from the first and last packets: once, when the connection is
     /// judged, rather than for each of its packets.
-    pub fn close_duration(&mut self) {
+    pub(crate) fn close_duration(&mut self) {
         let seconds = self.facts.last_ts.seconds_since(self.facts.start_ts);
         self.duration_ms = (seconds * 1e6).round() / 1e3;
     }
 
-    pub fn note(
+    pub(crate) fn note(
         &mut self,
         side: Side,
         frame: u64,
@@ -182,7 +182,7 @@ impl Connection {
     }
 
     /// TLS 1.3 was negotiated, in its RFC form or one of its drafts.
-    pub fn is_tls13(&self) -> bool {
+    pub(crate) fn is_tls13(&self) -> bool {
         self.facts
             .server_hello
             .as_ref()
@@ -191,12 +191,12 @@ impl Connection {
 
     /// TLS 1.3 was negotiated or asked for (a HelloRetryRequest is TLS 1.3 only): a
     /// ChangeCipherSpec is then a compatibility no-op, not the start of encryption.
-    pub fn speaks_tls13(&self) -> bool {
+    pub(crate) fn speaks_tls13(&self) -> bool {
         self.is_tls13() || self.hello_retry.is_some()
     }
 
     /// Whether the handshake's fate is known, so that payload need no longer be buffered.
-    pub fn settled(&self) -> bool {
+    pub(crate) fn settled(&self) -> bool {
         let f = &self.facts;
         f.established_at.is_some()
             || self
@@ -210,7 +210,7 @@ impl Connection {
 
     /// Neither a SYN nor a ClientHello of this connection has been seen (the capture may have
     /// joined it late).
-    pub fn start_unseen(&self) -> bool {
+    pub(crate) fn start_unseen(&self) -> bool {
         let f = &self.facts;
         f.client_hello.is_none() && f.syn.is_none() && f.syn_ack.is_none()
     }
@@ -231,7 +231,7 @@ impl Connection {
     }
 
     /// Keeps the first limit reached.
-    pub fn limit_reached(&mut self, hit: LimitHit) {
+    pub(crate) fn limit_reached(&mut self, hit: LimitHit) {
         self.facts.limit.get_or_insert(hit);
     }
 }

@@ -7,7 +7,7 @@ use crate::flow::{PerSide, Side};
 
 impl Connection {
     /// Counts one packet of `side`.
-    pub fn packet(
+    pub(crate) fn packet(
         &mut self,
         side: Side,
         frame: u64,
@@ -26,7 +26,7 @@ impl Connection {
         self.tcp.first_ttl.get_mut(side).get_or_insert(ttl);
     }
 
-    pub fn syn(&mut self, side: Side, frame: u64, ts: Timestamp, ack: bool) {
+    pub(crate) fn syn(&mut self, side: Side, frame: u64, ts: Timestamp, ack: bool) {
         self.tcp.syn_count += 1;
         let (slot, kind) = if ack {
             (&mut self.facts.syn_ack, EventKind::SynAck)
@@ -42,14 +42,14 @@ impl Connection {
         self.note(side, frame, ts, kind, detail);
     }
 
-    pub fn fin(&mut self, side: Side, frame: u64, ts: Timestamp) {
+    pub(crate) fn fin(&mut self, side: Side, frame: u64, ts: Timestamp) {
         if self.facts.fin.get(side).is_none() {
             *self.facts.fin.get_mut(side) = Some(frame);
             self.note(side, frame, ts, EventKind::Fin, None);
         }
     }
 
-    pub fn rst(&mut self, side: Side, frame: u64, ts: Timestamp, ttl: u8) {
+    pub(crate) fn rst(&mut self, side: Side, frame: u64, ts: Timestamp, ttl: u8) {
         if self.facts.rst.get(side).is_none() {
             *self.facts.rst.get_mut(side) = Some(Reset { frame, ttl });
             self.note(side, frame, ts, EventKind::Rst, Some(Detail::Ttl(ttl)));
@@ -58,12 +58,12 @@ impl Connection {
 
     /// Whether `side`'s segment (a SYN without ACK when `bare_syn`) starts a new attempt: the
     /// client's SYN after a reset that came before any payload.
-    pub fn retried_after_reset(&self, side: Side, bare_syn: bool) -> bool {
+    pub(crate) fn retried_after_reset(&self, side: Side, bare_syn: bool) -> bool {
         bare_syn && side == Side::Client && self.reset_before_data()
     }
 
     /// Reset before either side sent a byte: the client may still retry with the same SYN.
-    pub fn reset_before_data(&self) -> bool {
+    pub(crate) fn reset_before_data(&self) -> bool {
         let f = &self.facts;
         (f.rst.client.is_some() || f.rst.server.is_some())
             && self.tcp.payload_bytes.client == 0
@@ -71,7 +71,7 @@ impl Connection {
     }
 
     /// The SYN at `frame` starts the attempt judged from now on; the reset one is remembered.
-    pub fn new_attempt(&mut self, frame: u64) {
+    pub(crate) fn new_attempt(&mut self, frame: u64) {
         let f = &mut self.facts;
         let reset = match (f.rst.client, f.rst.server) {
             (Some(c), Some(s)) if s.frame < c.frame => Some((Side::Server, s.frame)),
@@ -92,7 +92,12 @@ impl Connection {
     }
 
     /// An ICMP error quoting this connection's packets.
-    pub fn unreachable(&mut self, frame: u64, ts: Timestamp, icmp: &crate::net::Unreachable) {
+    pub(crate) fn unreachable(
+        &mut self,
+        frame: u64,
+        ts: Timestamp,
+        icmp: &crate::net::Unreachable,
+    ) {
         self.last_frame = self.last_frame.max(frame);
         if self.facts.icmp.is_none() {
             self.facts.icmp = Some(IcmpFact {
@@ -114,7 +119,7 @@ impl Connection {
         );
     }
 
-    pub fn gap(&mut self, side: Side, gap: &crate::flow::Gap) {
+    pub(crate) fn gap(&mut self, side: Side, gap: &crate::flow::Gap) {
         self.gaps.push(GapInfo {
             frame: gap.frame,
             from: side,

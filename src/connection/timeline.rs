@@ -7,10 +7,10 @@ use serde::Serialize;
 
 /// An ICMP error that quoted one of the connection's packets.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct IcmpFact {
-    pub frame: u64,
-    pub kind: &'static str,
-    pub reporter: std::net::IpAddr,
+pub(crate) struct IcmpFact {
+    pub(crate) frame: u64,
+    pub(crate) kind: &'static str,
+    pub(crate) reporter: std::net::IpAddr,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -139,10 +139,10 @@ impl Serialize for Detail {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Alert {
     pub frame: u64,
-    pub time: f64,
+    pub(crate) time: f64,
     pub from: Side,
     /// Absent when the alert was encrypted.
-    pub level: Option<AlertLevel>,
+    pub(crate) level: Option<AlertLevel>,
     pub description: Option<AlertDescription>,
     pub encrypted: bool,
 }

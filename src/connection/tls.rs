@@ -17,7 +17,7 @@ use crate::wire_text::WireText;
 impl Connection {
     /// Takes one decoded TLS event of `side`.
     #[inline]
-    pub fn tls_event(&mut self, side: Side, event: Event, frame: u64, ts: Timestamp) {
+    pub(crate) fn tls_event(&mut self, side: Side, event: Event, frame: u64, ts: Timestamp) {
         match event {
             Event::Handshake(message) => {
                 self.facts.saw_tls = true;
@@ -432,7 +432,7 @@ impl Connection {
     /// The size of an encrypted TLS 1.3 alert record: two bytes of alert, the inner content
     /// type and the AEAD tag (RFC 8446 5.2). No handshake message is that small but an empty
     /// EncryptedExtensions, which is one byte longer.
-    pub fn tls13_alert_record_len(&self) -> usize {
+    pub(crate) fn tls13_alert_record_len(&self) -> usize {
         let cipher = self.facts.server_hello.as_ref().map(|h| h.message.cipher);
         let tag = cipher
             .and_then(names::cipher_facts)
@@ -506,7 +506,7 @@ impl Connection {
 
     /// At the end of the capture: a TLS 1.3 client Finished that nothing contradicted stands,
     /// unless the server's stream has a hole, where its objection may have been.
-    pub fn close_tls13_pending(&mut self) {
+    pub(crate) fn close_tls13_pending(&mut self) {
         let alert_len = self.tls13_alert_record_len();
         let server_objected = self
             .facts

@@ -27,7 +27,7 @@ impl Stage {
     /// The stage an event shows the handshake has reached, if any. `tls13`: TLS 1.3 was
     /// negotiated or asked for, so the ServerHello starts the encrypted part and a
     /// ChangeCipherSpec is a compatibility no-op.
-    pub fn reached_by(event: EventKind, from: Side, tls13: bool) -> Option<Stage> {
+    pub(crate) fn reached_by(event: EventKind, from: Side, tls13: bool) -> Option<Stage> {
         use EventKind as E;
         match (event, from) {
             (E::ClientHello, _) => Some(Stage::ClientHello),
@@ -174,14 +174,14 @@ pub enum WarningCode {
 
 /// One of tlsdiag's own bounds, reached by a connection: what follows it was not read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Limit {
+pub(crate) enum Limit {
     Reassembly(Bound),
     HandshakeMessage { declared: usize },
 }
 
 impl Limit {
     /// What happened, and the flag that moves the bound.
-    pub fn words(self) -> String {
+    pub(crate) fn words(self) -> String {
         match self {
             Limit::Reassembly(Bound::Buffered) => {
                 "its buffer of handshake bytes was full (--max-buffered)".to_string()
@@ -198,10 +198,10 @@ impl Limit {
 
 /// The first limit a connection reached: at which frame, in which direction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct LimitHit {
-    pub frame: u64,
-    pub side: Side,
-    pub limit: Limit,
+pub(crate) struct LimitHit {
+    pub(crate) frame: u64,
+    pub(crate) side: Side,
+    pub(crate) limit: Limit,
 }
 
 /// A weakness of a connection that did establish.
@@ -209,5 +209,5 @@ pub struct LimitHit {
 pub struct Warning {
     pub code: WarningCode,
     pub summary: String,
-    pub evidence: Vec<Evidence>,
+    pub(crate) evidence: Vec<Evidence>,
 }

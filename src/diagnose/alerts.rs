@@ -31,7 +31,7 @@ fn alert_words(alert: &Alert) -> String {
 }
 
 /// A HelloRetryRequest and no ServerHello after it: the retry is where it failed.
-pub fn hello_retry_failed(conn: &Connection) -> Option<Diagnosis> {
+pub(crate) fn hello_retry_failed(conn: &Connection) -> Option<Diagnosis> {
     let hrr = conn.hello_retry.as_ref()?;
     if conn
         .facts
@@ -161,7 +161,7 @@ fn retried_after_timeout(conn: &Connection) -> bool {
 }
 
 /// The first alert that ended the handshake, classified by sender, description and stage.
-pub fn alert_received(conn: &Connection) -> Option<Diagnosis> {
+pub(crate) fn alert_received(conn: &Connection) -> Option<Diagnosis> {
     let alert = decisive_alert(conn)?;
     // An alert that answers the peer's FIN or RST (OpenSSL says decode_error on an early EOF)
     // is not why the handshake ended: the close is.

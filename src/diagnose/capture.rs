@@ -11,7 +11,7 @@ use crate::flow::Side;
 use crate::tls::values::AlertLevel;
 
 /// TLS records but no ClientHello and no SYN: the capture began mid-connection.
-pub fn started_late(conn: &Connection) -> Option<Diagnosis> {
+pub(crate) fn started_late(conn: &Connection) -> Option<Diagnosis> {
     let f = &conn.facts;
     if !f.saw_tls || !conn.start_unseen() {
         return None;
@@ -42,7 +42,7 @@ pub fn started_late(conn: &Connection) -> Option<Diagnosis> {
 /// other side sent is unknown: unless the side seen gave up in the clear (a fatal alert), a
 /// close or a silence may answer anything. (A TLS 1.2 server's Finished alone proves the
 /// handshake complete, and is judged before this.)
-pub fn one_direction(conn: &Connection) -> Option<Diagnosis> {
+pub(crate) fn one_direction(conn: &Connection) -> Option<Diagnosis> {
     let missing = silent_side(conn)?;
     let seen = missing.peer();
     if conn
@@ -77,7 +77,7 @@ pub fn one_direction(conn: &Connection) -> Option<Diagnosis> {
 
 /// One of tlsdiag's own bounds stopped the reading before anything decided the handshake:
 /// what follows is unread, so no verdict is drawn from it.
-pub fn limit_reached(conn: &Connection) -> Option<Diagnosis> {
+pub(crate) fn limit_reached(conn: &Connection) -> Option<Diagnosis> {
     let hit = conn.facts.limit?;
     if decided_before(conn, hit.frame, hit.side) {
         return None;
@@ -104,7 +104,7 @@ pub fn limit_reached(conn: &Connection) -> Option<Diagnosis> {
 }
 
 /// The snaplen cut payload that the handshake needed.
-pub fn truncated_packets(conn: &Connection) -> Option<Diagnosis> {
+pub(crate) fn truncated_packets(conn: &Connection) -> Option<Diagnosis> {
     if conn.tcp.truncated_bytes == 0 {
         return None;
     }
@@ -151,7 +151,7 @@ fn decided_before(conn: &Connection, frame: u64, side: Side) -> bool {
 
 /// What the capture lacks of a connection judged by what it does hold: said beside the
 /// verdict, at the frame of the first hole.
-pub fn holes(conn: &Connection) -> Option<Evidence> {
+pub(crate) fn holes(conn: &Connection) -> Option<Evidence> {
     let gap = conn.gaps.first()?;
     let side = side_word(gap.from);
     let cut = conn.timeline.iter().find_map(|e| match e.detail {
@@ -188,7 +188,7 @@ pub fn holes(conn: &Connection) -> Option<Evidence> {
 
 /// Segments the capture never saw, before anything decided the handshake: what came after
 /// the hole cannot be read, so no verdict is drawn from it.
-pub fn gap_before_the_end(conn: &Connection) -> Option<Diagnosis> {
+pub(crate) fn gap_before_the_end(conn: &Connection) -> Option<Diagnosis> {
     let gap = conn.gaps.first()?;
     if decided_before(conn, gap.frame, gap.from) {
         return None;
@@ -225,7 +225,7 @@ fn stream_gap(conn: &Connection) -> Option<Diagnosis> {
 }
 
 /// Nothing failed: the capture ended with the handshake still under way.
-pub fn ended(conn: &Connection) -> Diagnosis {
+pub(crate) fn ended(conn: &Connection) -> Diagnosis {
     let stage = conn.facts.stage;
     let summary = if !conn.facts.saw_tls
         && conn.tcp.payload_bytes.client + conn.tcp.payload_bytes.server == 0

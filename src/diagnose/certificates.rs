@@ -16,13 +16,13 @@ const EXPIRES_SOON_DAYS: i64 = 30;
 
 /// One problem with the chain, with the words that state it (the browser error that goes
 /// with it is in the words table).
-pub struct Finding {
-    pub warning: WarningCode,
-    pub text: String,
+pub(crate) struct Finding {
+    pub(crate) warning: WarningCode,
+    pub(crate) text: String,
 }
 
 /// The problems of the chain the server sent, most decisive first.
-pub fn findings(conn: &Connection) -> Vec<Finding> {
+pub(crate) fn findings(conn: &Connection) -> Vec<Finding> {
     let (Some(leaf), Some(Seen { ts, .. })) =
         (conn.certificates.first(), conn.facts.server_certificate)
     else {
@@ -147,7 +147,7 @@ fn weakness(cert: &CertificateInfo) -> Option<Finding> {
 }
 
 /// The client's alert after the server's Certificate, explained from the certificates.
-pub fn rejected(conn: &Connection, alert: &Alert) -> Diagnosis {
+pub(crate) fn rejected(conn: &Connection, alert: &Alert) -> Diagnosis {
     let description = alert.description.map_or("an alert", |d| d.name());
     let found = findings(conn);
     let decisive: Vec<&Finding> = found

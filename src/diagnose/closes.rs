@@ -12,12 +12,12 @@ use crate::flow::Side;
 /// A capture that ends this long after an unanswered ClientHello shows a stalled server.
 const STALL_SECS: f64 = 5.0;
 /// Linux's smallest retransmission timeout (RFC 6298 allows no less than this for a first one).
-pub const MIN_RTO_MS: f64 = 200.0;
+pub(crate) const MIN_RTO_MS: f64 = 200.0;
 /// More client bytes than this in its final TLS 1.3 flight mean a certificate was in it.
 const CERTIFICATE_FLIGHT_BYTES: u64 = 200;
 
 /// TLS 1.3: instead of its Finished, the client sent one record the size of an alert.
-pub fn certificate_rejected_tls13(conn: &Connection) -> Option<Diagnosis> {
+pub(crate) fn certificate_rejected_tls13(conn: &Connection) -> Option<Diagnosis> {
     if !conn.is_tls13() {
         return None;
     }
@@ -76,7 +76,7 @@ pub fn certificate_rejected_tls13(conn: &Connection) -> Option<Diagnosis> {
 
 /// TLS 1.3: the client finished, and the server's next record is the size of an alert. The
 /// server checks the client's certificate last, so this is mutual TLS failing.
-pub fn server_rejected_client_certificate_tls13(conn: &Connection) -> Option<Diagnosis> {
+pub(crate) fn server_rejected_client_certificate_tls13(conn: &Connection) -> Option<Diagnosis> {
     if !conn.is_tls13() {
         return None;
     }
@@ -139,7 +139,7 @@ pub fn server_rejected_client_certificate_tls13(conn: &Connection) -> Option<Dia
 
 /// The ClientHello was sent, retransmitted, and never acknowledged, while the server's small
 /// packets came through: large packets are lost on the path.
-pub fn client_hello_lost(conn: &Connection) -> Option<Diagnosis> {
+pub(crate) fn client_hello_lost(conn: &Connection) -> Option<Diagnosis> {
     let frame = conn.facts.client_hello.as_ref()?.frame;
     let retransmits = conn.tcp.retransmissions.client;
     if conn.tcp.payload_bytes.server > 0
@@ -189,7 +189,7 @@ pub fn client_hello_lost(conn: &Connection) -> Option<Diagnosis> {
 }
 
 /// The ClientHello got no answer at all before the client gave up (or the capture ran on).
-pub fn no_server_hello(conn: &Connection) -> Option<Diagnosis> {
+pub(crate) fn no_server_hello(conn: &Connection) -> Option<Diagnosis> {
     let frame = conn.facts.client_hello.as_ref()?.frame;
     let sent = conn.facts.client_hello_ts?;
     if conn.tcp.payload_bytes.server > 0 {
@@ -235,7 +235,7 @@ pub fn no_server_hello(conn: &Connection) -> Option<Diagnosis> {
 }
 
 /// RST or FIN before the handshake completed, with no alert to say why.
-pub fn closed_during_handshake(conn: &Connection) -> Option<Diagnosis> {
+pub(crate) fn closed_during_handshake(conn: &Connection) -> Option<Diagnosis> {
     let Close {
         side,
         frame,

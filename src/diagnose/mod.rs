@@ -40,10 +40,10 @@ impl Default for DiagnoseOptions {
 }
 
 /// The judgement of one connection.
-pub struct Judgement {
-    pub verdict: Verdict,
-    pub diagnosis: Option<Diagnosis>,
-    pub warnings: Vec<Warning>,
+pub(crate) struct Judgement {
+    pub(crate) verdict: Verdict,
+    pub(crate) diagnosis: Option<Diagnosis>,
+    pub(crate) warnings: Vec<Warning>,
 }
 
 type Rule = fn(&Connection) -> Option<Diagnosis>;
@@ -68,7 +68,7 @@ const RULES: &[Rule] = &[
     closes::closed_during_handshake,
 ];
 
-pub fn judge(conn: &Connection, options: &DiagnoseOptions) -> Judgement {
+pub(crate) fn judge(conn: &Connection, options: &DiagnoseOptions) -> Judgement {
     // Without its start, even a completed handshake cannot be vouched for.
     let started_late = capture::started_late(conn);
     if let (Some(frame), None) = (conn.facts.established_at, &started_late) {

@@ -38,7 +38,7 @@ fn shown(text: &str) -> String {
 }
 
 /// The client's first bytes are not TLS and TLS never started.
-pub fn client_not_tls(conn: &Connection) -> Option<Diagnosis> {
+pub(crate) fn client_not_tls(conn: &Connection) -> Option<Diagnosis> {
     let SideAt {
         frame,
         side: Side::Client,
@@ -70,7 +70,7 @@ pub fn client_not_tls(conn: &Connection) -> Option<Diagnosis> {
 }
 
 /// A ClientHello answered with bytes that are not TLS (an HTTP error page, a banner).
-pub fn server_not_tls(conn: &Connection) -> Option<Diagnosis> {
+pub(crate) fn server_not_tls(conn: &Connection) -> Option<Diagnosis> {
     let SideAt {
         frame,
         side: Side::Server,

@@ -6,7 +6,7 @@ use crate::connection::{Code, Connection, Diagnosis, EndedBy, Stage};
 use crate::connection::{Reset, Seen};
 
 /// An ICMP destination-unreachable that quoted the connection's packet, before any answer.
-pub fn icmp_unreachable(conn: &Connection) -> Option<Diagnosis> {
+pub(crate) fn icmp_unreachable(conn: &Connection) -> Option<Diagnosis> {
     let icmp = conn.facts.icmp.as_ref()?;
     if conn.facts.syn_ack.is_some() && conn.facts.saw_tls {
         return None;
@@ -41,7 +41,7 @@ pub fn icmp_unreachable(conn: &Connection) -> Option<Diagnosis> {
 }
 
 /// A SYN answered by RST: nothing listens on the port.
-pub fn refused(conn: &Connection) -> Option<Diagnosis> {
+pub(crate) fn refused(conn: &Connection) -> Option<Diagnosis> {
     let f = &conn.facts;
     let syn = f.syn?;
     let Reset { frame: rst, ttl } = f.rst.server?;
@@ -64,7 +64,7 @@ pub fn refused(conn: &Connection) -> Option<Diagnosis> {
 }
 
 /// SYNs that nothing answered: retransmitted, or abandoned by the client.
-pub fn no_response(conn: &Connection) -> Option<Diagnosis> {
+pub(crate) fn no_response(conn: &Connection) -> Option<Diagnosis> {
     let f = &conn.facts;
     let (
         &Seen {

@@ -7,7 +7,7 @@ use crate::connection::{Hello, MasterKey};
 use crate::tls::handshake::version;
 use crate::tls::names;
 
-pub fn of(conn: &Connection, options: &DiagnoseOptions) -> Vec<Warning> {
+pub(crate) fn of(conn: &Connection, options: &DiagnoseOptions) -> Vec<Warning> {
     let mut out = Vec::new();
     let sh_frame = conn.facts.server_hello.as_ref().map(|h| h.frame);
     let warn = |out: &mut Vec<Warning>, code, summary: String, frame: Option<u64>| {

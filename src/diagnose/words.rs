@@ -122,9 +122,9 @@ pub(super) enum Why<'a> {
 
 /// The cause, the fix, and the browser error (where one fits) of one `Why`.
 pub(super) struct Words {
-    pub cause: String,
-    pub fix: String,
-    pub browser: Option<&'static str>,
+    pub(crate) cause: String,
+    pub(crate) fix: String,
+    pub(crate) browser: Option<&'static str>,
 }
 
 fn says(cause: impl Into<String>, fix: impl Into<String>, browser: Option<&'static str>) -> Words {

@@ -11,7 +11,7 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
-    pub fn new(ip: IpAddr, port: u16) -> Self {
+    pub(crate) fn new(ip: IpAddr, port: u16) -> Self {
         Endpoint { ip, port }
     }
 }
@@ -51,7 +51,7 @@ pub enum Side {
 }
 
 impl Side {
-    pub fn peer(self) -> Side {
+    pub(crate) fn peer(self) -> Side {
         match self {
             Side::Client => Side::Server,
             Side::Server => Side::Client,
@@ -67,14 +67,14 @@ pub struct PerSide<T> {
 }
 
 impl<T> PerSide<T> {
-    pub fn get(&self, side: Side) -> &T {
+    pub(crate) fn get(&self, side: Side) -> &T {
         match side {
             Side::Client => &self.client,
             Side::Server => &self.server,
         }
     }
 
-    pub fn get_mut(&mut self, side: Side) -> &mut T {
+    pub(crate) fn get_mut(&mut self, side: Side) -> &mut T {
         match side {
             Side::Client => &mut self.client,
             Side::Server => &mut self.server,

@@ -9,7 +9,7 @@
 //! retirements and the retired conversations' tombstones; `endpoint` who is who.
 
 mod endpoint;
-pub mod reassembly;
+pub(crate) mod reassembly;
 mod retire;
 
 use crate::capture::Timestamp;
@@ -28,10 +28,10 @@ pub use retire::REMEMBER_RETIRED;
 /// A conversation's entry: its stream number and the caller's state.
 #[derive(Debug)]
 pub struct Flow<T> {
-    pub tcp_stream: u64,
-    pub client: Endpoint,
-    pub server: Endpoint,
-    pub roles: RoleEvidence,
+    pub(crate) tcp_stream: u64,
+    pub(crate) client: Endpoint,
+    pub(crate) server: Endpoint,
+    pub(crate) roles: RoleEvidence,
     /// First sequence number seen from each endpoint (`lo`, `hi`): Wireshark's base_seq, whose
     /// change on a SYN means the ports were reused by a new connection.
     base_seq: [Option<u32>; 2],
@@ -42,7 +42,7 @@ pub struct Flow<T> {
 
 impl<T> Flow<T> {
     /// The side that sent `seg`.
-    pub fn side_of(&self, seg: &Segment<'_>) -> Side {
+    pub(crate) fn side_of(&self, seg: &Segment<'_>) -> Side {
         if seg.src == self.client.ip && seg.src_port == self.client.port {
             Side::Client
         } else {
@@ -58,7 +58,7 @@ impl<T> Flow<T> {
     }
 
     /// Turns the roles around, when a later fact (a ClientHello) proves the guess wrong.
-    pub fn swap_roles(&mut self, evidence: RoleEvidence) {
+    pub(crate) fn swap_roles(&mut self, evidence: RoleEvidence) {
         std::mem::swap(&mut self.client, &mut self.server);
         self.roles = evidence;
     }
@@ -70,13 +70,13 @@ pub struct Lookup<'t, T> {
     /// a retransmitted FIN).
     pub flow: Option<&'t mut Flow<T>>,
     /// A previous connection on the same 4-tuple that this segment's SYN ended.
-    pub replaced: Option<Box<Flow<T>>>,
+    pub(crate) replaced: Option<Box<Flow<T>>>,
     /// The connection on the same 4-tuple, found due to retire (at the time given) before
     /// this segment: retired now, as its due time would have.
-    pub retired: Option<(Box<Flow<T>>, Timestamp)>,
+    pub(crate) retired: Option<(Box<Flow<T>>, Timestamp)>,
     /// A connection pushed out to make room, the table being full.
-    pub evicted: Option<Box<Flow<T>>>,
-    pub is_new: bool,
+    pub(crate) evicted: Option<Box<Flow<T>>>,
+    pub(crate) is_new: bool,
 }
 
 /// All conversations of one capture, in the order they appeared.
@@ -143,12 +143,8 @@ impl<T> FlowTable<T> {
         None
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.flows.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.flows.is_empty()
     }
 
     /// Finds (or creates, with `init`) the conversation of `seg` at capture time `now`,
@@ -233,7 +229,7 @@ impl<T> FlowTable<T> {
     /// is no SYN (which may open a new connection on its ports): what `lookup` would find, the
     /// case of nearly every packet, without its bookkeeping for new, reused, retiring or
     /// evicted conversations. `None`: ask `lookup`.
-    pub fn ongoing(
+    pub(crate) fn ongoing(
         &mut self,
         seg: &Segment<'_>,
         now: Timestamp,
@@ -253,7 +249,7 @@ impl<T> FlowTable<T> {
     /// The open conversation between these endpoints at capture time `now`, if there is one
     /// (never creates one). One due to retire by then is over, as `lookup` counts it, whether
     /// or not `retire_due` has come to it yet.
-    pub fn find_mut(
+    pub(crate) fn find_mut(
         &mut self,
         a: Endpoint,
         b: Endpoint,
@@ -280,7 +276,10 @@ impl<T> FlowTable<T> {
     }
 
     /// Removes the conversations for which `pred` holds, in stream order.
-    pub fn drain_where(&mut self, mut pred: impl FnMut(&Flow<T>) -> bool) -> Vec<Box<Flow<T>>> {
+    pub(crate) fn drain_where(
+        &mut self,
+        mut pred: impl FnMut(&Flow<T>) -> bool,
+    ) -> Vec<Box<Flow<T>>> {
         let mut keys: Vec<(u64, FlowKey)> = self
             .flows
             .iter()
@@ -309,7 +308,7 @@ impl<T> FlowTable<T> {
 
     /// Removes every conversation, yielding them in stream order one at a time: only the keys
     /// are sorted, so the conversations are never held twice.
-    pub fn drain(&mut self) -> impl Iterator<Item = Box<Flow<T>>> + '_ {
+    pub(crate) fn drain(&mut self) -> impl Iterator<Item = Box<Flow<T>>> + '_ {
         self.order.clear();
         let mut keys: Vec<(u64, FlowKey)> =
             self.flows.iter().map(|(k, f)| (f.tcp_stream, *k)).collect();

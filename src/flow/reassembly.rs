@@ -37,7 +37,7 @@ pub struct Gap {
     /// The first frame that shows the loss: the acknowledgment that passed the hole, or an
     /// earlier one carrying bytes after it (the missing bytes were sent before those).
     pub frame: u64,
-    pub ts: Timestamp,
+    pub(crate) ts: Timestamp,
 }
 
 /// What became of one segment's payload.
@@ -62,18 +62,18 @@ pub enum Bound {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Counters {
-    pub retransmissions: u64,
-    pub out_of_order: u64,
-    pub overlaps: u64,
+pub(crate) struct Counters {
+    pub(crate) retransmissions: u64,
+    pub(crate) out_of_order: u64,
+    pub(crate) overlaps: u64,
     /// Segments dropped for a limit (either of the two below).
-    pub dropped_segments: u64,
+    pub(crate) dropped_segments: u64,
     /// Segments dropped because `max_buffered` bytes were waiting already.
-    pub over_buffer: u64,
+    pub(crate) over_buffer: u64,
     /// Segments dropped because `max_pending_segments` were held already.
-    pub over_out_of_order: u64,
+    pub(crate) over_out_of_order: u64,
     /// The frame of the first segment a limit dropped, and which limit.
-    pub first_drop: Option<(u64, Bound)>,
+    pub(crate) first_drop: Option<(u64, Bound)>,
 }
 
 #[derive(Clone, Debug)]
@@ -103,7 +103,7 @@ pub struct Reassembler {
     /// Out-of-order segments by relative sequence number.
     pending: BTreeMap<u32, Pending>,
     stopped: bool,
-    pub counters: Counters,
+    pub(crate) counters: Counters,
 }
 
 /// The signed distance from `b` to `a` in sequence space.
@@ -129,12 +129,12 @@ impl Reassembler {
     }
 
     /// Total stream offset of the next in-order byte.
-    pub fn stream_offset(&self) -> u64 {
+    pub(crate) fn stream_offset(&self) -> u64 {
         self.buffered_start + self.buffered.len() as u64
     }
 
     /// Stops buffering: later segments are only counted. Frees what was held.
-    pub fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         self.stopped = true;
         self.buffered = Vec::new();
         self.origins = VecDeque::new();
@@ -176,7 +176,7 @@ impl Reassembler {
     }
 
     /// Records that this direction sent a FIN with sequence number `seq`.
-    pub fn fin(&mut self, seq: u32) {
+    pub(crate) fn fin(&mut self, seq: u32) {
         if let Some(base) = self.base {
             self.fin_at_next = seq.wrapping_sub(base) == self.next;
         }
@@ -184,7 +184,7 @@ impl Reassembler {
 
     /// The peer acknowledged up to `ack`: bytes below it that we never saw were lost by the
     /// capture, not by the network. Returns the gap, after which the stream resumes.
-    pub fn peer_ack(&mut self, ack: u32, frame: u64, ts: Timestamp) -> Option<Gap> {
+    pub(crate) fn peer_ack(&mut self, ack: u32, frame: u64, ts: Timestamp) -> Option<Gap> {
         let base = self.base?;
         if self.stopped {
             return None;
@@ -207,7 +207,7 @@ impl Reassembler {
 
     /// Bytes delivered in order that the peer has not acknowledged: a ClientHello the server
     /// never acknowledged was lost on the way, not ignored.
-    pub fn unacked(&self) -> u64 {
+    pub(crate) fn unacked(&self) -> u64 {
         let Some(acked) = self.acked else {
             return self.stream_offset();
         };
@@ -224,7 +224,7 @@ impl Reassembler {
 
     /// Declares the next `missing` bytes lost (the snaplen cut them, or the capture dropped
     /// them) and resumes the stream after them.
-    pub fn skip(&mut self, missing: u64, frame: u64, ts: Timestamp) -> Gap {
+    pub(crate) fn skip(&mut self, missing: u64, frame: u64, ts: Timestamp) -> Gap {
         // The bytes before the hole can no longer complete anything: drop them with it.
         let offset = self.stream_offset();
         self.buffered_start = offset + missing;
@@ -326,7 +326,7 @@ impl Reassembler {
     }
 
     /// Marks the first `n` bytes of `data()` as used.
-    pub fn consume(&mut self, n: usize) {
+    pub(crate) fn consume(&mut self, n: usize) {
         let n = n.min(self.buffered.len());
         self.buffered.drain(..n);
         self.buffered_start += n as u64;
@@ -340,7 +340,7 @@ impl Reassembler {
     }
 
     /// The frame (and its time) that carried the byte at `data()[index]`.
-    pub fn origin_of(&self, index: usize) -> Option<(u64, Timestamp)> {
+    pub(crate) fn origin_of(&self, index: usize) -> Option<(u64, Timestamp)> {
         let offset = self.buffered_start + index as u64;
         self.origins
             .iter()

@@ -116,13 +116,19 @@ impl Tombstones {
 impl<T> FlowTable<T> {
     /// Notes that a conversation is due to retire at `at` (once: a later packet that moves
     /// its time on is found when `at` comes, and it is noted again then).
-    pub fn schedule(&mut self, client: Endpoint, server: Endpoint, tcp_stream: u64, at: Timestamp) {
+    pub(crate) fn schedule(
+        &mut self,
+        client: Endpoint,
+        server: Endpoint,
+        tcp_stream: u64,
+        at: Timestamp,
+    ) {
         let (key, _) = FlowKey::of(client, server);
         self.due.push(Reverse((at, tcp_stream, key)));
     }
 
     /// The earliest time a scheduled conversation may retire: none retires before it.
-    pub fn next_due(&self) -> Option<Timestamp> {
+    pub(crate) fn next_due(&self) -> Option<Timestamp> {
         self.due.peek().map(|Reverse((at, _, _))| *at)
     }
 
@@ -130,7 +136,7 @@ impl<T> FlowTable<T> {
     /// time, keeping a few dozen bytes of each for `REMEMBER_RETIRED` seconds: their
     /// stragglers are then recognised, instead of opening conversations of their own (which
     /// would also shift every later tcp.stream). Only the scheduled ones are looked at.
-    pub fn retire_due(
+    pub(crate) fn retire_due(
         &mut self,
         now: Timestamp,
         due: impl Fn(&T) -> Option<Timestamp>,
@@ -161,10 +167,5 @@ impl<T> FlowTable<T> {
         self.retired.forget(before);
         self.compact_order();
         retired
-    }
-
-    /// Conversations retired and not yet forgotten.
-    pub fn retired(&self) -> usize {
-        self.retired.by_key.len()
     }
 }

@@ -17,11 +17,11 @@ use std::net::IpAddr;
 /// The bounds on datagrams waiting for their fragments.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct DefragLimits {
-    pub max_datagrams: usize,
+    pub(crate) max_datagrams: usize,
     /// Bytes of all pending datagrams together (each is at most 65,535).
-    pub max_bytes: usize,
+    pub(crate) max_bytes: usize,
     /// Seconds of capture time after a datagram's first fragment before it is dropped.
-    pub timeout: f64,
+    pub(crate) timeout: f64,
 }
 
 impl Default for DefragLimits {
@@ -38,19 +38,19 @@ impl Default for DefragLimits {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DefragCounters {
     /// Datagrams put together.
-    pub reassembled: u64,
+    pub(crate) reassembled: u64,
     /// Fragments dropped with their datagram to keep within `max_datagrams` or `max_bytes`.
-    pub over_limit: u64,
+    pub(crate) over_limit: u64,
     /// Fragments of datagrams not complete within the timeout, or by the end of the capture.
-    pub timed_out: u64,
+    pub(crate) timed_out: u64,
     /// Fragments dropped with their datagram because they overlapped others with different
     /// bytes, disagreed on the datagram's end or length, or were cut by the snaplen.
-    pub inconsistent: u64,
+    pub(crate) inconsistent: u64,
 }
 
 impl DefragCounters {
     /// Fragments that were not put into a datagram.
-    pub fn dropped(&self) -> u64 {
+    pub(crate) fn dropped(&self) -> u64 {
         self.over_limit + self.timed_out + self.inconsistent
     }
 }
@@ -134,8 +134,8 @@ struct Pending {
 #[derive(Clone, Debug)]
 pub struct Datagram {
     /// The fragment that completed it (Wireshark shows the reassembled datagram there).
-    pub frame: u64,
-    pub ts: Timestamp,
+    pub(crate) frame: u64,
+    pub(crate) ts: Timestamp,
     /// The layers outside its IP header (a fragmented packet inside a tunnel).
     outer: Layers,
     ip: Vec<u8>,
@@ -143,7 +143,7 @@ pub struct Datagram {
 
 impl Datagram {
     /// Its bytes as a raw IP packet (no layers outside).
-    pub fn packet(&self) -> Packet<'_> {
+    pub(crate) fn packet(&self) -> Packet<'_> {
         Packet {
             frame: self.frame,
             ts: self.ts,
@@ -154,18 +154,18 @@ impl Datagram {
     }
 
     /// Decoded as any packet is, its depth counting the layers outside it.
-    pub fn decode(&self) -> Result<Decoded<'_>, Skip> {
+    pub(crate) fn decode(&self) -> Result<Decoded<'_>, Skip> {
         let mut layers = self.outer;
         walk_from(Next::Ip(&self.ip), 0, &mut layers, None)
     }
 
     /// The worker of `-j` it goes to: that of its connection (`Detached::shard`).
-    pub fn shard(&self, shards: usize) -> usize {
+    pub(crate) fn shard(&self, shards: usize) -> usize {
         super::shard_of(&self.decode(), shards)
     }
 
     /// The layers around its TCP segment, those outside the datagram first.
-    pub fn encapsulation(&self) -> Vec<super::Layer> {
+    pub(crate) fn encapsulation(&self) -> Vec<super::Layer> {
         let mut layers = self.outer;
         let _ = walk_from(Next::Ip(&self.ip), 0, &mut layers, None);
         layers.as_slice()
@@ -181,7 +181,7 @@ pub struct Defragmenter {
 }
 
 impl Defragmenter {
-    pub fn new(limits: DefragLimits) -> Self {
+    pub(crate) fn new(limits: DefragLimits) -> Self {
         Defragmenter {
             limits,
             pending: HashMap::new(),
@@ -190,14 +190,14 @@ impl Defragmenter {
         }
     }
 
-    pub fn counters(&self) -> &DefragCounters {
+    pub(crate) fn counters(&self) -> &DefragCounters {
         &self.counters
     }
 
     /// Adds a packet that decoded as `Skip::IpFragment`, at capture time `clock`; the
     /// datagram it completes, if any (a fragment inside it completed too, when the outer
     /// and the inner packet were both fragmented).
-    pub fn add(&mut self, packet: &Packet<'_>, clock: Timestamp) -> Option<Datagram> {
+    pub(crate) fn add(&mut self, packet: &Packet<'_>, clock: Timestamp) -> Option<Datagram> {
         let missing = packet.orig_len > packet.data.len() as u32;
         let mut found = None;
         let mut layers = Layers::default();
@@ -219,7 +219,7 @@ impl Defragmenter {
     }
 
     /// Drops what is left pending, counted as timed out (the capture ended first).
-    pub fn finish(&mut self) {
+    pub(crate) fn finish(&mut self) {
         for (_, p) in self.pending.drain() {
             self.counters.timed_out += p.fragments;
         }

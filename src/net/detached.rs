@@ -16,7 +16,7 @@ pub struct Detached {
 }
 
 impl Detached {
-    pub fn of(packet: &Packet<'_>) -> Self {
+    pub(crate) fn of(packet: &Packet<'_>) -> Self {
         let (decoded, payload_start, payload_len) = match decode(packet) {
             Ok(Decoded::Tcp(seg)) => {
                 // A subslice's place in its slice, from their addresses.
@@ -39,7 +39,7 @@ impl Detached {
     }
 
     /// The decoding again, its payload borrowed from `data`, the packet's bytes.
-    pub fn attach<'a>(&self, data: &'a [u8]) -> Result<Decoded<'a>, Skip> {
+    pub(crate) fn attach<'a>(&self, data: &'a [u8]) -> Result<Decoded<'a>, Skip> {
         match self.decoded {
             Ok(Decoded::Tcp(seg)) => {
                 let end = self.payload_start.saturating_add(self.payload_len);
@@ -55,14 +55,14 @@ impl Detached {
     }
 
     /// Whether the packet is an IP fragment (`Defragmenter::add` takes it).
-    pub fn is_fragment(&self) -> bool {
+    pub(crate) fn is_fragment(&self) -> bool {
         matches!(self.decoded, Err(Skip::IpFragment))
     }
 
     /// Which of `shards` the packet goes to: both directions of a TCP connection, and the
     /// ICMP errors quoting it, to the same one (a symmetric hash of the 4-tuple, the same in
     /// every run); packets of no connection to the first.
-    pub fn shard(&self, shards: usize) -> usize {
+    pub(crate) fn shard(&self, shards: usize) -> usize {
         shard_of(&self.decoded, shards)
     }
 }

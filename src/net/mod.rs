@@ -52,7 +52,7 @@ pub struct Segment<'a> {
 
 impl Segment<'_> {
     /// The sequence number of the first payload byte: a SYN occupies one number before it.
-    pub fn data_seq(&self) -> u32 {
+    pub(crate) fn data_seq(&self) -> u32 {
         if self.flags.syn {
             self.seq.wrapping_add(1)
         } else {
@@ -64,9 +64,9 @@ impl Segment<'_> {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TcpFlags {
     pub syn: bool,
-    pub ack: bool,
-    pub fin: bool,
-    pub rst: bool,
+    pub(crate) ack: bool,
+    pub(crate) fin: bool,
+    pub(crate) rst: bool,
 }
 
 /// Why a packet gave no TCP segment; each is counted in the summary.
@@ -150,15 +150,15 @@ fn ether_type_name(t: u16) -> Option<&'static str> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Unreachable {
     /// Who sent the error: the destination host, or a router or firewall on the way.
-    pub reporter: IpAddr,
-    pub ttl: u8,
+    pub(crate) reporter: IpAddr,
+    pub(crate) ttl: u8,
     /// The ICMP code in words ("port unreachable", "administratively prohibited" ...).
-    pub kind: &'static str,
+    pub(crate) kind: &'static str,
     /// The quoted packet's source and destination: the connection's own 4-tuple.
-    pub src: IpAddr,
-    pub dst: IpAddr,
-    pub src_port: u16,
-    pub dst_port: u16,
+    pub(crate) src: IpAddr,
+    pub(crate) dst: IpAddr,
+    pub(crate) src_port: u16,
+    pub(crate) dst_port: u16,
 }
 
 /// What a packet is, for the stages after this one.
@@ -186,14 +186,14 @@ pub fn decode<'a>(packet: &Packet<'a>) -> Result<Decoded<'a>, Skip> {
 /// The layers around a packet's (innermost) IP header, outermost first; empty for a plain
 /// packet. Read again from the packet when a connection is created, so the per-packet path
 /// carries only their count.
-pub fn encapsulation(packet: &Packet<'_>) -> Vec<Layer> {
+pub(crate) fn encapsulation(packet: &Packet<'_>) -> Vec<Layer> {
     let mut layers = Layers::default();
     let _ = walk(packet.link, packet.data, 0, &mut layers, None);
     layers.as_slice()
 }
 
 /// Encapsulations decoded around one IP packet, at most; a deeper packet is `Skip::TooDeep`.
-pub const MAX_LAYERS: usize = 8;
+pub(crate) const MAX_LAYERS: usize = 8;
 
 /// One encapsulation layer outside the IP packet that carries the TCP segment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

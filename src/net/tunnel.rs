@@ -93,11 +93,9 @@ macro_rules! fixed_header {
 pub struct ArpHardware(pub u16);
 
 impl ArpHardware {
-    pub const ETHERNET: ArpHardware = ArpHardware(1);
-    pub const FRAD: ArpHardware = ArpHardware(770);
-    pub const LOOPBACK: ArpHardware = ArpHardware(772);
-    pub const IEEE80211_RADIOTAP: ArpHardware = ArpHardware(803);
-    pub const NETLINK: ArpHardware = ArpHardware(824);
+    pub(crate) const FRAD: ArpHardware = ArpHardware(770);
+    pub(crate) const IEEE80211_RADIOTAP: ArpHardware = ArpHardware(803);
+    pub(crate) const NETLINK: ArpHardware = ArpHardware(824);
 }
 
 fixed_header! {

@@ -74,17 +74,17 @@ fn coverage_warning(a: &PacketCounters) -> Option<String> {
 pub struct Summary {
     pub files: Vec<FileSummary>,
     /// TLS connections (and connections on TLS ports) found.
-    pub connections: u64,
+    pub(crate) connections: u64,
     /// Connections shown after --failed, --sni and --host.
     pub shown: u64,
-    pub outcomes: BTreeMap<String, u64>,
+    pub(crate) outcomes: BTreeMap<String, u64>,
     /// Failed and incomplete connections by diagnosis code.
-    pub codes: BTreeMap<String, u64>,
+    pub(crate) codes: BTreeMap<String, u64>,
     /// The servers (address and SNI) with the most connections that did not establish,
     /// most first (the first ten, after `finish`).
-    pub failing_servers: Vec<ServerFailures>,
+    pub(crate) failing_servers: Vec<ServerFailures>,
     #[serde(flatten)]
-    pub packets: PacketCounters,
+    pub(crate) packets: PacketCounters,
     /// Live capture only: what libpcap counted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub capture: Option<CaptureStats>,
@@ -108,10 +108,10 @@ pub struct CaptureStats {
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
-pub struct ServerFailures {
-    pub server: String,
-    pub sni: Option<WireText>,
-    pub failures: u64,
+pub(crate) struct ServerFailures {
+    pub(crate) server: String,
+    pub(crate) sni: Option<WireText>,
+    pub(crate) failures: u64,
 }
 
 impl Summary {
@@ -193,7 +193,7 @@ impl Summary {
     }
 }
 
-pub fn outcome_name(outcome: Outcome) -> &'static str {
+pub(crate) fn outcome_name(outcome: Outcome) -> &'static str {
     match outcome {
         Outcome::Established => "established",
         Outcome::Failed => "failed",

@@ -50,7 +50,7 @@ pub struct Merger {
 }
 
 impl Merger {
-    pub fn new(inputs: usize, renumber: bool) -> Self {
+    pub(crate) fn new(inputs: usize, renumber: bool) -> Self {
         Merger {
             pending: BinaryHeap::new(),
             settled: vec![Moment::START; inputs],
@@ -62,12 +62,12 @@ impl Merger {
     }
 
     /// Whether reports wait for their turn.
-    pub fn has_pending(&self) -> bool {
+    pub(crate) fn has_pending(&self) -> bool {
         !self.pending.is_empty()
     }
 
     /// `input` will add nothing more.
-    pub fn input_done(&mut self, input: usize) {
+    pub(crate) fn input_done(&mut self, input: usize) {
         if let Some(d) = self.done.get_mut(input) {
             *d = true;
         }
@@ -75,7 +75,7 @@ impl Merger {
 
     /// Reports from `input`, the conversations it created and dropped since its last call,
     /// and how far it has now judged everything.
-    pub fn add(
+    pub(crate) fn add(
         &mut self,
         input: usize,
         finished: impl IntoIterator<Item = Finished>,
@@ -99,7 +99,7 @@ impl Merger {
     /// `add` then `release`, for records taken from `finished` (which keeps its buffer):
     /// those already in their place (nothing waits, and nothing any input judges later comes
     /// before them), the common case, go out at once and are never moved into the heap.
-    pub fn add_in_place(
+    pub(crate) fn add_in_place(
         &mut self,
         input: usize,
         finished: &mut Vec<Finished>,
@@ -125,7 +125,7 @@ impl Merger {
     }
 
     /// Hands on, in order, every report no input can still come before.
-    pub fn release(&mut self, emit: &mut impl FnMut(&mut Connection)) {
+    pub(crate) fn release(&mut self, emit: &mut impl FnMut(&mut Connection)) {
         let Some(&before) = self.settled.iter().min() else {
             return;
         };
@@ -168,7 +168,7 @@ impl Merger {
     }
 
     /// Hands on every report left, in order: the inputs are all done.
-    pub fn finish(mut self, emit: &mut impl FnMut(&mut Connection)) {
+    pub(crate) fn finish(mut self, emit: &mut impl FnMut(&mut Connection)) {
         for s in &mut self.settled {
             *s = Moment::END;
         }
@@ -177,7 +177,7 @@ impl Merger {
     }
 
     /// The records of `input` handed on since the last call.
-    pub fn take_spent(&mut self, input: usize) -> Spent {
+    pub(crate) fn take_spent(&mut self, input: usize) -> Spent {
         let spent = self.spent.as_mut().and_then(|s| s.get_mut(input));
         spent.map(std::mem::take).unwrap_or_default()
     }

@@ -76,7 +76,9 @@ impl std::error::Error for CertificateError {}
 /// server sends the same chain in every full handshake, and parsing X.509 is the costliest
 /// step of a handshake. The key is the whole DER, so a hit is the same certificate, byte for
 /// byte; the cache is emptied when it holds `CACHE_BYTES`, so memory stays bounded.
-pub fn decode_certificate_cached(der: &[u8]) -> Result<Arc<CertificateInfo>, CertificateError> {
+pub(crate) fn decode_certificate_cached(
+    der: &[u8],
+) -> Result<Arc<CertificateInfo>, CertificateError> {
     const CACHE_BYTES: usize = 4 << 20;
     #[derive(Default)]
     struct Cache {

@@ -18,29 +18,29 @@ use tls_parser::{
 
 /// The handshake types, as RFC 8446 4 numbers them.
 pub mod kind {
-    pub const CLIENT_HELLO: u8 = 1;
-    pub const SERVER_HELLO: u8 = 2;
-    pub const NEW_SESSION_TICKET: u8 = 4;
-    pub const CERTIFICATE: u8 = 11;
-    pub const SERVER_KEY_EXCHANGE: u8 = 12;
-    pub const CERTIFICATE_REQUEST: u8 = 13;
-    pub const SERVER_HELLO_DONE: u8 = 14;
-    pub const CERTIFICATE_VERIFY: u8 = 15;
-    pub const CLIENT_KEY_EXCHANGE: u8 = 16;
-    pub const FINISHED: u8 = 20;
+    pub(crate) const CLIENT_HELLO: u8 = 1;
+    pub(crate) const SERVER_HELLO: u8 = 2;
+    pub(crate) const NEW_SESSION_TICKET: u8 = 4;
+    pub(crate) const CERTIFICATE: u8 = 11;
+    pub(crate) const SERVER_KEY_EXCHANGE: u8 = 12;
+    pub(crate) const CERTIFICATE_REQUEST: u8 = 13;
+    pub(crate) const SERVER_HELLO_DONE: u8 = 14;
+    pub(crate) const CERTIFICATE_VERIFY: u8 = 15;
+    pub(crate) const CLIENT_KEY_EXCHANGE: u8 = 16;
+    pub(crate) const FINISHED: u8 = 20;
 }
 
 /// Protocol versions as the hellos carry them.
 pub mod version {
-    pub const SSLV2: u16 = 0x0002;
-    pub const TLS12: u16 = 0x0303;
-    pub const TLS13: u16 = 0x0304;
+    pub(crate) const SSLV2: u16 = 0x0002;
+    pub(crate) const TLS12: u16 = 0x0303;
+    pub(crate) const TLS13: u16 = 0x0304;
 
     /// TLS 1.3 or one of its pre-RFC forms, which differ in framing details but not in what
     /// matters here: the handshake is encrypted after the ServerHello. Drafts are 0x7fXX
     /// (draft-ietf-tls-tls13-XX); 0x7e01 to 0x7e03 are BoringSSL's Google experiments,
     /// 0xfb17 and 0xfb1a Facebook's drafts 23 and 26 (Fizz).
-    pub fn is_tls13(v: u16) -> bool {
+    pub(crate) fn is_tls13(v: u16) -> bool {
         // Asked of every encrypted record: the two usual versions answer at the first test.
         v == TLS13
             || (v > 0x7e00 && (v >> 8 == 0x7f || matches!(v, 0x7e01..=0x7e03 | 0xfb17 | 0xfb1a)))
@@ -48,7 +48,7 @@ pub mod version {
 
     /// Drafts before 22 put the version in the ServerHello's own version field, with no
     /// session id echo, compression method or supported_versions.
-    pub fn is_early_tls13_draft(v: u16) -> bool {
+    pub(crate) fn is_early_tls13_draft(v: u16) -> bool {
         (0x7f00..0x7f16).contains(&v)
     }
 }
@@ -59,14 +59,14 @@ pub mod version {
 pub struct Sslv2Cipher(pub u32);
 
 impl Sslv2Cipher {
-    pub const RC4_128_WITH_MD5: Self = Self(0x01_0080);
-    pub const RC4_128_EXPORT40_WITH_MD5: Self = Self(0x02_0080);
-    pub const RC2_128_CBC_WITH_MD5: Self = Self(0x03_0080);
-    pub const RC2_128_CBC_EXPORT40_WITH_MD5: Self = Self(0x04_0080);
-    pub const IDEA_128_CBC_WITH_MD5: Self = Self(0x05_0080);
-    pub const DES_64_CBC_WITH_MD5: Self = Self(0x06_0040);
-    pub const DES_192_EDE3_CBC_WITH_MD5: Self = Self(0x07_00c0);
-    pub const RC4_64_WITH_MD5: Self = Self(0x08_0080);
+    pub(crate) const RC4_128_WITH_MD5: Self = Self(0x01_0080);
+    pub(crate) const RC4_128_EXPORT40_WITH_MD5: Self = Self(0x02_0080);
+    pub(crate) const RC2_128_CBC_WITH_MD5: Self = Self(0x03_0080);
+    pub(crate) const RC2_128_CBC_EXPORT40_WITH_MD5: Self = Self(0x04_0080);
+    pub(crate) const IDEA_128_CBC_WITH_MD5: Self = Self(0x05_0080);
+    pub(crate) const DES_64_CBC_WITH_MD5: Self = Self(0x06_0040);
+    pub(crate) const DES_192_EDE3_CBC_WITH_MD5: Self = Self(0x07_00c0);
+    pub(crate) const RC4_64_WITH_MD5: Self = Self(0x08_0080);
 
     fn read(bytes: &[u8]) -> Option<Self> {
         match bytes {
@@ -80,14 +80,14 @@ impl Sslv2Cipher {
 /// client; the client picks one in its CLIENT-MASTER-KEY.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Sslv2ServerHello {
-    pub version: u16,
+    pub(crate) version: u16,
     /// The server knows the client's session id: no certificate or cipher list follows.
-    pub session_id_hit: bool,
-    pub cipher_specs: Vec<Sslv2Cipher>,
-    pub certificate: Option<Arc<CertificateInfo>>,
+    pub(crate) session_id_hit: bool,
+    pub(crate) cipher_specs: Vec<Sslv2Cipher>,
+    pub(crate) certificate: Option<Arc<CertificateInfo>>,
     /// A certificate was sent but not decoded (undecodable, or over `max_certificate`).
-    pub certificate_undecoded: bool,
-    pub certificate_over_limit: bool,
+    pub(crate) certificate_undecoded: bool,
+    pub(crate) certificate_over_limit: bool,
 }
 
 /// RFC 8446 4.1.3: a ServerHello with this random is a HelloRetryRequest.
@@ -98,47 +98,47 @@ const HELLO_RETRY_RANDOM: [u8; 32] = [
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ClientHello {
-    pub legacy_version: u16,
+    pub(crate) legacy_version: u16,
     /// supported_versions when present (GREASE included, as sent).
-    pub supported_versions: Vec<u16>,
-    pub cipher_suites: Vec<u16>,
-    pub sni: Option<WireText>,
-    pub alpn: Vec<WireText>,
-    pub groups: Vec<u16>,
-    pub key_share_groups: Vec<u16>,
-    pub signature_algorithms: Vec<u16>,
-    pub session_id: Vec<u8>,
+    pub(crate) supported_versions: Vec<u16>,
+    pub(crate) cipher_suites: Vec<u16>,
+    pub(crate) sni: Option<WireText>,
+    pub(crate) alpn: Vec<WireText>,
+    pub(crate) groups: Vec<u16>,
+    pub(crate) key_share_groups: Vec<u16>,
+    pub(crate) signature_algorithms: Vec<u16>,
+    pub(crate) session_id: Vec<u8>,
     /// A non-empty session_ticket extension: the client asks to resume with a ticket.
-    pub session_ticket: bool,
-    pub psk: bool,
-    pub early_data: bool,
+    pub(crate) session_ticket: bool,
+    pub(crate) psk: bool,
+    pub(crate) early_data: bool,
     /// Extension types in the order sent.
-    pub extensions: Vec<u16>,
+    pub(crate) extensions: Vec<u16>,
     /// Sent in the SSLv2-compatible format.
     pub sslv2_format: bool,
     /// The message's length in bytes, header included.
-    pub length: usize,
+    pub(crate) length: usize,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ServerHello {
-    pub legacy_version: u16,
+    pub(crate) legacy_version: u16,
     /// The version selected through supported_versions, when the extension is present.
-    pub selected_version: Option<u16>,
-    pub cipher: u16,
-    pub session_id: Vec<u8>,
-    pub alpn: Option<WireText>,
+    pub(crate) selected_version: Option<u16>,
+    pub(crate) cipher: u16,
+    pub(crate) session_id: Vec<u8>,
+    pub(crate) alpn: Option<WireText>,
     /// key_share: the group of the server's share, or in a HelloRetryRequest the group asked for.
-    pub group: Option<u16>,
+    pub(crate) group: Option<u16>,
     /// The server accepted a pre-shared key (TLS 1.3 resumption).
-    pub psk_selected: bool,
-    pub extensions: Vec<u16>,
-    pub hello_retry: bool,
+    pub(crate) psk_selected: bool,
+    pub(crate) extensions: Vec<u16>,
+    pub(crate) hello_retry: bool,
 }
 
 impl ServerHello {
     /// The negotiated version: supported_versions wins over the legacy field.
-    pub fn version(&self) -> u16 {
+    pub(crate) fn version(&self) -> u16 {
         self.selected_version.unwrap_or(self.legacy_version)
     }
 }
@@ -384,7 +384,7 @@ fn decode_certificate_chain(msg: &[u8], limits: &Limits) -> Result<Message, Malf
 /// Decodes an SSLv2-format CLIENT-HELLO body (after the 2-byte record header): version,
 /// cipher specs (3 bytes each; those with a zero first byte are TLS suites), session id.
 /// tls-parser does not read this format.
-pub fn decode_sslv2_client_hello(body: &[u8]) -> Result<ClientHello, Malformed> {
+pub(crate) fn decode_sslv2_client_hello(body: &[u8]) -> Result<ClientHello, Malformed> {
     const SHORT: Malformed = Malformed::Sslv2TooShort(Sslv2Message::ClientHello);
     let field = |at: usize| be_u16(body, at).ok_or(SHORT);
     let version = field(1)?;
@@ -413,7 +413,7 @@ pub fn decode_sslv2_client_hello(body: &[u8]) -> Result<ClientHello, Malformed> 
 /// Decodes an SSLv2 SERVER-HELLO record's data: session-id-hit, certificate type, server
 /// version, three lengths, then the certificate, the cipher specs and the connection id.
 /// tls-parser does not read SSLv2.
-pub fn decode_sslv2_server_hello(
+pub(crate) fn decode_sslv2_server_hello(
     body: &[u8],
     limits: &Limits,
 ) -> Result<Sslv2ServerHello, Malformed> {
@@ -449,7 +449,7 @@ pub fn decode_sslv2_server_hello(
 }
 
 /// Decodes an SSLv2 CLIENT-MASTER-KEY record's data: its cipher kind, the client's choice.
-pub fn decode_sslv2_client_master_key(body: &[u8]) -> Result<Message, Malformed> {
+pub(crate) fn decode_sslv2_client_master_key(body: &[u8]) -> Result<Message, Malformed> {
     let cipher = body
         .get(1..4)
         .and_then(Sslv2Cipher::read)

@@ -7,7 +7,7 @@
 pub mod certificate;
 mod decoder;
 pub mod handshake;
-pub mod malformed;
+pub(crate) mod malformed;
 pub mod names;
 pub mod record;
 pub mod values;
@@ -42,16 +42,16 @@ impl Default for Limits {
 
 /// What the limits cost this direction.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Counters {
+pub(crate) struct Counters {
     /// Handshake messages refused for declaring more than `max_handshake_message`.
-    pub messages_over_limit: u64,
+    pub(crate) messages_over_limit: u64,
     /// Certificates not decoded: beyond `max_chain`, or over `max_certificate`.
-    pub certificates_over_limit: u64,
+    pub(crate) certificates_over_limit: u64,
 }
 
 /// What one direction's bytes said, in order.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Event {
+pub(crate) enum Event {
     Handshake(Message),
     ChangeCipherSpec,
     Alert {
@@ -100,9 +100,9 @@ pub enum Event {
 /// An event and the frame whose bytes completed it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Located {
-    pub event: Event,
-    pub frame: u64,
-    pub ts: Timestamp,
+    pub(crate) event: Event,
+    pub(crate) frame: u64,
+    pub(crate) ts: Timestamp,
 }
 
 /// One direction's TCP payload of a bundled capture, for tests on real bytes.

@@ -41,7 +41,7 @@ interned_names! {
 }
 
 /// RFC 8701: 0x0a0a, 0x1a1a ... 0xfafa.
-pub fn is_grease(value: u16) -> bool {
+pub(crate) fn is_grease(value: u16) -> bool {
     value & 0x0f0f == 0x0a0a && value >> 8 == value & 0xff
 }
 
@@ -224,7 +224,7 @@ fn version_name_uncached(version: u16) -> String {
 /// SSLv2 cipher kinds as tshark names them (`tls.handshake.cipherspec`). SSLv2 peers sent
 /// no others; an unknown kind is named for what it is rather than by a number, since a 24-bit
 /// value has no interned slot.
-pub fn sslv2_cipher_name(cipher: Sslv2Cipher) -> &'static str {
+pub(crate) fn sslv2_cipher_name(cipher: Sslv2Cipher) -> &'static str {
     match cipher {
         Sslv2Cipher::RC4_128_WITH_MD5 => "SSL2_RC4_128_WITH_MD5",
         Sslv2Cipher::RC4_128_EXPORT40_WITH_MD5 => "SSL2_RC4_128_EXPORT40_WITH_MD5",
@@ -240,7 +240,7 @@ pub fn sslv2_cipher_name(cipher: Sslv2Cipher) -> &'static str {
 
 /// Why an SSLv2 cipher is weak, in `CipherFacts::weak`'s words: every one is, if only for
 /// its MD5 MAC.
-pub fn sslv2_cipher_weakness(cipher: Sslv2Cipher) -> &'static str {
+pub(crate) fn sslv2_cipher_weakness(cipher: Sslv2Cipher) -> &'static str {
     match cipher {
         Sslv2Cipher::RC4_128_EXPORT40_WITH_MD5 | Sslv2Cipher::RC2_128_CBC_EXPORT40_WITH_MD5 => {
             "EXPORT"
@@ -253,7 +253,7 @@ pub fn sslv2_cipher_weakness(cipher: Sslv2Cipher) -> &'static str {
 }
 
 /// SSLv2 ERROR codes (the SSL 2.0 specification, "Error Messages").
-pub fn sslv2_error_name(code: Option<u16>) -> &'static str {
+pub(crate) fn sslv2_error_name(code: Option<u16>) -> &'static str {
     match code {
         Some(1) => "NO-CIPHER-ERROR",
         Some(2) => "NO-CERTIFICATE-ERROR",
@@ -293,21 +293,21 @@ fn handshake_type_name_uncached(t: u8) -> String {
 
 /// What diagnosis needs to know about a negotiated suite, from tls-parser's table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct CipherFacts {
+pub(crate) struct CipherFacts {
     /// ECDHE or DHE key exchange, or any TLS 1.3 suite.
-    pub forward_secret: bool,
+    pub(crate) forward_secret: bool,
     /// Why the suite is weak, where it is: "NULL", "EXPORT", "RC4", "3DES", "DES",
     /// "anonymous" or "MD5 MAC" (the first that applies, in that order).
-    pub weak: Option<&'static str>,
+    pub(crate) weak: Option<&'static str>,
     /// The record tag length in bytes; None for MAC-then-encrypt suites.
-    pub aead_tag_len: Option<u8>,
-    pub tls13: bool,
+    pub(crate) aead_tag_len: Option<u8>,
+    pub(crate) tls13: bool,
 }
 
 /// Facts about a suite; None for unknown ids and for the signalling values (0x00ff, 0x5600),
 /// which the table lists but which are no suites: counting them would skew an offer's profile.
 /// Made once per id and kept, like the names: every ClientHello's offer is looked at.
-pub fn cipher_facts(id: u16) -> Option<CipherFacts> {
+pub(crate) fn cipher_facts(id: u16) -> Option<CipherFacts> {
     static TABLE: [OnceLock<Option<CipherFacts>>; 1 << u16::BITS] =
         [const { OnceLock::new() }; 1 << u16::BITS];
     TABLE

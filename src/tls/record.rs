@@ -5,11 +5,11 @@
 
 use tls_parser::parse_tls_record_header;
 
-pub const CHANGE_CIPHER_SPEC: u8 = 20;
-pub const ALERT: u8 = 21;
-pub const HANDSHAKE: u8 = 22;
-pub const APPLICATION_DATA: u8 = 23;
-pub const HEARTBEAT: u8 = 24;
+pub(crate) const CHANGE_CIPHER_SPEC: u8 = 20;
+pub(crate) const ALERT: u8 = 21;
+pub(crate) const HANDSHAKE: u8 = 22;
+pub(crate) const APPLICATION_DATA: u8 = 23;
+pub(crate) const HEARTBEAT: u8 = 24;
 
 /// RFC 8446 5.2 allows 2^14 + 256 bytes of ciphertext; older stacks stay below 2^14 + 2048.
 const MAX_RECORD_LEN: usize = (1 << 14) + 2048;
@@ -112,7 +112,7 @@ fn frame_sslv2_client_hello(data: &[u8]) -> Option<Framing<'_>> {
 
 /// A handshake record whose end the capture lacks (the snaplen cut it): the handshake type, if
 /// its byte was captured, and the record's declared length.
-pub fn cut_handshake(data: &[u8]) -> Option<(Option<u8>, usize)> {
+pub(crate) fn cut_handshake(data: &[u8]) -> Option<(Option<u8>, usize)> {
     let Ok((_, header)) = parse_tls_record_header(data) else {
         return None;
     };
@@ -143,14 +143,14 @@ fn frame_sslv2_server_hello(data: &[u8]) -> Option<Framing<'_>> {
 }
 
 /// The SSLv2 message types (the Netscape SSL 2.0 specification, "Protocol Messages").
-pub const SSLV2_ERROR: u8 = 0;
-pub const SSLV2_CLIENT_HELLO: u8 = 1;
-pub const SSLV2_CLIENT_MASTER_KEY: u8 = 2;
-pub const SSLV2_SERVER_HELLO: u8 = 4;
+pub(crate) const SSLV2_ERROR: u8 = 0;
+pub(crate) const SSLV2_CLIENT_HELLO: u8 = 1;
+pub(crate) const SSLV2_CLIENT_MASTER_KEY: u8 = 2;
+pub(crate) const SSLV2_SERVER_HELLO: u8 = 4;
 
 /// An SSLv2 record at the start of a buffer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Sslv2Framing<'a> {
+pub(crate) enum Sslv2Framing<'a> {
     Record {
         /// The record's data after its header, padding included (encrypted records only
         /// have padding).
@@ -164,7 +164,7 @@ pub enum Sslv2Framing<'a> {
 /// Frames an SSLv2 record: a 2-byte header (top bit set, 15-bit length) or a 3-byte one
 /// (top bit clear, 14-bit length, a padding count). Every pair of bytes is a valid header,
 /// so once a stream speaks SSLv2 nothing here can tell it is not.
-pub fn frame_sslv2(data: &[u8]) -> Sslv2Framing<'_> {
+pub(crate) fn frame_sslv2(data: &[u8]) -> Sslv2Framing<'_> {
     let (Some(&b0), Some(&b1)) = (data.first(), data.get(1)) else {
         return Sslv2Framing::Incomplete;
     };
@@ -184,7 +184,7 @@ pub fn frame_sslv2(data: &[u8]) -> Sslv2Framing<'_> {
 
 /// Whether `data` starts with a ClientHello (or ServerHello, with `server`) record: used to find
 /// where TLS begins after a plaintext prefix (STARTTLS, PostgreSQL's SSLRequest).
-pub fn starts_hello(data: &[u8], server: bool) -> bool {
+pub(crate) fn starts_hello(data: &[u8], server: bool) -> bool {
     let want = if server { 2 } else { 1 };
     matches!(
         (data.first(), data.get(1), data.get(2), data.get(5)),

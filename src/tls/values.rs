@@ -32,8 +32,8 @@ named_value! {
 }
 
 impl AlertLevel {
-    pub const WARNING: AlertLevel = AlertLevel(1);
-    pub const FATAL: AlertLevel = AlertLevel(2);
+    pub(crate) const WARNING: AlertLevel = AlertLevel(1);
+    pub(crate) const FATAL: AlertLevel = AlertLevel(2);
 }
 
 named_value! {
@@ -42,29 +42,29 @@ named_value! {
 }
 
 impl AlertDescription {
-    pub const CLOSE_NOTIFY: Self = Self(0);
-    pub const UNEXPECTED_MESSAGE: Self = Self(10);
-    pub const BAD_RECORD_MAC: Self = Self(20);
-    pub const HANDSHAKE_FAILURE: Self = Self(40);
-    pub const BAD_CERTIFICATE: Self = Self(42);
-    pub const UNSUPPORTED_CERTIFICATE: Self = Self(43);
-    pub const CERTIFICATE_REVOKED: Self = Self(44);
-    pub const CERTIFICATE_EXPIRED: Self = Self(45);
-    pub const CERTIFICATE_UNKNOWN: Self = Self(46);
-    pub const ILLEGAL_PARAMETER: Self = Self(47);
-    pub const UNKNOWN_CA: Self = Self(48);
-    pub const ACCESS_DENIED: Self = Self(49);
-    pub const DECODE_ERROR: Self = Self(50);
-    pub const DECRYPT_ERROR: Self = Self(51);
-    pub const PROTOCOL_VERSION: Self = Self(70);
-    pub const INSUFFICIENT_SECURITY: Self = Self(71);
-    pub const INAPPROPRIATE_FALLBACK: Self = Self(86);
-    pub const UNRECOGNIZED_NAME: Self = Self(112);
-    pub const CERTIFICATE_REQUIRED: Self = Self(116);
-    pub const NO_APPLICATION_PROTOCOL: Self = Self(120);
+    pub(crate) const CLOSE_NOTIFY: Self = Self(0);
+    pub(crate) const UNEXPECTED_MESSAGE: Self = Self(10);
+    pub(crate) const BAD_RECORD_MAC: Self = Self(20);
+    pub(crate) const HANDSHAKE_FAILURE: Self = Self(40);
+    pub(crate) const BAD_CERTIFICATE: Self = Self(42);
+    pub(crate) const UNSUPPORTED_CERTIFICATE: Self = Self(43);
+    pub(crate) const CERTIFICATE_REVOKED: Self = Self(44);
+    pub(crate) const CERTIFICATE_EXPIRED: Self = Self(45);
+    pub(crate) const CERTIFICATE_UNKNOWN: Self = Self(46);
+    pub(crate) const ILLEGAL_PARAMETER: Self = Self(47);
+    pub(crate) const UNKNOWN_CA: Self = Self(48);
+    pub(crate) const ACCESS_DENIED: Self = Self(49);
+    pub(crate) const DECODE_ERROR: Self = Self(50);
+    pub(crate) const DECRYPT_ERROR: Self = Self(51);
+    pub(crate) const PROTOCOL_VERSION: Self = Self(70);
+    pub(crate) const INSUFFICIENT_SECURITY: Self = Self(71);
+    pub(crate) const INAPPROPRIATE_FALLBACK: Self = Self(86);
+    pub(crate) const UNRECOGNIZED_NAME: Self = Self(112);
+    pub(crate) const CERTIFICATE_REQUIRED: Self = Self(116);
+    pub(crate) const NO_APPLICATION_PROTOCOL: Self = Self(120);
 
     /// The alerts about a certificate (RFC 8446 6.2).
-    pub fn is_about_a_certificate(self) -> bool {
+    pub(crate) fn is_about_a_certificate(self) -> bool {
         matches!(
             self,
             Self::BAD_CERTIFICATE
@@ -79,7 +79,7 @@ impl AlertDescription {
 }
 
 /// An alert as the reports write it: "fatal unknown_ca (48)".
-pub struct AlertText(pub AlertLevel, pub AlertDescription);
+pub(crate) struct AlertText(pub AlertLevel, pub AlertDescription);
 
 impl std::fmt::Display for AlertText {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -100,7 +100,7 @@ named_value! {
 }
 
 impl ProtocolVersion {
-    pub const TLS13: Self = Self(super::handshake::version::TLS13);
+    pub(crate) const TLS13: Self = Self(super::handshake::version::TLS13);
 }
 
 named_value! {
@@ -110,7 +110,7 @@ named_value! {
 
 impl CipherSuite {
     /// RFC 7507: the client retries at a lower version than it supports.
-    pub const TLS_FALLBACK_SCSV: Self = Self(0x5600);
+    pub(crate) const TLS_FALLBACK_SCSV: Self = Self(0x5600);
 }
 
 #[cfg(test)]

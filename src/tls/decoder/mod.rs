@@ -43,7 +43,7 @@ pub struct Decoder {
     /// Handshake message bytes spanning records.
     handshake: Vec<u8>,
     limits: Limits,
-    pub counters: Counters,
+    pub(crate) counters: Counters,
 }
 
 impl Decoder {
@@ -68,14 +68,14 @@ impl Decoder {
     }
 
     /// The peer's ServerHello chose TLS 1.3 (the client's decoder learns it this way).
-    pub fn set_tls13(&mut self) {
+    pub(crate) fn set_tls13(&mut self) {
         self.tls13 = true;
     }
 
     /// The snaplen cut the stream after `data`, the bytes not yet decoded: a cleartext
     /// handshake record they start is told (a cut ClientHello still shows the connection is
     /// TLS, on any port).
-    pub fn cut(
+    pub(crate) fn cut(
         &mut self,
         data: &[u8],
         origin: impl Fn(usize) -> Option<(u64, Timestamp)>,
@@ -96,7 +96,7 @@ impl Decoder {
     }
 
     /// The stream lost bytes: what follows cannot be framed with certainty.
-    pub fn lose_sync(&mut self) {
+    pub(crate) fn lose_sync(&mut self) {
         self.state = State::Lost;
         self.handshake = Vec::new();
     }
