@@ -340,16 +340,11 @@ impl Analyzer {
         state
             .conn
             .packet(side, frame, ts, seg.ttl, seg.payload.len(), seg.missing);
-        tcp_control(state, side, seg, frame, ts);
+        tcp_control(state, side, seg, packet);
         if state.settled {
-            fin_control(state, side, seg, frame, ts);
+            fin_control(state, side, seg, packet);
             if self.options.report_early && !state.reported && over(&state.conn) {
-                report_early(
-                    state,
-                    Moment::at(clock, frame),
-                    &self.options,
-                    &mut self.run,
-                );
+                report_early(state, clock, frame, &self.options, &mut self.run);
             }
             let request = schedule_request(flow, linger);
             self.schedule(request);
@@ -357,7 +352,7 @@ impl Analyzer {
         }
         read_payload(state, side, seg, frame, ts, &mut self.events);
         // After the segment's data: a FIN closes the stream once its bytes are delivered.
-        fin_control(state, side, seg, frame, ts);
+        fin_control(state, side, seg, packet);
         if state.conn.settled() {
             state.settled = true;
             state.streams.client.stop();
@@ -367,12 +362,7 @@ impl Analyzer {
             let established = state.conn.facts.established_at.is_some()
                 && (state.conn.facts.syn.is_some() || state.conn.facts.client_hello.is_some());
             if established || over(&state.conn) {
-                report_early(
-                    state,
-                    Moment::at(clock, frame),
-                    &self.options,
-                    &mut self.run,
-                );
+                report_early(state, clock, frame, &self.options, &mut self.run);
             }
         }
         let request = schedule_request(flow, linger);

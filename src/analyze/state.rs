@@ -60,14 +60,8 @@ pub(super) fn hello_from_server(seg: &Segment<'_>) -> bool {
     tls::record::starts_hello(seg.payload, true)
 }
 
-pub(super) fn tcp_control(
-    state: &mut State,
-    side: Side,
-    seg: &Segment<'_>,
-    frame: u64,
-    ts: crate::capture::Timestamp,
-) {
-    let conn = &mut state.conn;
+pub(super) fn tcp_control(state: &mut State, side: Side, seg: &Segment<'_>, packet: &Packet<'_>) {
+    let (conn, frame, ts) = (&mut state.conn, packet.frame, packet.ts);
     if seg.flags.syn {
         conn.syn(side, frame, ts, seg.flags.ack);
         state.streams.get_mut(side).set_initial_seq(seg.seq);
@@ -176,14 +170,8 @@ pub(super) fn open<'t>(
 }
 
 /// Records a FIN, after the segment's own bytes.
-pub(super) fn fin_control(
-    state: &mut State,
-    side: Side,
-    seg: &Segment<'_>,
-    frame: u64,
-    ts: crate::capture::Timestamp,
-) {
-    let conn = &mut state.conn;
+pub(super) fn fin_control(state: &mut State, side: Side, seg: &Segment<'_>, packet: &Packet<'_>) {
+    let (conn, frame, ts) = (&mut state.conn, packet.frame, packet.ts);
     if seg.flags.fin {
         conn.fin(side, frame, ts);
         let fin_seq = seg
@@ -304,9 +292,17 @@ pub(super) fn read_payload(
     }
 }
 
-/// Live input: the connection is judged now and its verdict queued for the report.
-pub(super) fn report_early(state: &mut State, now: Moment, options: &Options, run: &mut Run) {
+/// Live input: the connection is judged now, by the packet `frame` at `clock`, and its verdict
+/// queued for the report.
+pub(super) fn report_early(
+    state: &mut State,
+    clock: Timestamp,
+    frame: u64,
+    options: &Options,
+    run: &mut Run,
+) {
     let (counters, kept) = (&mut run.counters, &mut run.kept_bytes);
+    let now = Moment::at(clock, frame);
     let finished = report_now(state, now, &options.diagnose, counters, kept);
     run.done.push(finished);
 }
