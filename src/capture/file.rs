@@ -16,6 +16,7 @@ use pcap_parser::{
 use std::collections::VecDeque;
 use std::fmt;
 use std::io::Read;
+use std::ops::Range;
 use std::sync::Arc;
 
 /// The first buffer size: large reads are what make a file stream at disk speed.
@@ -227,8 +228,7 @@ where
         start.copy_from_slice(&head);
     }
     let (mut filled, mut pos, mut base) = (head.len(), header.size(), 0u64);
-    // Chunks handed on, to be reused once nobody holds them.
-    let mut used: VecDeque<Arc<Vec<u8>>> = VecDeque::new();
+    let mut pool = ChunkPool::default();
     loop {
         if chunk.len() < capacity {
             chunk.resize(capacity, 0);
@@ -264,46 +264,68 @@ where
             state.handle_block(PcapBlockOwned::Legacy(block), stats, on_shared);
             pos = end;
         }
-        let tail = data.get(pos..).unwrap_or_default();
         if exhausted {
-            return if tail.is_empty() {
-                Ok(())
-            } else {
-                Err(CaptureError::Truncated {
-                    offset: base + pos as u64,
-                })
-            };
+            let offset = base + pos as u64;
+            return (pos == data.len())
+                .then_some(())
+                .ok_or(CaptureError::Truncated { offset });
         }
         if pos == 0 && filled >= capacity {
-            // One record fills the whole chunk: a larger chunk, up to the bound.
-            if capacity >= MAX_BLOCK {
-                return Err(CaptureError::BlockTooLarge { offset: base });
-            }
-            capacity *= 2;
+            capacity = larger(capacity, base)?;
         }
-        let reusable = used.front_mut().and_then(Arc::get_mut).map(std::mem::take);
+        base += pos as u64;
+        let tail = pos..data.len();
+        filled = tail.len();
+        chunk = pool.next(shared, tail, capacity);
+        pos = 0;
+    }
+}
+
+/// One record fills a whole chunk of `capacity` bytes: a larger chunk, up to the bound.
+fn larger(capacity: usize, offset: u64) -> Result<usize, CaptureError> {
+    if capacity >= MAX_BLOCK {
+        return Err(CaptureError::BlockTooLarge { offset });
+    }
+    Ok(capacity * 2)
+}
+
+/// Chunks handed on with the packets they hold, kept to be reused once nobody holds them: a
+/// bounded pool, whose chunks still held elsewhere when it is full are left to their holders.
+#[derive(Default)]
+struct ChunkPool {
+    used: VecDeque<Arc<Vec<u8>>>,
+}
+
+impl ChunkPool {
+    const MAX: usize = 16;
+
+    /// The next chunk, of `capacity` bytes at least, starting with `done`'s bytes in `tail` (a
+    /// record the chunk's end cut); `done` joins the pool.
+    fn next(&mut self, done: Arc<Vec<u8>>, tail: Range<usize>, capacity: usize) -> Vec<u8> {
+        let reusable = self
+            .used
+            .front_mut()
+            .and_then(Arc::get_mut)
+            .map(std::mem::take);
         let mut next = match reusable {
             Some(free) => {
-                used.pop_front();
+                self.used.pop_front();
                 free
             }
             None => vec![0u8; capacity],
         };
+        let tail = done.get(tail).unwrap_or_default();
         if next.len() < tail.len() {
             next.resize(capacity, 0);
         }
         if let Some(start) = next.get_mut(..tail.len()) {
             start.copy_from_slice(tail);
         }
-        filled = tail.len();
-        base += pos as u64;
-        pos = 0;
-        used.push_back(shared);
-        // A bounded pool: chunks still held elsewhere when it is full are left to their holders.
-        if used.len() > 16 {
-            used.pop_front();
+        self.used.push_back(done);
+        if self.used.len() > Self::MAX {
+            self.used.pop_front();
         }
-        chunk = next;
+        next
     }
 }
 
