@@ -8,6 +8,10 @@
 # rewrite_tls13_draft.py), faketime, tcprewrite.
 #   apt-get install openssl gnutls-bin tcpdump tshark iproute2 nftables iptables curl python3 faketime tcpreplay
 #   pip install scapy cryptography
+# The key log captures (keylog/, the `keylogs` list) also run other clients; each scenario skips
+# a client whose tool is missing, with a message: chromium (keylog_chromium), node and a JDK
+# (javac, java) (keylog_other_clients); alter_handshake.py needs scapy too.
+#   apt-get install chromium nodejs default-jdk-headless
 #
 # Usage: captures/generate.sh [scenario ...]     (default: all)
 # Re-running replaces the files; keys and certificates are made anew each run, so the bytes
