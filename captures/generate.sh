@@ -8,6 +8,10 @@
 # rewrite_tls13_draft.py), faketime, tcprewrite.
 #   apt-get install openssl gnutls-bin tcpdump tshark iproute2 nftables iptables curl python3 faketime tcpreplay
 #   pip install scapy cryptography
+# The key log captures (keylog/, the `keylogs` list) also run other clients; each scenario skips
+# a client whose tool is missing, with a message: chromium (keylog_chromium), node and a JDK
+# (javac, java) (keylog_other_clients); alter_handshake.py needs scapy too.
+#   apt-get install chromium nodejs default-jdk-headless
 #
 # Usage: captures/generate.sh [scenario ...]     (default: all)
 # Re-running replaces the files; keys and certificates are made anew each run, so the bytes
@@ -864,6 +868,273 @@ derived_captures() {
   done
 }
 
+# ---------------------------------------------------------------------------------------------
+# Key logs (issue 20): captures in keylog/, each NAME.pcap beside NAME.keys, the client's TLS
+# secrets in NSS key log format (CLIENT_RANDOM for TLS 1.0-1.2; the *_TRAFFIC_SECRET lines for
+# TLS 1.3), written by the client itself: s_client -keylogfile, SSLKEYLOGFILE for curl, gnutls-cli
+# and Chromium's --ssl-key-log-file, Node's 'keylog' event, Python's SSLContext.keylog_filename.
+# keylog/expected.sh writes keylog/EXPECTED.tsv: what tshark decrypts with each key log.
+kdir="$here/keylog"
+
+kl_start() { # name: a new capture of 443 into keylog/NAME.pcap, its key log removed
+  mkdir -p "$kdir"
+  rm -f "$kdir/$1.keys"
+  start_capture "$kdir/$1.pcap" "tcp port 443"
+}
+kl_done() { # name summary
+  stop_server; stop_capture
+  say "keylog/$1.pcap" "$2"
+}
+# s_client with its key log: it sends one line, reads the answer and, at the end of its input
+# (no -quiet, so no -ign_eof), sends close_notify.
+kl_s_client() { # keys extra-args...
+  local keys=$1; shift
+  (echo "hello from s_client"; sleep 0.5) | timeout 4 openssl s_client -connect 127.0.0.1:443 \
+    -keylogfile "$keys" "$@" >/dev/null 2>&1 || true
+}
+# One s_server -rev (it answers each line reversed) and one s_client with its key log:
+# kl_openssl NAME SUMMARY SERVER-ARGS... -- CLIENT-ARGS...
+kl_openssl() {
+  local name=$1 summary=$2 sargs=(); shift 2
+  while [ "$1" != -- ]; do sargs+=("$1"); shift; done; shift
+  kl_start "$name"
+  s_server 443 -rev "${sargs[@]}"
+  kl_s_client "$kdir/$name.keys" "$@"
+  kl_done "$name" "$summary"
+}
+# A leaf for server.test signed with the clock moved by SHIFT, valid DAYS from then.
+kl_dated_leaf() { # out shift days
+  faketime -f "$2" openssl x509 -req -in "$work/leaf.csr" -CA "$work/int.pem" -CAkey "$work/int.key" \
+    -CAcreateserial -out "$1" -days "$3" -extfile "$work/leaf.ext" 2>/dev/null
+}
+
+# TLS 1.3 successes, one per cipher suite (OpenSSL both sides; the CCM suites must be named on
+# both, as neither side offers them by default): a line each way, close_notify both ways.
+keylog_tls13_suites() {
+  local s name
+  for s in TLS_AES_128_GCM_SHA256:aes128gcm TLS_AES_256_GCM_SHA384:aes256gcm \
+    TLS_CHACHA20_POLY1305_SHA256:chacha20 TLS_AES_128_CCM_SHA256:aes128ccm TLS_AES_128_CCM_8_SHA256:aes128ccm8; do
+    name=tls13-${s#*:} s=${s%%:*}
+    kl_openssl "$name" "TLS 1.3 $s success, with key log" \
+      -tls1_3 -ciphersuites "$s" -cert "$work/leaf.pem" -key "$work/leaf.key" -cert_chain "$work/int.pem" -- \
+      -tls1_3 -ciphersuites "$s" -servername server.test -CAfile "$work/ca.pem" -verify_return_error
+  done
+}
+
+# TLS 1.2 (and one 1.0) successes, one per record protection: AEADs, CBC with HMAC-SHA1 with and
+# without encrypt_then_mac, HMAC-SHA256 and -SHA384, and one without the extended master secret.
+keylog_tls12_suites() {
+  local s name rsa=(-cert "$work/leaf.pem" -key "$work/leaf.key" -cert_chain "$work/int.pem")
+  local verify=(-servername server.test -CAfile "$work/ca.pem" -verify_return_error)
+  for s in ECDHE-RSA-AES128-GCM-SHA256:ecdhe-rsa-aes128gcm ECDHE-RSA-AES256-GCM-SHA384:ecdhe-rsa-aes256gcm \
+    ECDHE-RSA-CHACHA20-POLY1305:ecdhe-rsa-chacha20 ECDHE-RSA-AES128-SHA:ecdhe-rsa-aes128sha-etm \
+    AES256-SHA256:rsa-aes256sha256 ECDHE-RSA-AES256-SHA384:ecdhe-rsa-aes256sha384; do
+    name=tls12-${s#*:} s=${s%%:*}
+    kl_openssl "$name" "TLS 1.2 $s success, with key log" \
+      -tls1_2 -cipher "$s" "${rsa[@]}" -- -tls1_2 -cipher "$s" "${verify[@]}"
+  done
+  # OpenSSL offers encrypt_then_mac by default; -no_etm on the client leaves MAC-then-encrypt.
+  kl_openssl tls12-ecdhe-rsa-aes128sha-noetm "TLS 1.2 ECDHE-RSA-AES128-SHA without encrypt_then_mac, with key log" \
+    -tls1_2 -cipher ECDHE-RSA-AES128-SHA "${rsa[@]}" -- -tls1_2 -cipher ECDHE-RSA-AES128-SHA -no_etm "${verify[@]}"
+  # AES-CCM with ECDHE needs an ECDSA certificate: a P-256 leaf for server.test under the intermediate.
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/ec.key" -out "$work/ec.csr" \
+    -subj "/O=tlsdiag test/CN=server.test" 2>/dev/null
+  openssl x509 -req -in "$work/ec.csr" -CA "$work/int.pem" -CAkey "$work/int.key" -CAcreateserial \
+    -out "$work/ec.pem" -days 365 -extfile "$work/leaf.ext" 2>/dev/null
+  kl_openssl tls12-ecdhe-ecdsa-aes128ccm "TLS 1.2 ECDHE-ECDSA-AES128-CCM success (P-256 leaf), with key log" \
+    -tls1_2 -cipher ECDHE-ECDSA-AES128-CCM -cert "$work/ec.pem" -key "$work/ec.key" -cert_chain "$work/int.pem" -- \
+    -tls1_2 -cipher ECDHE-ECDSA-AES128-CCM "${verify[@]}"
+  kl_openssl tls10-ecdhe-rsa-aes256sha "TLS 1.0 ECDHE-RSA-AES256-SHA (CBC) success, with key log" \
+    -tls1 -cipher 'ECDHE-RSA-AES256-SHA:@SECLEVEL=0' "${rsa[@]}" -- \
+    -tls1 -cipher 'ECDHE-RSA-AES256-SHA:@SECLEVEL=0' "${verify[@]}"
+  # OpenSSL 3.0's s_client has no -no_ems: the client's configuration turns the option off
+  # (Options = -ExtendedMasterSecret), so its ClientHello offers no extended_master_secret.
+  printf '%s\n' 'openssl_conf = openssl_init' '[openssl_init]' 'ssl_conf = ssl_sect' '[ssl_sect]' \
+    'system_default = tlsdiag_no_ems' '[tlsdiag_no_ems]' 'Options = -ExtendedMasterSecret' > "$work/no-ems.cnf"
+  name=tls12-ecdhe-rsa-aes128gcm-no-ems
+  kl_start "$name"
+  s_server 443 -rev -tls1_2 -cipher ECDHE-RSA-AES128-GCM-SHA256 "${rsa[@]}"
+  OPENSSL_CONF="$work/no-ems.cnf" kl_s_client "$kdir/$name.keys" -tls1_2 -cipher ECDHE-RSA-AES128-GCM-SHA256 "${verify[@]}"
+  kl_done "$name" "TLS 1.2 ECDHE-RSA-AES128-GCM without extended_master_secret, with key log"
+}
+
+# TLS 1.3 failures with the client's key log (s_client). OpenSSL's client rejecting the server's
+# certificate sends its alert in the clear: it makes its handshake write key only for its second
+# flight, so its key log holds SERVER_HANDSHAKE_TRAFFIC_SECRET alone (GnuTLS and Chromium encrypt
+# that alert, see below). The server refusing the client's certificate (or its absence) answers
+# the client's Finished under its application traffic keys.
+keylog_tls13_failures() {
+  local rsa=(-cert "$work/leaf.pem" -key "$work/leaf.key" -cert_chain "$work/int.pem")
+  kl_dated_leaf "$work/expired.pem" -400d 30
+  kl_openssl tls13-cert-expired "TLS 1.3, the client rejects an expired leaf: certificate_expired (45) in clear" \
+    -tls1_3 -cert "$work/expired.pem" -key "$work/leaf.key" -cert_chain "$work/int.pem" -- \
+    -tls1_3 -servername server.test -CAfile "$work/ca.pem" -verify_return_error
+  kl_openssl tls13-unknown-ca "TLS 1.3, the client trusts another CA: unknown_ca (48) in clear" \
+    -tls1_3 "${rsa[@]}" -- -tls1_3 -servername server.test -CAfile "$work/other.pem" -verify_return_error
+  kl_openssl tls13-name-mismatch "TLS 1.3, the client expects wrong.test: bad_certificate (42) in clear" \
+    -tls1_3 "${rsa[@]}" -- \
+    -tls1_3 -servername wrong.test -verify_hostname wrong.test -CAfile "$work/ca.pem" -verify_return_error
+  kl_openssl tls13-client-cert-required "TLS 1.3, the server requires a client certificate, none sent: certificate_required (116), encrypted" \
+    -tls1_3 -Verify 1 -CAfile "$work/ca.pem" "${rsa[@]}" -- -tls1_3 -servername server.test -CAfile "$work/ca.pem"
+  kl_openssl tls13-client-cert-rejected "TLS 1.3, the server rejects the client's self-signed certificate: unknown_ca (48), encrypted" \
+    -tls1_3 -Verify 1 -verify_return_error -CAfile "$work/ca.pem" "${rsa[@]}" -- \
+    -tls1_3 -servername server.test -CAfile "$work/ca.pem" -cert "$work/self.pem" -key "$work/self.key"
+}
+
+# TLS 1.3 failures recorded with other OpenSSL and GnuTLS clients writing SSLKEYLOGFILE: curl
+# against s_server -www, gnutls-cli against s_server -rev. GnuTLS, unlike OpenSSL, sends its
+# certificate alert under its handshake traffic keys, after its ChangeCipherSpec.
+keylog_curl_gnutls() {
+  local rsa=(-cert "$work/leaf.pem" -key "$work/leaf.key" -cert_chain "$work/int.pem") name
+  name=curl-tls13-unknown-ca
+  kl_start "$name"
+  s_server 443 -tls1_3 -www "${rsa[@]}"
+  SSLKEYLOGFILE="$kdir/$name.keys" curl -s --max-time 3 --cacert "$work/other.pem" \
+    --resolve server.test:443:127.0.0.1 -o /dev/null https://server.test/ || true
+  kl_done "$name" "curl (OpenSSL), TLS 1.3, trusts another CA: unknown_ca (48) in clear"
+  name=curl-tls13-client-cert-required
+  kl_start "$name"
+  s_server 443 -tls1_3 -www -Verify 1 -CAfile "$work/ca.pem" "${rsa[@]}"
+  SSLKEYLOGFILE="$kdir/$name.keys" curl -s --max-time 3 --cacert "$work/ca.pem" \
+    --resolve server.test:443:127.0.0.1 -o /dev/null https://server.test/ || true
+  kl_done "$name" "curl (OpenSSL), TLS 1.3, no client certificate: certificate_required (116), encrypted"
+  kl_dated_leaf "$work/expired.pem" -400d 30
+  name=gnutls-tls13-cert-expired
+  kl_start "$name"
+  s_server 443 -rev -tls1_3 -cert "$work/expired.pem" -key "$work/leaf.key" -cert_chain "$work/int.pem"
+  (echo "hello from gnutls-cli"; sleep 0.5) | SSLKEYLOGFILE="$kdir/$name.keys" timeout 4 gnutls-cli --port 443 \
+    --sni-hostname server.test --verify-hostname server.test --x509cafile "$work/ca.pem" 127.0.0.1 >/dev/null 2>&1 || true
+  kl_done "$name" "gnutls-cli, TLS 1.3, rejects an expired leaf: bad_certificate (42), encrypted"
+  name=gnutls-tls13-name-mismatch
+  kl_start "$name"
+  s_server 443 -rev -tls1_3 "${rsa[@]}"
+  (echo "hello from gnutls-cli"; sleep 0.5) | SSLKEYLOGFILE="$kdir/$name.keys" timeout 4 gnutls-cli --port 443 \
+    --sni-hostname wrong.test --verify-hostname wrong.test --x509cafile "$work/ca.pem" 127.0.0.1 >/dev/null 2>&1 || true
+  kl_done "$name" "gnutls-cli, TLS 1.3, expects wrong.test: bad_certificate (42), encrypted"
+  name=gnutls-tls13-unknown-ca
+  kl_start "$name"
+  s_server 443 -rev -tls1_3 "${rsa[@]}"
+  (echo "hello from gnutls-cli"; sleep 0.5) | SSLKEYLOGFILE="$kdir/$name.keys" timeout 4 gnutls-cli --port 443 \
+    --sni-hostname server.test --verify-hostname server.test --x509cafile "$work/other.pem" 127.0.0.1 >/dev/null 2>&1 || true
+  kl_done "$name" "gnutls-cli, TLS 1.3, trusts another CA: bad_certificate (42), encrypted"
+}
+
+# TLS 1.2 client certificate failures with the client's key log. OpenSSL checks a client's
+# Certificate as it reads it, before the client's ChangeCipherSpec, so in a first handshake its
+# alert is in the clear; in a renegotiation (s_server's "R" command: renegotiate and ask for a
+# certificate) the whole second handshake and the alert ride under the first one's keys.
+keylog_tls12_failures() {
+  local rsa=(-cert "$work/leaf.pem" -key "$work/leaf.key" -cert_chain "$work/int.pem") name
+  kl_openssl tls12-client-cert-required "TLS 1.2, a client certificate required, none sent: handshake_failure (40) in clear" \
+    -tls1_2 -Verify 1 -CAfile "$work/ca.pem" "${rsa[@]}" -- -tls1_2 -servername server.test -CAfile "$work/ca.pem"
+  kl_openssl tls12-client-cert-rejected "TLS 1.2, the server rejects the client's certificate: unknown_ca (48) in clear" \
+    -tls1_2 -Verify 1 -verify_return_error -CAfile "$work/ca.pem" "${rsa[@]}" -- \
+    -tls1_2 -servername server.test -CAfile "$work/ca.pem" -cert "$work/self.pem" -key "$work/self.key"
+  name=tls12-client-cert-rejected-reneg
+  kl_start "$name"
+  # No -quiet: s_server reads its commands on standard input; "R" comes after the first
+  # handshake and the client's line. Without resumption the renegotiation is a full handshake.
+  # (start_server would give it /dev/null: a command put in the background reads no input.)
+  openssl s_server -accept 443 -naccept 1 -tls1_2 -no_resumption_on_reneg -verify_return_error \
+    -CAfile "$work/ca.pem" "${rsa[@]}" < <(sleep 1.5; echo R; sleep 3) >"$work/server.log" 2>&1 &
+  server_pid=$!; pids+=("$server_pid")
+  for _ in $(seq 50); do ss -ltn "sport = :443" | grep -q LISTEN && break; sleep 0.1; done
+  (echo "hello from s_client"; sleep 2.5) | timeout 4 openssl s_client -connect 127.0.0.1:443 -tls1_2 \
+    -servername server.test -CAfile "$work/ca.pem" -cert "$work/self.pem" -key "$work/self.key" \
+    -keylogfile "$kdir/$name.keys" >/dev/null 2>&1 || true
+  kl_done "$name" "TLS 1.2, the server renegotiates for a client certificate and rejects it: unknown_ca (48), encrypted"
+}
+
+# Chromium (BoringSSL), headless, in a network namespace of its own that has only lo, so that
+# nothing it tries reaches past this machine; s_server -www in the same namespace.
+keylog_chromium() {
+  local ns=tlsdiag-kc name flags
+  command -v chromium >/dev/null || { echo "generate.sh: keylog_chromium skipped: chromium is missing (apt-get install chromium)" >&2; return 0; }
+  ip netns del $ns 2>/dev/null || true
+  ip netns add $ns; ip -n $ns link set lo up
+  for name in chromium-tls13-success chromium-tls13-unknown-ca; do
+    mkdir -p "$kdir"; rm -f "$kdir/$name.keys" "$kdir/$name.pcap"; rm -rf "$work/chromium"
+    ip netns exec $ns tcpdump -q -i lo --immediate-mode -U -s 0 -w "$kdir/$name.pcap" "tcp port 443" 2>/dev/null &
+    capture_pid=$!; pids+=("$capture_pid"); sleep 1
+    ip netns exec $ns openssl s_server -accept 443 -quiet -www -cert "$work/leaf.pem" -key "$work/leaf.key" \
+      -cert_chain "$work/int.pem" >/dev/null 2>&1 &
+    server_pid=$!; pids+=("$server_pid"); sleep 1
+    # Chromium trusts its own store, where the test CA is not: the success ignores certificate errors.
+    flags=(); [ $name = chromium-tls13-success ] && flags=(--ignore-certificate-errors)
+    ip netns exec $ns timeout 30 chromium --headless --no-sandbox --user-data-dir="$work/chromium" \
+      --no-first-run --disable-background-networking --ssl-key-log-file="$kdir/$name.keys" \
+      --host-resolver-rules='MAP server.test 127.0.0.1' "${flags[@]}" --dump-dom https://server.test/ \
+      >/dev/null 2>&1 || true
+    stop_server; stop_capture
+  done
+  ip netns del $ns
+  say "keylog/chromium-tls13-success.pcap" "headless Chromium (BoringSSL) ignoring certificate errors: GET / answered; a second connection left idle"
+  say "keylog/chromium-tls13-unknown-ca.pcap" "headless Chromium, the test CA unknown to it: certificate_unknown (46), encrypted"
+}
+
+# Other client stacks against s_server -rev (TLS 1.3): Node's tls (key log from its 'keylog'
+# event), Python's ssl (keylog_filename) and Java's JSSE (no key log: its captures have none).
+# Each succeeds, then trusts another CA than the server's and rejects its certificate.
+keylog_other_clients() {
+  local rsa=(-cert "$work/leaf.pem" -key "$work/leaf.key" -cert_chain "$work/int.pem") ca name
+  for ca in ca:success other:unknown-ca; do
+    if command -v node >/dev/null; then
+      name=node-tls13-${ca#*:}
+      kl_start "$name"; s_server 443 -rev "${rsa[@]}"
+      timeout 5 node "$here/clients/node_client.js" 127.0.0.1 443 server.test "$work/${ca%%:*}.pem" "$kdir/$name.keys" \
+        >/dev/null 2>&1 || true
+      kl_done "$name" "Node tls client ($([ ${ca%%:*} = ca ] && echo success || echo 'trusts another CA')), with key log"
+    else
+      echo "generate.sh: node clients skipped: node is missing (apt-get install nodejs)" >&2
+    fi
+    name=python-tls13-${ca#*:}
+    kl_start "$name"; s_server 443 -rev "${rsa[@]}"
+    timeout 5 python3 "$here/clients/python_client.py" 127.0.0.1 443 server.test "$work/${ca%%:*}.pem" "$kdir/$name.keys" \
+      >/dev/null 2>&1 || true
+    kl_done "$name" "Python ssl client ($([ ${ca%%:*} = ca ] && echo success || echo 'trusts another CA')), with key log"
+    if command -v javac >/dev/null && command -v java >/dev/null; then
+      [ -f "$work/java/JavaClient.class" ] || javac -d "$work/java" "$here/clients/JavaClient.java"
+      name=java-tls13-${ca#*:}
+      kl_start "$name"; s_server 443 -rev "${rsa[@]}"
+      timeout 10 java -cp "$work/java" JavaClient 127.0.0.1 443 server.test "$work/${ca%%:*}.pem" >/dev/null 2>&1 || true
+      kl_done "$name" "Java JSSE client ($([ ${ca%%:*} = ca ] && echo success || echo 'trusts another CA')), no key log"
+    else
+      echo "generate.sh: java clients skipped: javac or java is missing (apt-get install default-jdk-headless)" >&2
+    fi
+  done
+}
+
+# Derived from the key log captures (after keylog_tls13_failures and keylog_tls12_suites), and a
+# key log from another run:
+# - a pcapng carrying its own key log (a Decryption Secrets Block, editcap --inject-secrets),
+#   which tshark decrypts with no key log option: tls13-client-cert-required, whose alert is
+#   encrypted;
+# - tls13-aes128gcm.wrong.keys: the key log of a second, uncaptured run of the same client and
+#   server as tls13-aes128gcm.pcap; it holds no secret of the captured connection;
+# - a middlebox's change to a TLS 1.2 handshake: one byte of the server's Certificate message
+#   (alter_handshake.py), so the key log still decrypts but neither Finished matches the
+#   captured transcript.
+keylog_derived() {
+  local name=tls13-client-cert-required
+  editcap --inject-secrets "tls,$kdir/$name.keys" "$kdir/$name.pcap" "$kdir/$name-dsb.pcapng"
+  say "keylog/$name-dsb.pcapng" "derived: $name.pcap with its key log inside (editcap --inject-secrets)"
+  s_server 443 -rev -tls1_3 -ciphersuites TLS_AES_128_GCM_SHA256 -cert "$work/leaf.pem" -key "$work/leaf.key" \
+    -cert_chain "$work/int.pem"
+  rm -f "$kdir/tls13-aes128gcm.wrong.keys"
+  kl_s_client "$kdir/tls13-aes128gcm.wrong.keys" -tls1_3 -ciphersuites TLS_AES_128_GCM_SHA256 \
+    -servername server.test -CAfile "$work/ca.pem" -verify_return_error
+  stop_server
+  echo "keylog/tls13-aes128gcm.wrong.keys: the key log of another run of tls13-aes128gcm's client"
+  python3 -c "import scapy" 2>/dev/null || { echo "generate.sh: keylog_derived needs scapy (pip install scapy)" >&2; return 1; }
+  name=tls12-ecdhe-rsa-aes128gcm
+  python3 "$here/alter_handshake.py" "$kdir/$name.pcap" "$kdir/$name-altered.pcap"
+  cp "$kdir/$name.keys" "$kdir/$name-altered.keys"
+  say "keylog/$name-altered.pcap" "derived: $name.pcap with one byte of the server's Certificate changed"
+}
+
+keylogs=(keylog_tls13_suites keylog_tls12_suites keylog_tls13_failures keylog_curl_gnutls keylog_tls12_failures
+  keylog_chromium keylog_other_clients keylog_derived)
+
 failures=(tcp_no_response icmp_unreachable client_hello_lost middlebox_reset no_server_hello
   server_reset_closed client_reset_closed port_reuse not_tls_server_ssh unrecognized_name missing_sni
   no_application_protocol no_common_signature cert_expired cert_not_yet_valid cert_name_mismatch cert_chain_incomplete
@@ -873,7 +1144,7 @@ failures=(tcp_no_response icmp_unreachable client_hello_lost middlebox_reset no_
 all=(tls13_sni_alpn tls12_ecdhe_chain protocol_version no_shared_cipher unknown_ca refused
   gnutls_any tls12_pcapng interleaved resumed_tls12 resumed_tls13 starttls_smtp postgres_sslrequest http_on_443
   tcp_fast_open ipv6_veth vlan_tagged one_direction unknown_link_type cooked_any vxlan_tunnel vxlan_fragmented rewrapped
-  "${failures[@]}")
+  "${failures[@]}" "${keylogs[@]}")
 pki
 for s in "${@:-${all[@]}}"; do
   "$s"
