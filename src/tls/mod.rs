@@ -7,6 +7,7 @@
 pub mod certificate;
 mod decoder;
 pub mod handshake;
+pub mod keylog;
 pub mod malformed;
 pub mod names;
 pub mod record;
