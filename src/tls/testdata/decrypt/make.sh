@@ -3,7 +3,7 @@
 # tcpdump on lo) and writes it as a text fixture: the client's key log lines, every TLS
 # record in capture order with its direction, and what tshark decrypts with the same key
 # log, as the oracle the unit tests compare with. Needs root (tcpdump), openssl, tshark.
-#   src/tls/testdata/decrypt/make.sh          (all cases, into this folder)
+#   src/tls/testdata/decrypt/make.sh [NAME...]     (all cases, or those named)
 set -euo pipefail
 out=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
@@ -13,7 +13,7 @@ openssl req -x509 -newkey rsa:2048 -nodes -keyout key.pem -out cert.pem -days 2 
     -subj /CN=localhost 2>/dev/null
 port=44400
 
-# name | server options | client options
+# name | server options | client options [| K: the client sends a KeyUpdate first]
 cases=(
     "tls13-aes128gcm|-ciphersuites TLS_AES_128_GCM_SHA256|-tls1_3 -ciphersuites TLS_AES_128_GCM_SHA256"
     "tls13-aes256gcm|-ciphersuites TLS_AES_256_GCM_SHA384|-tls1_3 -ciphersuites TLS_AES_256_GCM_SHA384"
@@ -32,11 +32,15 @@ cases=(
     "tls11-ecdhe-rsa-aes256sha-etm|-cipher ECDHE-RSA-AES256-SHA:@SECLEVEL=0|-tls1_1 -cipher ECDHE-RSA-AES256-SHA:@SECLEVEL=0"
     "tls10-ecdhe-rsa-aes128sha-mte|-cipher ECDHE-RSA-AES128-SHA:@SECLEVEL=0 -no_etm|-tls1 -cipher ECDHE-RSA-AES128-SHA:@SECLEVEL=0"
     "tls10-ecdhe-rsa-aes128sha-etm|-cipher ECDHE-RSA-AES128-SHA:@SECLEVEL=0|-tls1 -cipher ECDHE-RSA-AES128-SHA:@SECLEVEL=0"
+    "tls13-keyupdate|-ciphersuites TLS_AES_128_GCM_SHA256|-tls1_3 -ciphersuites TLS_AES_128_GCM_SHA256|K"
 )
 
 for case in "${cases[@]}"; do
-    IFS='|' read -r name sopts copts <<<"$case"
+    IFS='|' read -r name sopts copts keyupdate <<<"$case"
     port=$((port + 1))
+    if [ $# -gt 0 ] && [[ " $* " != *" $name "* ]]; then
+        continue
+    fi
     rm -f cap.pcap keys.txt
     tcpdump -i lo -U -w cap.pcap "tcp port $port" >/dev/null 2>&1 &
     tpid=$!
@@ -46,18 +50,27 @@ for case in "${cases[@]}"; do
         -quiet $sopts >/dev/null 2>&1 &
     spid=$!
     sleep 0.5
-    # The client says one line; the server answers it reversed (-rev).
+    # The client says one line; the server answers it reversed (-rev). Interactive
+    # s_client (no -quiet) reads a K at the start of a line as: send a KeyUpdate that asks
+    # the server to update too.
+    # s_client reads a command from a whole read of its input, so the K goes alone.
+    quiet=-quiet
+    first=''
+    if [ "$keyupdate" = K ]; then
+        quiet=''
+        first='K\n'
+    fi
     # shellcheck disable=SC2086
-    (printf 'hello, tlsdiag\n'; sleep 1) |
-        timeout 10 openssl s_client -connect "127.0.0.1:$port" -keylogfile keys.txt -quiet \
+    (printf "$first"; sleep 0.5; printf 'hello, tlsdiag\n'; sleep 1) |
+        timeout 10 openssl s_client -connect "127.0.0.1:$port" -keylogfile keys.txt $quiet \
             $copts >/dev/null 2>&1 || true
     sleep 0.5
     kill "$spid" 2>/dev/null || true
     kill "$tpid" 2>/dev/null || true
     wait "$tpid" 2>/dev/null || true
-    python3 - "$name" "$port" "$sopts" "$copts" "$out/$name.txt" <<'PY'
+    python3 - "$name" "$port" "$sopts" "$copts" "$out/$name.txt" "$keyupdate" <<'PY'
 import subprocess, sys
-name, port, sopts, copts, path = sys.argv[1:]
+name, port, sopts, copts, path, keyupdate = sys.argv[1:]
 fields = subprocess.run(
     ["tshark", "-r", "cap.pcap", "-Y", "tcp.len>0", "-T", "fields", "-e", "tcp.srcport",
      "-e", "tcp.payload"], capture_output=True, text=True, check=True).stdout
@@ -92,6 +105,8 @@ version = subprocess.run(["openssl", "version"], capture_output=True, text=True)
 with open(path, "w") as f:
     f.write(f"# {name}: one TLS exchange on loopback, made by make.sh with {version}:\n")
     f.write(f"#   openssl s_server -rev {sopts}\n#   openssl s_client {copts}\n")
+    if keyupdate:
+        f.write("#   and a K line first, for a KeyUpdate that asks the server to update too\n")
     f.write("# keylog: the client's -keylogfile lines; record DIR TYPE VERSION BODY: every record\n")
     f.write("# in capture order (c: client to server, s: server to client); tshark: the plaintext\n")
     f.write("# of each record that tshark decrypts with the same key log, in the same order.\n")
