@@ -6,6 +6,7 @@
 
 pub mod certificate;
 mod decoder;
+pub mod decrypt;
 pub mod handshake;
 pub mod keylog;
 pub mod malformed;
