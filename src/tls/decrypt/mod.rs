@@ -12,8 +12,8 @@
 //!   TLS 1.2 and earlier: `Decryptor::tls12(&Tls12Params, master_secret)` gives both
 //!   directions, each used from that direction's ChangeCipherSpec on.
 //! - `Decryptor::open(content_type, version, body)` with a record's header fields as sent
-//!   and its body; every call takes the next sequence number, as the sender's records did,
-//!   so each protected record of the direction must be given, in order, once.
+//!   and its body, each protected record of the direction in order; a record that opens
+//!   takes the next sequence number, one that fails takes none.
 //! - `Transcript` collects the handshake messages; `tls12::verify_data` and
 //!   `tls13::verify_data` compute what a Finished must hold.
 //!
@@ -247,10 +247,11 @@ impl Decryptor {
     }
 
     /// Opens the next record of this direction: `content_type` and `version` as its header
-    /// says, `body` the bytes after the header. It takes a sequence number whether it opens
-    /// or not, as the sender's record did; except that in TLS 1.3, where every protected
-    /// record says application_data, a record of another type is `NotProtected` and takes
-    /// none.
+    /// says, `body` the bytes after the header. A record that opens takes the next sequence
+    /// number; one that does not takes none, so that a record under another key can be
+    /// tried and passed over (RFC 8446 4.2.10: the early data of a rejected 0-RTT is skipped
+    /// by trying it with the handshake key). In TLS 1.3, where every protected record says
+    /// application_data, a record of another type is `NotProtected`.
     pub fn open(
         &mut self,
         content_type: u8,
@@ -261,7 +262,6 @@ impl Decryptor {
             return Err(DecryptError::NotProtected);
         }
         let sequence = self.sequence.ok_or(DecryptError::SequenceExhausted)?;
-        self.sequence = sequence.checked_add(1);
         if body.len() > MAX_CIPHERTEXT {
             return Err(DecryptError::RecordTooLong);
         }
@@ -285,6 +285,7 @@ impl Decryptor {
             }
             Keys::Cbc(cbc) => (content_type, cbc.open(sequence, header, body)?),
         };
+        self.sequence = sequence.checked_add(1);
         Ok(Plaintext { content_type, data })
     }
 
@@ -774,10 +775,18 @@ mod tests {
     fn key_update_needs_tls13() {
         let mut d = decryptors(0x0303, 0xc02f, &[1], false).remove(0);
         assert_eq!(d.key_update(), Err(DecryptError::NotTls13));
-        let mut d = decryptors(0x0304, 0x1301, &[1], false).remove(0);
-        d.open(23, 0x0303, &[0; 40]).unwrap_err();
+        let v = rfc8448();
+        let suite = Suite::new(ProtocolVersion(0x0304), CipherSuite(0x1301)).unwrap();
+        let mut d = Decryptor::tls13(&suite, &v("client_application_traffic_secret")).unwrap();
+        let record = v("client_application_record");
+        d.open(23, 0x0303, &record[5..]).unwrap();
+        assert_eq!(d.sequence(), Some(1));
         d.key_update().unwrap();
         assert_eq!(d.sequence(), Some(0), "a new key starts at record 0");
+        assert_eq!(
+            d.open(23, 0x0303, &record[5..]),
+            Err(DecryptError::AuthenticationFailed)
+        );
     }
 
     #[test]
@@ -799,15 +808,23 @@ mod tests {
     }
 
     #[test]
-    fn the_sequence_number_runs_out() {
-        let mut d = decryptors(0x0304, 0x1301, &[1], false).remove(0);
-        d.sequence = Some(u64::MAX);
+    fn only_a_record_that_opens_takes_a_sequence_number() {
+        let v = rfc8448();
+        let suite = Suite::new(ProtocolVersion(0x0304), CipherSuite(0x1301)).unwrap();
+        let mut d = Decryptor::tls13(&suite, &v("client_handshake_traffic_secret")).unwrap();
+        // Early data under another key, as a server that rejected 0-RTT sees it.
+        let early = v("client_application_record");
         assert_eq!(
-            d.open(23, 0x0303, &[0; 40]),
+            d.open(23, 0x0303, &early[5..]),
             Err(DecryptError::AuthenticationFailed)
         );
+        assert_eq!(d.sequence(), Some(0));
+        let finished = v("client_finished_record");
+        assert_eq!(d.open(23, 0x0303, &finished[5..]).unwrap().content_type, 22);
+        assert_eq!(d.sequence(), Some(1));
+        d.sequence = None;
         assert_eq!(
-            d.open(23, 0x0303, &[0; 40]),
+            d.open(23, 0x0303, &finished[5..]),
             Err(DecryptError::SequenceExhausted)
         );
     }

@@ -285,28 +285,35 @@ impl Cbc {
         })
     }
 
+    /// Opens one record; only a record that opens moves TLS 1.0's IV chain on, as only such
+    /// a record takes a sequence number.
     pub(super) fn open(
         &mut self,
         sequence: u64,
         header: (u8, u16),
         body: &[u8],
     ) -> Result<Vec<u8>, DecryptError> {
-        if self.encrypt_then_mac {
-            self.open_etm(sequence, header, body)
+        let (plaintext, next_iv) = if self.encrypt_then_mac {
+            self.open_etm(sequence, header, body)?
         } else {
-            self.open_mte(sequence, header, body)
+            self.open_mte(sequence, header, body)?
+        };
+        if let Some(iv) = &mut self.chained_iv {
+            *iv = next_iv;
         }
+        Ok(plaintext)
     }
 
     /// MAC-then-encrypt: decrypt, strip the padding, then check the MAC over the content.
     fn open_mte(
-        &mut self,
+        &self,
         sequence: u64,
         (content_type, version): (u8, u16),
         body: &[u8],
-    ) -> Result<Vec<u8>, DecryptError> {
+    ) -> Result<(Vec<u8>, [u8; BLOCK]), DecryptError> {
         let mac_len = self.mac.len();
-        let mut plaintext = self.decrypt(body)?;
+        let (iv, ciphertext) = self.split_iv(body)?;
+        let (mut plaintext, next_iv) = self.decrypt(iv, ciphertext);
         let unpadded = unpad(&plaintext)?;
         let content_len = unpadded
             .checked_sub(mac_len)
@@ -320,17 +327,17 @@ impl Cbc {
             return Err(DecryptError::AuthenticationFailed);
         }
         plaintext.truncate(content_len);
-        Ok(plaintext)
+        Ok((plaintext, next_iv))
     }
 
     /// Encrypt-then-MAC (RFC 7366): the MAC covers the IV and ciphertext as sent, and is
     /// checked before anything is decrypted.
     fn open_etm(
-        &mut self,
+        &self,
         sequence: u64,
         (content_type, version): (u8, u16),
         body: &[u8],
-    ) -> Result<Vec<u8>, DecryptError> {
+    ) -> Result<(Vec<u8>, [u8; BLOCK]), DecryptError> {
         let mac_len = self.mac.len();
         let sealed_len = body
             .len()
@@ -340,20 +347,18 @@ impl Cbc {
             .split_at_checked(sealed_len)
             .ok_or(DecryptError::RecordTooShort)?;
         let header = pseudo_header(sequence, content_type, version, sealed_len)?;
-        // TLS 1.0's next IV is this record's last block, whether or not this one is genuine:
-        // the sender's state moved on either way.
-        let mac_ok = self.mac.verify(&[&header, sealed], tag);
-        let mut plaintext = self.decrypt(sealed)?;
-        if !mac_ok {
+        let (iv, ciphertext) = self.split_iv(sealed)?;
+        if !self.mac.verify(&[&header, sealed], tag) {
             return Err(DecryptError::AuthenticationFailed);
         }
+        let (mut plaintext, next_iv) = self.decrypt(iv, ciphertext);
         let unpadded = unpad(&plaintext)?;
         plaintext.truncate(unpadded);
-        Ok(plaintext)
+        Ok((plaintext, next_iv))
     }
 
-    /// CBC-decrypts `sealed` (explicit IV first, except at TLS 1.0), padding included.
-    fn decrypt(&mut self, sealed: &[u8]) -> Result<Vec<u8>, DecryptError> {
+    /// The IV (sent first, except at TLS 1.0) and the whole blocks of ciphertext after it.
+    fn split_iv<'a>(&self, sealed: &'a [u8]) -> Result<([u8; BLOCK], &'a [u8]), DecryptError> {
         let (iv, ciphertext) = match self.chained_iv {
             Some(iv) => (iv, sealed),
             None => {
@@ -370,10 +375,15 @@ impl Cbc {
         if !ciphertext.len().is_multiple_of(BLOCK) {
             return Err(DecryptError::NotBlockAligned);
         }
-        if let Some(next) = &mut self.chained_iv
-            && let Some(last) = ciphertext.rchunks_exact(BLOCK).next()
-        {
-            next.copy_from_slice(last);
+        Ok((iv, ciphertext))
+    }
+
+    /// CBC-decrypts whole blocks, padding included; with the plaintext, the last ciphertext
+    /// block, TLS 1.0's IV for the next record.
+    fn decrypt(&self, iv: [u8; BLOCK], ciphertext: &[u8]) -> (Vec<u8>, [u8; BLOCK]) {
+        let mut next_iv = [0u8; BLOCK];
+        if let Some(last) = ciphertext.rchunks_exact(BLOCK).next() {
+            next_iv.copy_from_slice(last);
         }
         let mut plaintext = ciphertext.to_vec();
         let (blocks, _) = Array::slice_as_chunks_mut(&mut plaintext);
@@ -388,7 +398,7 @@ impl Cbc {
                     .decrypt_blocks(blocks);
             }
         }
-        Ok(plaintext)
+        (plaintext, next_iv)
     }
 }
 
@@ -519,5 +529,11 @@ mod tests {
             etm.open(0, (23, 0x0301), &[0; 65]),
             Err(DecryptError::NotBlockAligned)
         );
+        // A record that fails leaves the IV chain where it was.
+        assert_eq!(
+            etm.open(0, (23, 0x0301), &[5; 64]),
+            Err(DecryptError::AuthenticationFailed)
+        );
+        assert_eq!(etm.chained_iv, Some([0; 16]));
     }
 }

@@ -240,7 +240,10 @@ mod tests {
             right.open(content_type, 0x0301, body),
             Err(DecryptError::AuthenticationFailed)
         );
-        // And the sequence number: the second try is record 1.
+        // A failure takes no sequence number: the record as sent still opens as record 0.
+        let plain = right.open(content_type, version, body).unwrap();
+        assert_eq!(plain.content_type, 22);
+        // The sequence number is authenticated too: record 0 does not open as record 1.
         assert_eq!(
             right.open(content_type, version, body),
             Err(DecryptError::AuthenticationFailed)
