@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256, Sha384};
 
 /// Bytes kept before the suite is known: a ClientHello and ServerHello take a few hundred
 /// to a few thousand (with a post-quantum key share).
-pub const MAX_BUFFERED: usize = 1 << 20;
+pub(super) const MAX_BUFFERED: usize = 1 << 20;
 
 /// HandshakeType message_hash (RFC 8446 4.4.1).
 const MESSAGE_HASH: u8 = 254;
