@@ -8,7 +8,7 @@ cd "$(dirname "$0")"
 secs=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(capture_file jobs packet tls_stream certificate report_text)
+[ ${#targets[@]} -gt 0 ] || targets=(capture_file jobs packet tls_stream certificate report_text keylog decrypt)
 export RUSTC_BOOTSTRAP=1
 
 seed() {
@@ -49,6 +49,58 @@ PY
         # Length-prefixed pieces: an SNI with OSC and CSI sequences, ALPN names that are not
         # UTF-8, a subject with a bidi override (the fuzzer finds the rest).
         printf '\x12\x1b]0;PWNED\x07\x1b[2Jevil\n.test\x02h2\x03\xff\xfe\x1b\x09bidi\xe2\x80\xaegpj' >"$dir/hostile"
+        ;;
+    keylog)
+        # The key log lines of the decryption fixtures, whole and in 7-byte pieces.
+        grep -h '^keylog ' ../src/tls/testdata/decrypt/*.txt | sed 's/^keylog //' >"$dir/lines"
+        { printf '\x07'; cat "$dir/lines"; } >"$dir/pieces"
+        ;;
+    decrypt)
+        # One seed per decryption fixture: its suite, the client's secret and randoms, and the
+        # client's records under that secret, which decrypt: the fuzzer starts from records
+        # that pass authentication.
+        python3 - "$dir" ../src/tls/testdata/decrypt/*.txt <<'PY'
+import sys
+SUITES = [(0x0304, 0x1301), (0x0304, 0x1302), (0x0304, 0x1303), (0x0304, 0x1304),
+          (0x0304, 0x1305), (0x0303, 0xc02f), (0x0303, 0xc030), (0x0303, 0xcca8),
+          (0x0303, 0xc09c), (0x0303, 0xc0a1), (0x0303, 0xc013), (0x0303, 0x003d),
+          (0x0303, 0xc028), (0x0302, 0xc014), (0x0301, 0xc013)]
+out, files = sys.argv[1], sys.argv[2:]
+for path in files:
+    keys, records = {}, []
+    for line in open(path):
+        f = line.split()
+        if f and f[0] == "keylog":
+            keys[f[1]] = bytes.fromhex(f[3])
+        elif f and f[0] == "record":
+            records.append((f[1], int(f[2]), bytes.fromhex(f[3]), bytes.fromhex(f[4])))
+    if not records:
+        continue
+    ch = next(b for d, t, v, b in records if d == "c" and t == 22)
+    sh = next(b for d, t, v, b in records if d == "s" and t == 22)
+    at = 39 + sh[38]
+    suite = int.from_bytes(sh[at:at + 2], "big")
+    version, etm, ext = int.from_bytes(sh[4:6], "big"), 0, sh[at + 5:]
+    while len(ext) >= 4:
+        kind, n = int.from_bytes(ext[:2], "big"), int.from_bytes(ext[2:4], "big")
+        if kind == 43:
+            version = int.from_bytes(ext[4:6], "big")
+        etm |= kind == 22
+        ext = ext[4 + n:]
+    if version == 0x0304:
+        secret = keys["CLIENT_TRAFFIC_SECRET_0"]
+        mine = [r for r in records if r[0] == "c" and r[1] == 23][1:]
+    else:
+        secret = keys["CLIENT_RANDOM"]
+        ccs = next(i for i, r in enumerate(records) if r[0] == "c" and r[1] == 20)
+        mine = [r for r in records[ccs + 1:] if r[0] == "c"]
+    seed = bytes([SUITES.index((version, suite)), 2 | etm, len(secret)]) + secret
+    seed += ch[6:38] + sh[6:38]
+    for d, t, v, body in mine:
+        seed += bytes([t]) + v + len(body).to_bytes(2, "big") + body
+    name = path.rsplit("/", 1)[-1].removesuffix(".txt")
+    open(f"{out}/{name}", "wb").write(seed)
+PY
         ;;
     tls_stream | certificate)
         command -v tshark >/dev/null || { echo "no tshark: $target starts from an empty corpus"; return 0; }

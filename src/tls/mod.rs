@@ -6,7 +6,9 @@
 
 pub mod certificate;
 mod decoder;
+pub mod decrypt;
 pub mod handshake;
+pub mod keylog;
 pub(crate) mod malformed;
 pub mod names;
 pub mod record;

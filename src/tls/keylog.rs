@@ -1,0 +1,679 @@
+//! NSS key log files (SSLKEYLOGFILE) and pcapng Decryption Secrets Blocks: the secrets of
+//! each TLS session, found by the session's ClientHello.random.
+//!
+//! A line is `LABEL <client_random hex> <secret hex>`; labels are those of
+//! <https://firefox-source-docs.mozilla.org/security/nss/legacy/key_log_format/>: CLIENT_RANDOM
+//! (the TLS 1.2 and earlier master secret), the TLS 1.3 traffic secrets and EXPORTER_SECRET.
+//! Comments (`#`) and blank lines are skipped; a line of another label (the old `RSA` form,
+//! one not known yet) is counted, not kept.
+//!
+//! Key logs are secrets: nothing here keeps or shows a line's text. A malformed line is counted
+//! and remembered by its number only, `Secret` prints as its length, and nothing derives
+//! `Serialize`. Memory is bounded: lines over `MAX_LINE` bytes are malformed without being held,
+//! and at most `max_entries` client randoms are kept; what the limit refuses is counted.
+//!
+//! Use: `KeyLog::add_text` takes bytes as they come (a whole file, or what a followed file
+//! grew by) and holds a partial last line until its newline arrives; `KeyLog::finish` reads
+//! that last line at the end of a file that lacks a final newline. A Decryption Secrets Block
+//! goes to `KeyLog::add_decryption_secrets`, which reads its text as whole lines. Then
+//! `KeyLog::secrets(&client_random)`.
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::fmt;
+
+/// Longest line read: a label, a 32-byte random and a 64-byte secret in hex take under 200.
+pub const MAX_LINE: usize = 512;
+/// Default bound on the client randoms kept: a few hundred bytes each, so some 50 MB at most.
+pub const DEFAULT_MAX_ENTRIES: usize = 1 << 17;
+/// Malformed lines remembered by number; the rest are only counted.
+pub const MALFORMED_LINES_KEPT: usize = 8;
+/// pcapng Decryption Secrets Block type for a TLS key log ("TLSK").
+pub const SECRETS_TYPE_TLS_KEY_LOG: u32 = 0x544c_534b;
+
+/// Longest secret kept: a SHA-384 TLS 1.3 secret or a TLS 1.2 master secret are 48 bytes.
+const MAX_SECRET: usize = 48;
+
+/// One secret from the key log. Its bytes are reachable only through `as_bytes`; `Debug`
+/// shows its length, never its value.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret {
+    bytes: [u8; MAX_SECRET],
+    len: u8,
+}
+
+impl Secret {
+    fn new(bytes: &[u8]) -> Option<Secret> {
+        let mut secret = Secret {
+            bytes: [0; MAX_SECRET],
+            len: u8::try_from(bytes.len()).ok()?,
+        };
+        secret.bytes.get_mut(..bytes.len())?.copy_from_slice(bytes);
+        Some(secret)
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        self.bytes.get(..usize::from(self.len)).unwrap_or_default()
+    }
+
+    pub fn len(&self) -> usize {
+        usize::from(self.len)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Secret({} bytes)", self.len)
+    }
+}
+
+/// What the key log holds for one client random, one field per label.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Secrets {
+    /// CLIENT_RANDOM: the TLS 1.2 (1.0, 1.1) master secret, 48 bytes.
+    pub master_secret: Option<Secret>,
+    pub client_early_traffic_secret: Option<Secret>,
+    pub client_handshake_traffic_secret: Option<Secret>,
+    pub server_handshake_traffic_secret: Option<Secret>,
+    pub client_traffic_secret_0: Option<Secret>,
+    pub server_traffic_secret_0: Option<Secret>,
+    pub exporter_secret: Option<Secret>,
+}
+
+/// Where a line came from, so that its number means something to the person who gave it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// The text given to `add_text`: a key log file.
+    Text,
+    /// The nth Decryption Secrets Block (from 1) given to `add_decryption_secrets`.
+    DecryptionSecretsBlock(u32),
+}
+
+/// A line, by its place only: key log text is never kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LineAt {
+    pub source: Source,
+    /// From 1, within its source.
+    pub line: u64,
+}
+
+/// What reading the key log met.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KeyLogStats {
+    /// Lines read, comments and blank lines included.
+    pub lines: u64,
+    /// Secrets kept (a later line for the same client random and label replaces the earlier).
+    pub secrets: u64,
+    /// Lines that are not `LABEL <64 hex digits> <hex secret>` with a secret of the label's
+    /// length, or longer than `MAX_LINE`.
+    pub malformed: u64,
+    /// The first `MALFORMED_LINES_KEPT` of them.
+    pub malformed_lines: Vec<LineAt>,
+    /// Lines of three fields whose label is not one we use (the old `RSA` form, newer
+    /// labels).
+    pub unknown_labels: u64,
+    /// Secrets dropped because `max_entries` client randoms were already kept.
+    pub over_limit: u64,
+    /// Decryption Secrets Blocks of another type (WireGuard), not read.
+    pub other_secrets_blocks: u64,
+}
+
+/// The secrets of a key log, by client random.
+pub struct KeyLog {
+    entries: HashMap<[u8; 32], Secrets>,
+    max_entries: usize,
+    /// The text after the last newline given to `add_text`, until its newline comes.
+    pending: Vec<u8>,
+    /// The pending line is over `MAX_LINE`: the rest of it is skipped, not held.
+    pending_too_long: bool,
+    text_lines: u64,
+    blocks: u32,
+    stats: KeyLogStats,
+}
+
+impl Default for KeyLog {
+    fn default() -> Self {
+        KeyLog::with_max_entries(DEFAULT_MAX_ENTRIES)
+    }
+}
+
+/// By its counts only: the pending line is part of a secret.
+impl fmt::Debug for KeyLog {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyLog")
+            .field("entries", &self.entries.len())
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The error of `add_decryption_secrets`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SecretsBlockError {
+    /// A Decryption Secrets Block that is not a TLS key log (WireGuard's, say).
+    NotTlsKeyLog { secrets_type: u32 },
+}
+
+impl fmt::Display for SecretsBlockError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SecretsBlockError::NotTlsKeyLog { secrets_type } => {
+                write!(
+                    f,
+                    "decryption secrets of type {secrets_type:#010x}, not a TLS key log"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for SecretsBlockError {}
+
+impl KeyLog {
+    /// An empty key log that keeps at most `max_entries` client randoms.
+    pub fn with_max_entries(max_entries: usize) -> KeyLog {
+        KeyLog {
+            entries: HashMap::new(),
+            max_entries,
+            pending: Vec::new(),
+            pending_too_long: false,
+            text_lines: 0,
+            blocks: 0,
+            stats: KeyLogStats::default(),
+        }
+    }
+
+    /// Reads key log text as it comes: every line completed by `text` is read, and a last
+    /// line without its newline is held (at most `MAX_LINE` bytes) until a later call
+    /// completes it, or `finish` reads it. Feeding a file in pieces of any size gives what
+    /// feeding it whole gives.
+    pub fn add_text(&mut self, text: &[u8]) {
+        let mut rest = text;
+        while let Some(end) = rest.iter().position(|&b| b == b'\n') {
+            let (piece, after) = rest.split_at(end);
+            rest = after.get(1..).unwrap_or_default();
+            if self.pending.is_empty() && !self.pending_too_long {
+                self.text_line(piece);
+            } else {
+                self.hold(piece);
+                let line = std::mem::take(&mut self.pending);
+                self.text_line(&line);
+            }
+        }
+        self.hold(rest);
+    }
+
+    /// Reads the held last line, for text that ended without a newline.
+    pub fn finish(&mut self) {
+        if !self.pending.is_empty() || self.pending_too_long {
+            let line = std::mem::take(&mut self.pending);
+            self.text_line(&line);
+        }
+    }
+
+    /// Reads a pcapng Decryption Secrets Block: `secrets_type` and the first `secrets_len`
+    /// bytes of `data` as the block gives them (pcap-parser's `data` includes the padding to
+    /// 32 bits). Its text is whole lines, the last one with or without a newline; it does not
+    /// join text given to `add_text`.
+    pub fn add_decryption_secrets(
+        &mut self,
+        secrets_type: u32,
+        secrets_len: u32,
+        data: &[u8],
+    ) -> Result<(), SecretsBlockError> {
+        if secrets_type != SECRETS_TYPE_TLS_KEY_LOG {
+            self.stats.other_secrets_blocks += 1;
+            return Err(SecretsBlockError::NotTlsKeyLog { secrets_type });
+        }
+        self.blocks = self.blocks.saturating_add(1);
+        let source = Source::DecryptionSecretsBlock(self.blocks);
+        let len = usize::try_from(secrets_len).unwrap_or(usize::MAX);
+        let mut text = data.get(..len).unwrap_or(data);
+        // Key log text holds no NUL: trailing ones are padding, whatever the length said.
+        while let Some(rest) = text.strip_suffix(b"\0") {
+            text = rest;
+        }
+        let text = text.strip_suffix(b"\n").unwrap_or(text);
+        if text.is_empty() {
+            return Ok(());
+        }
+        for (line, number) in text.split(|&b| b == b'\n').zip(1..) {
+            self.line(
+                line,
+                LineAt {
+                    source,
+                    line: number,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    /// The secrets logged for the session whose ClientHello.random is `client_random`.
+    pub fn secrets(&self, client_random: &[u8; 32]) -> Option<&Secrets> {
+        self.entries.get(client_random)
+    }
+
+    /// Client randoms with at least one secret.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn stats(&self) -> &KeyLogStats {
+        &self.stats
+    }
+
+    /// Appends to the held line, or only marks it too long once it passes `MAX_LINE`.
+    fn hold(&mut self, piece: &[u8]) {
+        if self.pending_too_long {
+            return;
+        }
+        if self.pending.len() + piece.len() > MAX_LINE {
+            self.pending_too_long = true;
+            self.pending = Vec::new();
+        } else {
+            self.pending.extend_from_slice(piece);
+        }
+    }
+
+    fn text_line(&mut self, line: &[u8]) {
+        self.text_lines += 1;
+        let at = LineAt {
+            source: Source::Text,
+            line: self.text_lines,
+        };
+        if std::mem::take(&mut self.pending_too_long) {
+            self.stats.lines += 1;
+            self.malformed(at);
+        } else {
+            self.line(line, at);
+        }
+    }
+
+    fn line(&mut self, line: &[u8], at: LineAt) {
+        self.stats.lines += 1;
+        if line.len() > MAX_LINE {
+            self.malformed(at);
+            return;
+        }
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let line = line.trim_ascii();
+        if line.is_empty() || line.starts_with(b"#") {
+            return;
+        }
+        match parse_line(line) {
+            Parsed::Secret(label, random, secret) => self.keep(label, random, secret),
+            Parsed::UnknownLabel => self.stats.unknown_labels += 1,
+            Parsed::Malformed => self.malformed(at),
+        }
+    }
+
+    fn keep(&mut self, label: Label, random: [u8; 32], secret: Secret) {
+        let full = self.entries.len() >= self.max_entries;
+        let secrets = match self.entries.entry(random) {
+            Entry::Occupied(entry) => entry.into_mut(),
+            Entry::Vacant(_) if full => {
+                self.stats.over_limit += 1;
+                return;
+            }
+            Entry::Vacant(entry) => entry.insert(Secrets::default()),
+        };
+        *label.field(secrets) = Some(secret);
+        self.stats.secrets += 1;
+    }
+
+    fn malformed(&mut self, at: LineAt) {
+        self.stats.malformed += 1;
+        if self.stats.malformed_lines.len() < MALFORMED_LINES_KEPT {
+            self.stats.malformed_lines.push(at);
+        }
+    }
+}
+
+/// The labels we keep.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Label {
+    ClientRandom,
+    ClientEarlyTrafficSecret,
+    ClientHandshakeTrafficSecret,
+    ServerHandshakeTrafficSecret,
+    ClientTrafficSecret0,
+    ServerTrafficSecret0,
+    ExporterSecret,
+}
+
+impl Label {
+    fn from_name(name: &[u8]) -> Option<Label> {
+        Some(match name {
+            b"CLIENT_RANDOM" => Label::ClientRandom,
+            b"CLIENT_EARLY_TRAFFIC_SECRET" => Label::ClientEarlyTrafficSecret,
+            b"CLIENT_HANDSHAKE_TRAFFIC_SECRET" => Label::ClientHandshakeTrafficSecret,
+            b"SERVER_HANDSHAKE_TRAFFIC_SECRET" => Label::ServerHandshakeTrafficSecret,
+            b"CLIENT_TRAFFIC_SECRET_0" => Label::ClientTrafficSecret0,
+            b"SERVER_TRAFFIC_SECRET_0" => Label::ServerTrafficSecret0,
+            b"EXPORTER_SECRET" => Label::ExporterSecret,
+            _ => return None,
+        })
+    }
+
+    /// A master secret is 48 bytes (RFC 5246 8.1); a TLS 1.3 secret is as long as the
+    /// suite's hash, SHA-256 or SHA-384.
+    fn fits(self, len: usize) -> bool {
+        match self {
+            Label::ClientRandom => len == 48,
+            _ => len == 32 || len == 48,
+        }
+    }
+
+    fn field(self, secrets: &mut Secrets) -> &mut Option<Secret> {
+        match self {
+            Label::ClientRandom => &mut secrets.master_secret,
+            Label::ClientEarlyTrafficSecret => &mut secrets.client_early_traffic_secret,
+            Label::ClientHandshakeTrafficSecret => &mut secrets.client_handshake_traffic_secret,
+            Label::ServerHandshakeTrafficSecret => &mut secrets.server_handshake_traffic_secret,
+            Label::ClientTrafficSecret0 => &mut secrets.client_traffic_secret_0,
+            Label::ServerTrafficSecret0 => &mut secrets.server_traffic_secret_0,
+            Label::ExporterSecret => &mut secrets.exporter_secret,
+        }
+    }
+}
+
+enum Parsed {
+    Secret(Label, [u8; 32], Secret),
+    UnknownLabel,
+    Malformed,
+}
+
+/// One non-blank, non-comment line: three fields separated by spaces or tabs.
+fn parse_line(line: &[u8]) -> Parsed {
+    let mut fields = line
+        .split(|b| b.is_ascii_whitespace())
+        .filter(|f| !f.is_empty());
+    let (Some(name), Some(random), Some(secret), None) =
+        (fields.next(), fields.next(), fields.next(), fields.next())
+    else {
+        return Parsed::Malformed;
+    };
+    let Some(label) = Label::from_name(name) else {
+        return Parsed::UnknownLabel;
+    };
+    let mut buf = [0u8; MAX_SECRET];
+    let (Some(random), Some(secret_len)) = (hex_array::<32>(random), hex_into(secret, &mut buf))
+    else {
+        return Parsed::Malformed;
+    };
+    let secret = buf.get(..secret_len).and_then(Secret::new);
+    match secret {
+        Some(secret) if label.fits(secret_len) => Parsed::Secret(label, random, secret),
+        _ => Parsed::Malformed,
+    }
+}
+
+fn hex_array<const N: usize>(hex: &[u8]) -> Option<[u8; N]> {
+    let mut out = [0u8; N];
+    (hex_into(hex, &mut out)? == N).then_some(out)
+}
+
+/// Decodes `hex` into the start of `out`, giving the length; `None` if it is not whole
+/// bytes of hex digits or does not fit.
+fn hex_into(hex: &[u8], out: &mut [u8]) -> Option<usize> {
+    if !hex.len().is_multiple_of(2) || hex.len() / 2 > out.len() {
+        return None;
+    }
+    for (pair, byte) in hex.chunks_exact(2).zip(out.iter_mut()) {
+        let (hi, lo) = (pair.first()?, pair.get(1)?);
+        *byte = (hex_digit(*hi)? << 4) | hex_digit(*lo)?;
+    }
+    Some(hex.len() / 2)
+}
+
+fn hex_digit(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const RANDOM: &str = "77aa3086bf94e8a074faeacceded99914f966ca8822c1166f94fdd14ae715ad5";
+    const MASTER: &str = "5b567dfc9e354331c39e7abfe82a9b48749e7067dd4dd01bb4400ddbc49a6786\
+                          00112233445566778899aabbccddeeff";
+
+    fn random() -> [u8; 32] {
+        hex_array::<32>(RANDOM.as_bytes()).unwrap()
+    }
+
+    /// A TLS 1.3 key log as OpenSSL 3.0's s_client -keylogfile writes it (the
+    /// tls13-aes256gcm fixture's lines).
+    const TLS13_LOG: &str = include_str!("testdata/decrypt/tls13-aes256gcm.txt");
+
+    fn keylog_lines(fixture: &str) -> String {
+        fixture
+            .lines()
+            .filter_map(|l| l.strip_prefix("keylog "))
+            .map(|l| format!("{l}\n"))
+            .collect()
+    }
+
+    #[test]
+    fn reads_a_tls12_line() {
+        let mut log = KeyLog::default();
+        log.add_text(format!("# comment\n\nCLIENT_RANDOM {RANDOM} {MASTER}\n").as_bytes());
+        let secrets = log.secrets(&random()).unwrap();
+        assert_eq!(secrets.master_secret.as_ref().unwrap().len(), 48);
+        assert_eq!(
+            secrets.master_secret.as_ref().unwrap().as_bytes().first(),
+            Some(&0x5b)
+        );
+        assert_eq!(log.len(), 1);
+        assert_eq!(log.stats().lines, 3);
+        assert_eq!(log.stats().secrets, 1);
+        assert_eq!(log.stats().malformed, 0);
+    }
+
+    #[test]
+    fn reads_openssl_tls13_lines() {
+        let mut log = KeyLog::default();
+        log.add_text(keylog_lines(TLS13_LOG).as_bytes());
+        assert_eq!(log.len(), 1);
+        assert_eq!(log.stats().secrets, 5);
+        let (_, secrets) = log.entries.iter().next().unwrap();
+        let hs = secrets.server_handshake_traffic_secret.as_ref().unwrap();
+        assert_eq!(hs.len(), 48, "TLS_AES_256_GCM_SHA384: SHA-384 secrets");
+        assert!(secrets.client_handshake_traffic_secret.is_some());
+        assert!(secrets.client_traffic_secret_0.is_some());
+        assert!(secrets.server_traffic_secret_0.is_some());
+        assert!(secrets.exporter_secret.is_some());
+        assert!(secrets.master_secret.is_none());
+        assert!(secrets.client_early_traffic_secret.is_none());
+    }
+
+    #[test]
+    fn pieces_of_any_size_read_as_the_whole() {
+        let text = keylog_lines(TLS13_LOG);
+        let mut whole = KeyLog::default();
+        whole.add_text(text.as_bytes());
+        for size in [1, 7, 64, 200] {
+            let mut pieces = KeyLog::default();
+            for piece in text.as_bytes().chunks(size) {
+                pieces.add_text(piece);
+            }
+            assert_eq!(pieces.stats(), whole.stats(), "pieces of {size}");
+            assert_eq!(pieces.entries, whole.entries);
+        }
+    }
+
+    #[test]
+    fn a_last_line_without_newline_waits_for_finish() {
+        let mut log = KeyLog::default();
+        log.add_text(format!("CLIENT_RANDOM {RANDOM} {MASTER}").as_bytes());
+        assert!(log.is_empty(), "the line may still grow");
+        log.finish();
+        assert_eq!(log.len(), 1);
+        log.finish();
+        assert_eq!(log.stats().lines, 1);
+    }
+
+    #[test]
+    fn crlf_tabs_and_upper_case_hex_are_read() {
+        let mut log = KeyLog::default();
+        let line = format!("CLIENT_RANDOM\t{}  {}\r\n", RANDOM.to_uppercase(), MASTER);
+        log.add_text(line.as_bytes());
+        assert_eq!(log.len(), 1);
+        assert!(log.secrets(&random()).is_some());
+    }
+
+    #[test]
+    fn malformed_lines_are_counted_by_number_only() {
+        let mut log = KeyLog::default();
+        let text = format!(
+            "CLIENT_RANDOM {RANDOM}\n\
+             CLIENT_RANDOM {RANDOM} {MASTER} extra\n\
+             CLIENT_RANDOM {RANDOM} 0011\n\
+             CLIENT_RANDOM zz{} {MASTER}\n\
+             SERVER_TRAFFIC_SECRET_0 {RANDOM} {}\n\
+             RSA 0011223344556677 {MASTER}\n\
+             CLIENT_RANDOM {RANDOM} {MASTER}\n",
+            &RANDOM[2..],
+            &MASTER[..62]
+        );
+        log.add_text(text.as_bytes());
+        let stats = log.stats();
+        assert_eq!(stats.malformed, 5);
+        let numbers: Vec<u64> = stats.malformed_lines.iter().map(|l| l.line).collect();
+        assert_eq!(numbers, [1, 2, 3, 4, 5]);
+        assert!(
+            stats
+                .malformed_lines
+                .iter()
+                .all(|l| l.source == Source::Text)
+        );
+        assert_eq!(stats.unknown_labels, 1, "the old RSA form");
+        assert_eq!(log.len(), 1);
+    }
+
+    #[test]
+    fn only_the_first_malformed_line_numbers_are_kept() {
+        let mut log = KeyLog::default();
+        log.add_text("junk\n".repeat(100).as_bytes());
+        assert_eq!(log.stats().malformed, 100);
+        assert_eq!(log.stats().malformed_lines.len(), MALFORMED_LINES_KEPT);
+    }
+
+    #[test]
+    fn a_long_line_is_not_held() {
+        let mut log = KeyLog::default();
+        for _ in 0..1000 {
+            log.add_text(&[b'a'; 1000]);
+            assert!(log.pending.len() <= MAX_LINE);
+        }
+        log.add_text(format!("\nCLIENT_RANDOM {RANDOM} {MASTER}\n").as_bytes());
+        assert_eq!(log.stats().malformed, 1);
+        assert_eq!(log.stats().malformed_lines.first().map(|l| l.line), Some(1));
+        assert_eq!(log.len(), 1);
+    }
+
+    #[test]
+    fn entries_are_bounded() {
+        let mut log = KeyLog::with_max_entries(2);
+        for i in 0..5u8 {
+            let random = format!("{i:02x}{}", &RANDOM[2..]);
+            log.add_text(format!("CLIENT_RANDOM {random} {MASTER}\n").as_bytes());
+        }
+        // A known client random still takes its other secrets.
+        let secret = "ab".repeat(32);
+        let random = format!("00{}", &RANDOM[2..]);
+        log.add_text(format!("EXPORTER_SECRET {random} {secret}\n").as_bytes());
+        assert_eq!(log.len(), 2);
+        assert_eq!(log.stats().over_limit, 3);
+        assert_eq!(log.stats().secrets, 3);
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let mut log = KeyLog::default();
+        log.add_text(format!("CLIENT_RANDOM {RANDOM} {MASTER}\nCLIENT_RANDOM {RANDOM}").as_bytes());
+        let shown = format!("{log:?} {:?}", log.secrets(&random()));
+        assert!(shown.contains("Secret(48 bytes)"), "{shown}");
+        assert!(!shown.to_lowercase().contains("5b567dfc"), "{shown}");
+        assert!(!shown.contains("91, 86"), "{shown}");
+    }
+
+    #[test]
+    fn reads_a_decryption_secrets_block() {
+        let mut log = KeyLog::default();
+        // As editcap --inject-secrets writes it: the file's text, zero-padded to 32 bits.
+        let text = format!("CLIENT_RANDOM {RANDOM} {MASTER}\njunk");
+        let mut data = text.clone().into_bytes();
+        data.resize(text.len().next_multiple_of(4), 0);
+        let len = u32::try_from(text.len()).unwrap();
+        log.add_text(b"CLIENT_RAN");
+        assert_eq!(
+            log.add_decryption_secrets(SECRETS_TYPE_TLS_KEY_LOG, len, &data),
+            Ok(())
+        );
+        assert_eq!(log.len(), 1);
+        assert_eq!(
+            log.stats().malformed_lines,
+            [LineAt {
+                source: Source::DecryptionSecretsBlock(1),
+                line: 2
+            }]
+        );
+        // The held text line is still the file's.
+        assert_eq!(log.pending, b"CLIENT_RAN");
+        let wireguard = 0x5747_4b4c;
+        assert_eq!(
+            log.add_decryption_secrets(wireguard, 4, b"abcd"),
+            Err(SecretsBlockError::NotTlsKeyLog {
+                secrets_type: wireguard
+            })
+        );
+        assert_eq!(log.stats().other_secrets_blocks, 1);
+    }
+
+    #[test]
+    fn a_secrets_block_ending_in_newline_has_no_empty_last_line() {
+        let mut log = KeyLog::default();
+        let text = format!("CLIENT_RANDOM {RANDOM} {MASTER}\n");
+        let len = u32::try_from(text.len()).unwrap();
+        log.add_decryption_secrets(SECRETS_TYPE_TLS_KEY_LOG, len, text.as_bytes())
+            .unwrap();
+        assert_eq!(log.stats().lines, 1);
+        // A length past the data reads what there is.
+        log.add_decryption_secrets(SECRETS_TYPE_TLS_KEY_LOG, u32::MAX, text.as_bytes())
+            .unwrap();
+        assert_eq!(log.stats().secrets, 2);
+    }
+
+    proptest! {
+        #[test]
+        fn any_bytes_in_any_pieces(data in proptest::collection::vec(any::<u8>(), 0..2048),
+                                   cut in 1usize..300) {
+            let mut log = KeyLog::with_max_entries(4);
+            for piece in data.chunks(cut) {
+                log.add_text(piece);
+                prop_assert!(log.pending.len() <= MAX_LINE);
+            }
+            log.finish();
+            let _ = log.add_decryption_secrets(SECRETS_TYPE_TLS_KEY_LOG, 100, &data);
+            prop_assert!(log.len() <= 4);
+            prop_assert!(log.stats().malformed_lines.len() <= MALFORMED_LINES_KEPT);
+            let _ = log.secrets(&[0; 32]);
+        }
+    }
+}
