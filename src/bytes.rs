@@ -6,6 +6,12 @@ pub(crate) fn be_u16(data: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_be_bytes(bytes.try_into().ok()?))
 }
 
+/// The 24-bit big-endian number at `at` (TLS's handshake and certificate lengths).
+pub(crate) fn be_u24(data: &[u8], at: usize) -> Option<usize> {
+    let b = data.get(at..at.checked_add(3)?)?;
+    Some(b.iter().fold(0, |n, &byte| n << 8 | usize::from(byte)))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

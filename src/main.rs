@@ -12,6 +12,7 @@ use tlsdiag::connection::{Connection, Outcome};
 use tlsdiag::diagnose::DiagnoseOptions;
 use tlsdiag::report::{self, Style, Summary};
 use tlsdiag::shard;
+use tlsdiag::tls::keylog::KeyLog;
 
 /// Every connection's record is a few dozen allocations, made and freed as the capture goes
 /// by, with `-j` often freed by another thread than the one that made them: mimalloc serves
@@ -100,6 +101,10 @@ struct ReportArgs {
     /// Colour the text report.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     color: ColorChoice,
+    /// A key log to decrypt with (repeatable): the NSS format that SSLKEYLOGFILE,
+    /// openssl -keylogfile and browsers write. A pcapng's own secrets are read without it.
+    #[arg(long = "keylog", value_name = "FILE")]
+    keylogs: Vec<std::path::PathBuf>,
 }
 
 /// The bounds on memory; each one that bites is counted in the summary. Sizes take a K, M or G
@@ -253,6 +258,28 @@ impl ReportArgs {
         options
     }
 
+    /// The secrets of every `--keylog` file and of the captures' Decryption Secrets Blocks;
+    /// none when there are none. A file that cannot be read is an error; its lines are never
+    /// shown, since they are secrets.
+    fn keylog(&self, captures: &[String]) -> Result<Option<KeyLog>, String> {
+        let mut keylog = KeyLog::default();
+        for path in &self.keylogs {
+            let text = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            keylog.add_text(&text);
+            keylog.finish();
+        }
+        for path in captures.iter().filter(|p| *p != "-") {
+            let Ok(file) = std::fs::File::open(path) else {
+                continue;
+            };
+            for (kind, len, data) in tlsdiag::capture::decryption_secrets(file) {
+                let _ = keylog.add_decryption_secrets(kind, len, &data);
+            }
+        }
+        let given = !self.keylogs.is_empty() || !keylog.is_empty();
+        Ok(given.then_some(keylog))
+    }
+
     fn sink(&self) -> Sink<'_> {
         Sink {
             format: self.format,
@@ -279,7 +306,14 @@ impl ReportArgs {
 }
 
 fn analyze(args: &AnalyzeArgs) -> ExitCode {
-    let options = args.report.options();
+    let mut options = args.report.options();
+    match args.report.keylog(&args.files) {
+        Ok(keylog) => options.keylog = keylog.map(std::sync::Arc::new),
+        Err(e) => {
+            eprintln!("tlsdiag: {e}");
+            return ExitCode::from(2);
+        }
+    }
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let mut sink = args.report.sink();

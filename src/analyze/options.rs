@@ -3,7 +3,9 @@
 use crate::diagnose::DiagnoseOptions;
 use crate::flow::Limits;
 use crate::net::DefragLimits;
+use crate::tls::keylog::KeyLog;
 use crate::tls::{self};
+use std::sync::Arc;
 
 /// TLS's registered ports (IANA) and the usual alternatives, on which connections that never
 /// carried TLS are reported too.
@@ -38,6 +40,8 @@ pub struct Options {
     pub linger: f64,
     /// Datagrams pending reassembly from IP fragments, their bytes, and their timeout.
     pub defrag: DefragLimits,
+    /// Secrets to decrypt with (`--keylog`, and a pcapng's Decryption Secrets Blocks).
+    pub keylog: Option<Arc<KeyLog>>,
 }
 
 /// How many of an open connection's recent packets are kept, and the budget of them all.
@@ -71,6 +75,7 @@ impl Default for Options {
             keep_packets: None,
             linger: DEFAULT_LINGER,
             defrag: DefragLimits::default(),
+            keylog: None,
         }
     }
 }

@@ -3,13 +3,15 @@
 
 use super::{Finished, Moment, Options, PacketCounters, ReportOrder, Run, SavedPacket, take_ring};
 use crate::capture::{Packet, Timestamp};
-use crate::connection::Seen;
 use crate::connection::{Connection, Facts, Limit, LimitHit};
+use crate::connection::{Decryption, Seen};
 use crate::diagnose::{self, DiagnoseOptions};
 use crate::flow::{Endpoint, Flow, FlowTable, PerSide, Placement, Reassembler, RoleEvidence, Side};
 use crate::net::{self, Segment};
+use crate::tls::session::Session;
 use crate::tls::{self, Decoder, Located};
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 /// Per-connection state: the record, and the two directions' reassembly and decoding.
 pub(super) struct State {
@@ -28,6 +30,8 @@ pub(super) struct State {
     pub(super) last_clock: Timestamp,
     /// Handed to the table's schedule of retirements (once closed).
     pub(super) scheduled: bool,
+    /// With a key log: the connection's keys and transcript, which both decoders use.
+    pub(super) session: Option<Box<Session>>,
 }
 
 /// A connection to put on the table's schedule of retirements: its endpoints, its stream, and
@@ -79,8 +83,12 @@ pub(super) fn new_connection(
     packet: &Packet<'_>,
     seg: &Segment<'_>,
     reassembled: Option<&[net::Layer]>,
+    options: &Options,
 ) -> Box<Connection> {
     let mut conn = Box::new(Connection::new(0, packet.frame, packet.ts));
+    if options.keylog.is_some() {
+        conn.decryption = Decryption::NoKeys;
+    }
     if seg.depth > 0 {
         conn.encapsulation = match reassembled {
             Some(layers) => layers.to_vec(),
@@ -117,7 +125,7 @@ pub(super) fn open<'t>(
         |s| due(s, linger),
         || State {
             // Its tcp.stream is known once the table has taken it (below).
-            conn: new_connection(packet, seg, reassembled),
+            conn: new_connection(packet, seg, reassembled, options),
             streams: streams(options),
             decoders: decoders(options),
             settled: false,
@@ -126,6 +134,7 @@ pub(super) fn open<'t>(
             ring_bytes: 0,
             last_clock: clock,
             scheduled: false,
+            session: session(options),
         },
     );
     let diagnose = &options.diagnose;
@@ -207,11 +216,16 @@ pub(super) fn decode_side(state: &mut State, side: Side, events: &mut Vec<Locate
         return;
     }
     events.clear();
-    let used = state
-        .decoders
-        .get_mut(side)
-        .feed(stream.data(), |at| stream.origin_of(at), events);
+    let decoder = state.decoders.get_mut(side);
+    let origin = |at| stream.origin_of(at);
+    let used = match state.session.is_some() {
+        false => decoder.feed(stream.data(), origin, events),
+        true => decoder.feed_decrypting(stream.data(), origin, events, &mut state.session),
+    };
     stream.consume(used);
+    if let Some(session) = &state.session {
+        state.conn.decryption = session.status();
+    }
     for Located { event, frame, ts } in events.drain(..) {
         state.conn.tls_event(side, event, frame, ts);
     }
@@ -227,6 +241,12 @@ fn streams(options: &Options) -> PerSide<Reassembler> {
         client: Reassembler::new(options.reassembly),
         server: Reassembler::new(options.reassembly),
     }
+}
+
+/// A connection's decryption, when a key log was given.
+fn session(options: &Options) -> Option<Box<Session>> {
+    let keylog = options.keylog.as_ref()?;
+    Some(Box::new(Session::new(Arc::clone(keylog))))
 }
 
 /// Each direction's TLS decoder, at the start of its stream.
@@ -245,6 +265,7 @@ pub(super) fn restart(state: &mut State, options: &Options, frame: u64) {
     state.conn.new_attempt(frame);
     state.streams = streams(options);
     state.decoders = decoders(options);
+    state.session = session(options);
     state.settled = false;
     state.scheduled = false;
 }

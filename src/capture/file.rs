@@ -195,6 +195,47 @@ where
     (stats, result)
 }
 
+/// The Decryption Secrets Blocks a pcapng file holds before its first packet (where editcap
+/// --inject-secrets and Wireshark put them), as (secrets type, length, data): read ahead of the
+/// analysis, so that the keys are there when the handshakes come. A file that is not pcapng,
+/// or does not read, gives none; its errors are the analysis's to report.
+pub fn decryption_secrets(input: impl Read + Send) -> Vec<(u32, u32, Vec<u8>)> {
+    use pcap_parser::Block;
+    /// Blocks looked at before the first packet, at most.
+    const MAX_BLOCKS: usize = 256;
+    let mut found = Vec::new();
+    let Ok(mut reader) = create_reader(INITIAL_BUFFER, input) else {
+        return found;
+    };
+    for _ in 0..MAX_BLOCKS {
+        let offset = reader.consumed() as u64;
+        match reader.next() {
+            Ok((len, block)) => {
+                match block {
+                    PcapBlockOwned::NG(Block::DecryptionSecrets(dsb)) => {
+                        found.push((dsb.secrets_type.0, dsb.secrets_len, dsb.data.to_vec()));
+                    }
+                    PcapBlockOwned::NG(
+                        Block::SectionHeader(_)
+                        | Block::InterfaceDescription(_)
+                        | Block::NameResolution(_)
+                        | Block::InterfaceStatistics(_),
+                    ) => {}
+                    _ => break,
+                }
+                reader.consume_noshift(len);
+            }
+            Err(PcapError::Incomplete(_) | PcapError::BufferTooSmall) => {
+                if refill_or_grow(reader.as_mut(), offset).is_err() {
+                    break;
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    found
+}
+
 /// Legacy pcap, read in large chunks that are handed on whole (`Shared`): a packet's bytes
 /// are never copied, and another thread may hold a chunk while the next one is read. The
 /// records are parsed by pcap-parser; only the buffering is ours.

@@ -9,7 +9,8 @@ pub mod live;
 mod write;
 
 pub use file::{
-    CaptureError, CaptureFormat, FileStats, MAX_INTERFACES, read_capture, read_capture_shared,
+    CaptureError, CaptureFormat, FileStats, MAX_INTERFACES, decryption_secrets, read_capture,
+    read_capture_shared,
 };
 pub use write::PcapWriter;
 

@@ -175,6 +175,10 @@ pub struct Facts {
     pub(crate) plaintext_first: Option<SideAt>,
     /// The first of tlsdiag's limits this connection reached.
     pub(crate) limit: Option<LimitHit>,
+    /// Each side's decrypted Finished, checked against the transcript.
+    pub(crate) finished_checked: PerSide<Option<bool>>,
+    /// The first Finished that did not verify: the handshake was altered on the way.
+    pub(crate) finished_mismatch: Option<SideAt>,
     /// Certificates left undecoded by --max-chain or --max-certificate.
     pub(crate) certificates_over_limit: usize,
     /// The last attempt reset before this one, on the same port pair and sequence numbers.

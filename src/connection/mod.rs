@@ -19,6 +19,7 @@ use crate::capture::Timestamp;
 use crate::flow::{Endpoint, PerSide, RoleEvidence, Side};
 use crate::tls::certificate::CertificateInfo;
 use crate::tls::handshake::version;
+pub use crate::tls::session::Decryption;
 use crate::tls::values::AlertLevel;
 use crate::wire_text::WireText;
 use serde::Serialize;
@@ -90,6 +91,8 @@ pub struct Connection {
     pub(crate) certificate_requested: bool,
 
     pub alerts: Vec<Alert>,
+    /// With a key log: whether this connection's records were decrypted.
+    pub decryption: Decryption,
     pub encrypted_records: PerSide<RecordStats>,
     /// The first bytes of each side's non-TLS data, printable (STARTTLS, HTTP, banners).
     pub plaintext: PerSide<Option<String>>,

@@ -11,7 +11,7 @@ use crate::flow::Side;
 use crate::tls::handshake::{Sslv2ServerHello, kind, version};
 use crate::tls::names;
 use crate::tls::values::{AlertDescription, AlertLevel};
-use crate::tls::{ClientHello, Event, Message, ServerHello};
+use crate::tls::{ClientHello, Decrypted, Event, Message, ServerHello};
 use crate::wire_text::WireText;
 
 impl Connection {
@@ -96,6 +96,7 @@ impl Connection {
                 };
                 self.note(side, frame, ts, event, Some(detail));
             }
+            Event::Decrypted(content) => self.decrypted(side, frame, ts, content),
             Event::Malformed(error) => {
                 let detail = error.to_string();
                 self.malformed.push(format!("frame {frame}: {detail}"));
@@ -106,6 +107,64 @@ impl Connection {
                     EventKind::Malformed,
                     Some(Detail::Text(detail)),
                 );
+            }
+        }
+    }
+
+    /// What a record of the key log's connection held. A decrypted alert completes the
+    /// encrypted one just recorded at its frame (or is recorded, when its size did not say
+    /// alert); a decrypted handshake message is taken as its cleartext twin is, but hellos
+    /// of a renegotiation, which only the ladder shows.
+    fn decrypted(&mut self, side: Side, frame: u64, ts: Timestamp, content: Decrypted) {
+        // The ladder names what the record held, in place of its size.
+        if let Some(last) = self.timeline.last()
+            && last.frame == frame
+            && last.from == side
+            && matches!(
+                last.event,
+                EventKind::EncryptedHandshake
+                    | EventKind::EncryptedAlert
+                    | EventKind::ApplicationData
+            )
+            && !matches!(content, Decrypted::Finished { .. })
+        {
+            self.timeline.pop();
+        }
+        match content {
+            Decrypted::Alert { level, description } => {
+                let (level, description) = (AlertLevel(level), AlertDescription(description));
+                let last = self.alerts.last_mut();
+                match last {
+                    Some(a) if a.frame == frame && a.from == side && a.level.is_none() => {
+                        a.level = Some(level);
+                        a.description = Some(description);
+                    }
+                    _ => self.alerts.push(Alert {
+                        frame,
+                        time: self.time_of(ts),
+                        from: side,
+                        level: Some(level),
+                        description: Some(description),
+                        encrypted: true,
+                    }),
+                }
+                let detail = Detail::Alert { level, description };
+                self.note(side, frame, ts, EventKind::Alert, Some(detail));
+            }
+            Decrypted::Handshake(Message::ClientHello(_)) => {
+                self.note(side, frame, ts, EventKind::ClientHello, None);
+            }
+            Decrypted::Handshake(Message::ServerHello(_)) => {
+                self.note(side, frame, ts, EventKind::ServerHello, None);
+            }
+            Decrypted::Handshake(message) => self.handshake_message(side, frame, ts, message),
+            Decrypted::Finished { verified } => {
+                *self.facts.finished_checked.get_mut(side) = Some(verified);
+                if !verified {
+                    self.facts
+                        .finished_mismatch
+                        .get_or_insert(SideAt { frame, side });
+                }
             }
         }
     }

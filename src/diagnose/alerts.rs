@@ -25,9 +25,36 @@ fn decisive_alert(conn: &Connection) -> Option<&Alert> {
 
 fn alert_words(alert: &Alert) -> String {
     match (alert.level, alert.description) {
+        (Some(l), Some(d)) if alert.encrypted => {
+            format!("{} (decrypted with the key log)", AlertText(l, d))
+        }
         (Some(l), Some(d)) => AlertText(l, d).to_string(),
         _ => "an encrypted alert".to_string(),
     }
+}
+
+/// A decrypted Finished whose verify_data is not the captured handshake's: whatever the ends
+/// then did, the handshake bytes changed between them, which only a key log can show.
+pub(crate) fn finished_mismatch(conn: &Connection) -> Option<Diagnosis> {
+    let at = conn.facts.finished_mismatch?;
+    let stage = stage_at(conn, at.frame);
+    let d = Diagnosis::new(Code::CryptoFailure, stage, EndedBy::Network, at.frame)
+        .with_client_hello(conn)
+        .summary(format!(
+            "the {}'s Finished does not match the handshake captured: its bytes were altered \
+            on the way",
+            side_word(at.side)
+        ))
+        .evidence(
+            at.frame,
+            format!(
+                "the {}'s Finished, decrypted with the key log, does not verify against the \
+                transcript of the captured handshake messages",
+                side_word(at.side)
+            ),
+        )
+        .words(Why::FinishedMismatch);
+    Some(d)
 }
 
 /// A HelloRetryRequest and no ServerHello after it: the retry is where it failed.

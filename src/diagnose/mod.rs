@@ -59,6 +59,7 @@ const RULES: &[Rule] = &[
     capture::gap_before_the_end,
     plaintext::client_not_tls,
     plaintext::server_not_tls,
+    alerts::finished_mismatch,
     alerts::hello_retry_failed,
     alerts::alert_received,
     closes::certificate_rejected_tls13,
@@ -71,7 +72,8 @@ const RULES: &[Rule] = &[
 pub(crate) fn judge(conn: &Connection, options: &DiagnoseOptions) -> Judgement {
     // Without its start, even a completed handshake cannot be vouched for.
     let started_late = capture::started_late(conn);
-    if let (Some(frame), None) = (conn.facts.established_at, &started_late) {
+    let altered = conn.facts.finished_mismatch.is_some();
+    if let (Some(frame), None, false) = (conn.facts.established_at, &started_late, altered) {
         return Judgement {
             verdict: established(conn, frame),
             diagnosis: None,

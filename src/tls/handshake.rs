@@ -6,7 +6,7 @@
 use super::Limits;
 use super::certificate::{CertificateInfo, decode_certificate_cached};
 use super::malformed::{Declared, Hello, Malformed, Sslv2Field, Sslv2Message};
-use crate::bytes::be_u16;
+use crate::bytes::{be_u16, be_u24};
 use crate::wire_text::WireText;
 use std::sync::Arc;
 use tls_parser::nom::{self, IResult};
@@ -28,6 +28,7 @@ pub mod kind {
     pub(crate) const CERTIFICATE_VERIFY: u8 = 15;
     pub(crate) const CLIENT_KEY_EXCHANGE: u8 = 16;
     pub(crate) const FINISHED: u8 = 20;
+    pub(crate) const KEY_UPDATE: u8 = 24;
 }
 
 /// Protocol versions as the hellos carry them.
@@ -99,6 +100,8 @@ const HELLO_RETRY_RANDOM: [u8; 32] = [
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ClientHello {
     pub(crate) legacy_version: u16,
+    /// The key log's index: a connection's secrets are found by its client random.
+    pub(crate) random: [u8; 32],
     /// supported_versions when present (GREASE included, as sent).
     pub(crate) supported_versions: Vec<u16>,
     pub(crate) cipher_suites: Vec<u16>,
@@ -123,6 +126,8 @@ pub struct ClientHello {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ServerHello {
     pub(crate) legacy_version: u16,
+    /// With the client's, what TLS 1.2 derives its keys from.
+    pub(crate) random: [u8; 32],
     /// The version selected through supported_versions, when the extension is present.
     pub(crate) selected_version: Option<u16>,
     pub(crate) cipher: u16,
@@ -194,6 +199,7 @@ fn decode_client_hello(msg: &[u8]) -> Result<ClientHello, Malformed> {
     };
     let mut out = ClientHello {
         legacy_version: ch.version.0,
+        random: ch.random.try_into().unwrap_or_default(),
         cipher_suites: ch.ciphers.into_iter().map(|c| c.0).collect(),
         session_id: ch.session_id.unwrap_or_default().to_vec(),
         length: msg.len(),
@@ -309,6 +315,7 @@ fn decode_server_hello(msg: &[u8]) -> Result<ServerHello, Malformed> {
     };
     let mut out = ServerHello {
         legacy_version: version,
+        random: random.try_into().unwrap_or_default(),
         cipher,
         session_id: session_id.unwrap_or_default().to_vec(),
         hello_retry: random == HELLO_RETRY_RANDOM,
@@ -360,25 +367,55 @@ fn decode_certificate_chain(msg: &[u8], limits: &Limits) -> Result<Message, Malf
     let TlsMessageHandshake::Certificate(contents) = parse(msg)? else {
         return Err(Malformed::NotTheDeclaredType(Declared::Certificate));
     };
+    let raws: Vec<&[u8]> = contents.cert_chain.iter().map(|c| c.data).collect();
+    Ok(chain_of(&raws, limits))
+}
+
+/// A decrypted handshake message of TLS 1.3, whose Certificate differs from TLS 1.2's: a
+/// request context first, and extensions after each certificate (RFC 8446 4.4.2), a form
+/// tls-parser does not read.
+pub(crate) fn decode_tls13(msg: &[u8], limits: &Limits) -> Result<Message, Malformed> {
+    if msg.first() != Some(&kind::CERTIFICATE) {
+        return decode(msg, limits);
+    }
+    let cut = || Malformed::NotTheDeclaredType(Declared::Certificate);
+    let body = msg.get(4..).ok_or_else(cut)?;
+    let context = usize::from(*body.first().ok_or_else(cut)?);
+    let list_len = be_u24(body, 1 + context).ok_or_else(cut)?;
+    let mut list = body
+        .get(4 + context..4 + context + list_len)
+        .ok_or_else(cut)?;
+    let mut raws = Vec::new();
+    while !list.is_empty() {
+        let len = be_u24(list, 0).ok_or_else(cut)?;
+        raws.push(list.get(3..3 + len).ok_or_else(cut)?);
+        let extensions = usize::from(be_u16(list, 3 + len).ok_or_else(cut)?);
+        list = list.get(3 + len + 2 + extensions..).ok_or_else(cut)?;
+    }
+    Ok(chain_of(&raws, limits))
+}
+
+/// A Certificate message's chain, decoded within the limits.
+fn chain_of(raws: &[&[u8]], limits: &Limits) -> Message {
     let mut chain = Vec::new();
-    let mut over_limit = contents.cert_chain.len().saturating_sub(limits.max_chain);
+    let mut over_limit = raws.len().saturating_sub(limits.max_chain);
     let mut undecoded = over_limit;
-    for raw in contents.cert_chain.iter().take(limits.max_chain) {
-        if raw.data.len() > limits.max_certificate {
+    for raw in raws.iter().take(limits.max_chain) {
+        if raw.len() > limits.max_certificate {
             over_limit += 1;
             undecoded += 1;
             continue;
         }
-        match decode_certificate_cached(raw.data) {
+        match decode_certificate_cached(raw) {
             Ok(c) => chain.push(c),
             Err(_) => undecoded += 1,
         }
     }
-    Ok(Message::Certificate {
+    Message::Certificate {
         chain,
         undecoded,
         over_limit,
-    })
+    }
 }
 
 /// Decodes an SSLv2-format CLIENT-HELLO body (after the 2-byte record header): version,

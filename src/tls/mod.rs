@@ -12,6 +12,7 @@ pub mod keylog;
 pub(crate) mod malformed;
 pub mod names;
 pub mod record;
+pub(crate) mod session;
 pub mod values;
 
 use crate::capture::Timestamp;
@@ -97,6 +98,23 @@ pub(crate) enum Event {
     },
     /// Bytes that claimed to be TLS but do not decode.
     Malformed(Malformed),
+    /// What an `Encrypted` record just before held, opened with the key log's keys.
+    Decrypted(Decrypted),
+}
+
+/// The content of a record opened with a key log's keys.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decrypted {
+    Handshake(Message),
+    Alert {
+        level: u8,
+        description: u8,
+    },
+    /// A Finished checked against the transcript: `false` when the handshake the peers saw
+    /// is not the one captured (a middlebox altered it).
+    Finished {
+        verified: bool,
+    },
 }
 
 /// An event and the frame whose bytes completed it.

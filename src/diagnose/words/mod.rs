@@ -97,6 +97,8 @@ pub(super) enum Why<'a> {
         peer: Side,
         alert: Option<Desc>,
     },
+    /// `CryptoFailure`: a decrypted Finished that the captured handshake does not verify.
+    FinishedMismatch,
     /// `CryptoFailure` (after the peer's Finished) or `Alert`: a TLS 1.2 encrypted alert.
     EncryptedAlert {
         sender: Side,
@@ -471,6 +473,14 @@ pub(super) fn words(why: Why) -> Words {
                 "(look for the connection just before this one)"
             ),
             Some("ERR_SSL_VERSION_INTERFERENCE"),
+        ),
+        Why::FinishedMismatch => says(
+            "the handshake the two ends hashed is not the one captured: a middlebox (a proxy, \
+            a load balancer, an IPS) altered handshake bytes on the way, or the capture is of \
+            altered traffic",
+            "capture on both sides of every middlebox between the two ends and compare the \
+            handshake bytes; disable TLS inspection or rewriting for this traffic",
+            Some("ERR_SSL_PROTOCOL_ERROR"),
         ),
         Why::CryptoFailure { peer, alert } => {
             let peer = side_word(peer);

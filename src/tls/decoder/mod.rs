@@ -6,6 +6,7 @@
 mod records;
 mod scan;
 
+use super::session::Session;
 use super::{Counters, Event, Limits, Located, record};
 use crate::capture::Timestamp;
 
@@ -26,7 +27,7 @@ enum State {
     Lost,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Decoder {
     state: State,
     /// Whether this side sends the ClientHello (scanning for the right hello after plaintext).
@@ -44,6 +45,10 @@ pub struct Decoder {
     handshake: Vec<u8>,
     limits: Limits,
     pub(crate) counters: Counters,
+    /// The connection's decryption, lent for one `feed_decrypting` call.
+    session: Option<Box<Session>>,
+    /// Decrypted handshake bytes of a message that later records complete.
+    decrypted: Vec<u8>,
 }
 
 impl Decoder {
@@ -57,6 +62,8 @@ impl Decoder {
             handshake: Vec::new(),
             limits,
             counters: Counters::default(),
+            session: None,
+            decrypted: Vec::new(),
         }
     }
 
@@ -103,6 +110,21 @@ impl Decoder {
 
     /// Decodes what it can of `data`; returns how many bytes were used. `origin(i)` names the
     /// frame that carried `data[i]`.
+    /// `feed`, opening protected records with the connection's `session` (shared by both
+    /// directions, so lent for the call).
+    pub(crate) fn feed_decrypting(
+        &mut self,
+        data: &[u8],
+        origin: impl Fn(usize) -> Option<(u64, Timestamp)>,
+        out: &mut Vec<Located>,
+        session: &mut Option<Box<Session>>,
+    ) -> usize {
+        self.session = session.take();
+        let used = self.feed(data, origin, out);
+        *session = self.session.take();
+        used
+    }
+
     pub fn feed(
         &mut self,
         data: &[u8],

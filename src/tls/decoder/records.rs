@@ -5,7 +5,7 @@ use super::{Decoder, State, push};
 use crate::capture::Timestamp;
 use crate::tls::handshake::{self, Message};
 use crate::tls::record::{self, Framing};
-use crate::tls::{Event, Located, Malformed};
+use crate::tls::{Decrypted, Event, Located, Malformed};
 
 impl Decoder {
     pub(super) fn record(
@@ -41,12 +41,12 @@ impl Decoder {
             }
             Framing::Record {
                 content_type,
+                version,
                 payload,
                 total,
-                ..
             } => {
                 let last = at + total - 1;
-                self.content(content_type, payload, last, origin, out);
+                self.content((content_type, version), payload, last, origin, out);
                 Some(total)
             }
         }
@@ -103,9 +103,10 @@ impl Decoder {
         }
     }
 
+    /// One record's content, by its header's (content type, version).
     fn content(
         &mut self,
-        content_type: u8,
+        (content_type, version): (u8, u16),
         payload: &[u8],
         last: usize,
         origin: &impl Fn(usize) -> Option<(u64, Timestamp)>,
@@ -118,6 +119,9 @@ impl Decoder {
         let event = match content_type {
             record::CHANGE_CIPHER_SPEC => {
                 push(out, origin, last, Event::ChangeCipherSpec);
+                if let Some(session) = self.session.as_mut() {
+                    session.change_cipher_spec(self.server);
+                }
                 // Decided here, not by the caller: the next record may sit in the same segment.
                 if !self.tls13 {
                     self.encrypted = true;
@@ -137,7 +141,88 @@ impl Decoder {
             record::HEARTBEAT => Event::Heartbeat,
             _ => encrypted,
         };
+        let protected = matches!(event, Event::Encrypted { .. });
         push(out, origin, last, event);
+        if protected && self.session.is_some() {
+            self.decrypt((content_type, version), payload, last, origin, out);
+        }
+    }
+
+    /// A protected record opened with the session's keys: its alert, or the handshake
+    /// messages it holds or completes. Application data stays unread.
+    fn decrypt(
+        &mut self,
+        (content_type, version): (u8, u16),
+        payload: &[u8],
+        last: usize,
+        origin: &impl Fn(usize) -> Option<(u64, Timestamp)>,
+        out: &mut Vec<Located>,
+    ) {
+        let server = self.server;
+        let Some(session) = self.session.as_mut() else {
+            return;
+        };
+        let Some(plain) = session.open(server, content_type, version, payload) else {
+            return;
+        };
+        match (plain.content_type, plain.data.as_slice()) {
+            (record::ALERT, &[level, description]) => {
+                let alert = Decrypted::Alert { level, description };
+                push(out, origin, last, Event::Decrypted(alert));
+            }
+            (record::HANDSHAKE, data) => self.decrypted_handshake(data, last, origin, out),
+            _ => {}
+        }
+    }
+
+    /// Decrypted handshake messages, which may span records as cleartext ones do; each goes
+    /// to the session's transcript too, and a Finished is checked against it.
+    fn decrypted_handshake(
+        &mut self,
+        data: &[u8],
+        last: usize,
+        origin: &impl Fn(usize) -> Option<(u64, Timestamp)>,
+        out: &mut Vec<Located>,
+    ) {
+        let mut kept = std::mem::take(&mut self.decrypted);
+        kept.extend_from_slice(data);
+        let mut used = 0;
+        while let Some(len) = kept.get(used..).and_then(message_len) {
+            if len > self.limits.max_handshake_message {
+                self.counters.messages_over_limit += 1;
+                kept.clear();
+                used = 0;
+                break;
+            }
+            let Some(msg) = kept.get(used..used + len) else {
+                break;
+            };
+            used += len;
+            let decoded = if self.tls13 {
+                handshake::decode_tls13(msg, &self.limits)
+            } else {
+                handshake::decode(msg, &self.limits)
+            };
+            let Ok(message) = decoded else {
+                continue;
+            };
+            let verified = self
+                .session
+                .as_mut()
+                .and_then(|s| s.message(self.server, msg, &message));
+            push(
+                out,
+                origin,
+                last,
+                Event::Decrypted(Decrypted::Handshake(message)),
+            );
+            if let Some(verified) = verified {
+                let checked = Decrypted::Finished { verified };
+                push(out, origin, last, Event::Decrypted(checked));
+            }
+        }
+        kept.drain(..used.min(kept.len()));
+        self.decrypted = kept;
     }
 
     /// Decodes every handshake message a record's payload completes. A record holding whole
@@ -188,6 +273,9 @@ impl Decoder {
                 Err(error) => Event::Malformed(error),
             };
             used += body_len + 4;
+            if let (Some(session), Event::Handshake(message)) = (self.session.as_mut(), &event) {
+                session.message(self.server, msg, message);
+            }
             if let Event::Handshake(Message::ServerHello(sh)) = &event {
                 let tls13 = handshake::version::is_tls13(sh.version());
                 self.tls13 |= sh.hello_retry || tls13;
@@ -209,6 +297,15 @@ impl Decoder {
             bytes.get(used..).unwrap_or_default().to_vec()
         };
     }
+}
+
+/// The length of the handshake message `rest` starts with, its 4-byte header included, once
+/// the header is there.
+fn message_len(rest: &[u8]) -> Option<usize> {
+    let &[_, b1, b2, b3] = rest.get(..4)? else {
+        return None;
+    };
+    Some((usize::from(b1) << 16 | usize::from(b2) << 8 | usize::from(b3)) + 4)
 }
 
 #[cfg(test)]

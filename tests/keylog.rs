@@ -1,0 +1,293 @@
+//! Decryption with a key log, on the captures of captures/keylog/ (real clients, each with the
+//! key log it wrote; see captures/README.md): every alert and certificate tlsdiag decrypts is
+//! compared with what tshark decrypts from the same key log (`-o tls.keylog_file:`), and the
+//! verdicts that only decryption makes certain are checked.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tlsdiag::Options;
+use tlsdiag::analyze::{Analysis, analyze_capture};
+use tlsdiag::connection::{Code, Connection, Decryption, Outcome};
+use tlsdiag::flow::Side;
+use tlsdiag::tls::keylog::KeyLog;
+
+fn dir() -> PathBuf {
+    common::captures_dir().join("keylog")
+}
+
+fn keylog(keys: &Path) -> Arc<KeyLog> {
+    let mut keylog = KeyLog::default();
+    keylog.add_text(&std::fs::read(keys).unwrap());
+    keylog.finish();
+    Arc::new(keylog)
+}
+
+fn analyze(capture: &Path, keys: Option<&Path>) -> Analysis {
+    let options = Options {
+        keylog: keys.map(keylog),
+        ..Options::default()
+    };
+    let file = std::fs::File::open(capture).unwrap();
+    let (analysis, _, result) = analyze_capture(file, &options);
+    result.unwrap();
+    analysis
+}
+
+/// Every capture of captures/keylog/ with a key log of its own.
+fn pairs() -> Vec<(PathBuf, PathBuf)> {
+    let mut pairs: Vec<(PathBuf, PathBuf)> = std::fs::read_dir(dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "pcap"))
+        .filter_map(|p| {
+            let keys = p.with_extension("keys");
+            keys.exists().then_some((p, keys))
+        })
+        .collect();
+    pairs.sort();
+    assert!(
+        pairs.len() >= 30,
+        "key log captures missing: {}",
+        pairs.len()
+    );
+    pairs
+}
+
+/// (frame, description code) of every alert tshark decrypts with the key log.
+fn tshark_alerts(capture: &Path, keys: &Path) -> Vec<(u64, u8)> {
+    let out = std::process::Command::new("tshark")
+        .arg("-r")
+        .arg(capture)
+        .args(["-n", "-o", &format!("tls.keylog_file:{}", keys.display())])
+        .args(["-Y", "tls.alert_message.desc", "-T", "fields"])
+        .args(["-e", "frame.number", "-e", "tls.alert_message.desc"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let mut alerts = Vec::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let (frame, descs) = line.split_once('\t').unwrap();
+        for d in descs.split(',') {
+            alerts.push((frame.parse().unwrap(), d.parse().unwrap()));
+        }
+    }
+    alerts
+}
+
+/// Certificates in each Certificate message tshark decrypts, by (frame, count).
+fn tshark_chains(capture: &Path, keys: &Path) -> Vec<(u64, usize)> {
+    let out = std::process::Command::new("tshark")
+        .arg("-r")
+        .arg(capture)
+        .args(["-n", "-o", &format!("tls.keylog_file:{}", keys.display())])
+        .args(["-Y", "tls.handshake.type == 11", "-T", "fields"])
+        .args([
+            "-e",
+            "frame.number",
+            "-e",
+            "tls.handshake.certificate_length",
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let (frame, lengths) = l.split_once('\t')?;
+            let count = lengths.split(',').filter(|s| !s.is_empty()).count();
+            Some((frame.parse().ok()?, count))
+        })
+        .collect()
+}
+
+fn only(analysis: &Analysis) -> &Connection {
+    analysis.connections.first().expect("a connection")
+}
+
+#[test]
+fn every_key_log_capture_decrypts_and_its_alerts_and_certificates_agree_with_tshark() {
+    if !common::tshark_available() {
+        return;
+    }
+    let mut alerts_checked = 0;
+    let mut chains_checked = 0;
+    for (capture, keys) in pairs() {
+        let name = capture.file_name().unwrap().to_string_lossy().to_string();
+        let analysis = analyze(&capture, Some(&keys));
+        let all: Vec<_> = analysis
+            .connections
+            .iter()
+            .flat_map(|c| &c.alerts)
+            .collect();
+        for c in &analysis.connections {
+            assert_eq!(
+                c.decryption,
+                Decryption::Ok,
+                "{name}: stream {}",
+                c.tcp_stream
+            );
+        }
+        // Every alert tlsdiag read, in clear or decrypted, is the one tshark decrypts; every
+        // fatal one tshark decrypts is read (close_notify after an established handshake is
+        // not: its payload is no longer followed).
+        let theirs = tshark_alerts(&capture, &keys);
+        for a in &all {
+            let description = a
+                .description
+                .unwrap_or_else(|| panic!("{name}: alert at frame {} left undecrypted", a.frame));
+            assert!(
+                theirs.contains(&(a.frame, description.0)),
+                "{name}: alert {} at frame {} is not tshark's {theirs:?}",
+                description.0,
+                a.frame
+            );
+            alerts_checked += 1;
+        }
+        // A renegotiation comes after the handshake settled, where tlsdiag stops reading.
+        let fatal = theirs.iter().filter(|(_, d)| *d != 0);
+        for &(frame, desc) in fatal.filter(|_| !name.contains("reneg")) {
+            assert!(
+                all.iter()
+                    .any(|a| a.frame == frame && a.description.map(|d| d.0) == Some(desc)),
+                "{name}: tshark's alert {desc} at frame {frame} is missing"
+            );
+        }
+        // The server's chain, decrypted in TLS 1.3, as tshark counts it.
+        for (frame, count) in tshark_chains(&capture, &keys) {
+            let conn = only(&analysis);
+            let server_frame = conn.timeline.iter().any(|e| {
+                e.frame == frame
+                    && e.from == Side::Server
+                    && format!("{:?}", e.event) == "Certificate"
+            });
+            if server_frame {
+                assert_eq!(conn.certificates.len(), count, "{name}: frame {frame}");
+                chains_checked += 1;
+            }
+        }
+    }
+    assert!(alerts_checked >= 15, "{alerts_checked} alerts checked");
+    assert!(chains_checked >= 15, "{chains_checked} chains checked");
+}
+
+#[test]
+fn successes_verify_both_finished_and_stay_established() {
+    for (capture, keys) in pairs() {
+        let name = capture.file_name().unwrap().to_string_lossy().to_string();
+        if !name.contains("success") && !name.contains("-aes") && !name.contains("-chacha") {
+            continue;
+        }
+        if name.contains("altered") {
+            continue;
+        }
+        let analysis = analyze(&capture, Some(&keys));
+        for c in &analysis.connections {
+            assert_eq!(c.verdict.outcome, Outcome::Established, "{name}");
+        }
+    }
+}
+
+#[test]
+fn an_altered_handshake_is_a_certain_crypto_failure() {
+    let capture = dir().join("tls12-ecdhe-rsa-aes128gcm-altered.pcap");
+    let keys = dir().join("tls12-ecdhe-rsa-aes128gcm-altered.keys");
+    let with = analyze(&capture, Some(&keys));
+    let d = only(&with).diagnosis.as_ref().expect("a diagnosis");
+    assert_eq!(d.code, Code::CryptoFailure);
+    assert!(
+        d.evidence
+            .iter()
+            .any(|e| e.fact.contains("decrypted with the key log"))
+    );
+    // Without the key log nothing shows it: the handshake completed.
+    let without = analyze(&capture, None);
+    assert_eq!(only(&without).verdict.outcome, Outcome::Established);
+    assert_eq!(only(&without).decryption, Decryption::None);
+}
+
+#[test]
+fn secrets_of_another_run_fail_and_a_key_log_without_the_connection_has_no_keys() {
+    let capture = dir().join("tls13-aes128gcm.pcap");
+    // The other run's key log holds other client randoms: nothing for this connection.
+    let other_run = dir().join("tls13-aes128gcm.wrong.keys");
+    assert_eq!(
+        only(&analyze(&capture, Some(&other_run))).decryption,
+        Decryption::NoKeys
+    );
+    // Its secrets under this connection's client random (made here from the two real key
+    // logs) are keys that do not open its records.
+    let right = std::fs::read_to_string(dir().join("tls13-aes128gcm.keys")).unwrap();
+    let first = right.lines().find(|l| !l.starts_with('#')).unwrap();
+    let random = first.split_whitespace().nth(1).unwrap().to_string();
+    let swapped: String = std::fs::read_to_string(&other_run)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            Some(format!("{} {random} {}\n", f.next()?, f.nth(1)?))
+        })
+        .collect();
+    let mut keylog = KeyLog::default();
+    keylog.add_text(swapped.as_bytes());
+    let options = Options {
+        keylog: Some(Arc::new(keylog)),
+        ..Options::default()
+    };
+    let (wrong, _, _) = analyze_capture(std::fs::File::open(&capture).unwrap(), &options);
+    assert_eq!(only(&wrong).decryption, Decryption::Failed);
+}
+
+#[test]
+fn decrypted_tls13_failures_name_their_alert_with_certainty() {
+    for (file, code) in [
+        (
+            "tls13-client-cert-required",
+            Code::ClientCertificateRequired,
+        ),
+        (
+            "tls13-client-cert-rejected",
+            Code::ClientCertificateRejected,
+        ),
+        (
+            "curl-tls13-client-cert-required",
+            Code::ClientCertificateRequired,
+        ),
+        ("gnutls-tls13-cert-expired", Code::CertificateRejected),
+        ("chromium-tls13-unknown-ca", Code::CertificateRejected),
+    ] {
+        let capture = dir().join(format!("{file}.pcap"));
+        let analysis = analyze(&capture, Some(&dir().join(format!("{file}.keys"))));
+        let d = only(&analysis).diagnosis.as_ref().expect("a diagnosis");
+        assert_eq!(d.code, code, "{file}");
+        assert_eq!(format!("{:?}", d.confidence), "Certain", "{file}");
+    }
+}
+
+#[test]
+fn a_pcapng_with_its_secrets_inside_decrypts_without_a_key_log() {
+    let path = dir().join("tls13-client-cert-required-dsb.pcapng");
+    let mut keylog = KeyLog::default();
+    for (kind, len, data) in
+        tlsdiag::capture::decryption_secrets(std::fs::File::open(&path).unwrap())
+    {
+        keylog.add_decryption_secrets(kind, len, &data).unwrap();
+    }
+    assert!(!keylog.is_empty(), "no Decryption Secrets Block read");
+    let options = Options {
+        keylog: Some(Arc::new(keylog)),
+        ..Options::default()
+    };
+    let (analysis, _, result) = analyze_capture(std::fs::File::open(&path).unwrap(), &options);
+    result.unwrap();
+    let conn = only(&analysis);
+    assert_eq!(conn.decryption, Decryption::Ok);
+    let d = conn.diagnosis.as_ref().expect("a diagnosis");
+    assert_eq!(d.code, Code::ClientCertificateRequired);
+    assert!(
+        conn.alerts
+            .iter()
+            .any(|a| a.encrypted && a.description.is_some_and(|d| d.0 == 116))
+    );
+}
