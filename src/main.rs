@@ -307,8 +307,12 @@ impl ReportArgs {
 
 fn analyze(args: &AnalyzeArgs) -> ExitCode {
     let mut options = args.report.options();
+    let mut sink = args.report.sink();
     match args.report.keylog(&args.files) {
-        Ok(keylog) => options.keylog = keylog.map(std::sync::Arc::new),
+        Ok(keylog) => {
+            sink.summary.keylog = keylog.as_ref().map(report::KeyLogSummary::of);
+            options.keylog = keylog.map(std::sync::Arc::new);
+        }
         Err(e) => {
             eprintln!("tlsdiag: {e}");
             return ExitCode::from(2);
@@ -316,7 +320,6 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
     }
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
-    let mut sink = args.report.sink();
     let mut damaged = false;
     let several = args.files.len() > 1;
     let jobs = args.jobs.map_or_else(

@@ -218,10 +218,7 @@ pub(super) fn decode_side(state: &mut State, side: Side, events: &mut Vec<Locate
     events.clear();
     let decoder = state.decoders.get_mut(side);
     let origin = |at| stream.origin_of(at);
-    let used = match state.session.is_some() {
-        false => decoder.feed(stream.data(), origin, events),
-        true => decoder.feed_decrypting(stream.data(), origin, events, &mut state.session),
-    };
+    let used = decoder.feed_decrypting(stream.data(), origin, events, &mut state.session);
     stream.consume(used);
     if let Some(session) = &state.session {
         state.conn.decryption = session.status();

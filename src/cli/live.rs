@@ -92,7 +92,7 @@ mod with_pcap {
     use tlsdiag::capture::live::{self, LiveCapture, LiveStats};
     use tlsdiag::capture::{FileStats, LinkType, PcapWriter, Timestamp};
     use tlsdiag::connection::{Code, Connection, Outcome};
-    use tlsdiag::report::CaptureStats;
+    use tlsdiag::report::{CaptureStats, KeyLogSummary};
 
     /// A connection reported and closed is forgotten after this many quiet seconds (its last
     /// ACKs must not start a new record).
@@ -276,10 +276,12 @@ mod with_pcap {
             saved: 0,
         });
         let stdout = io::stdout();
+        let mut sink = args.report.sink();
+        sink.summary.keylog = options.keylog.as_deref().map(KeyLogSummary::of);
         let mut session = Session {
             capture,
             analyzer: Analyzer::new(options),
-            sink: args.report.sink(),
+            sink,
             out: io::BufWriter::new(stdout.lock()),
             saver,
             drops: DropLog::default(),
@@ -301,6 +303,13 @@ mod with_pcap {
     /// when either cannot be had.
     fn open(args: &LiveArgs) -> Option<(Options, LiveCapture)> {
         let mut options = args.report.options();
+        match args.report.keylog(&[]) {
+            Ok(keylog) => options.keylog = keylog.map(Arc::new),
+            Err(e) => {
+                eprintln!("tlsdiag: {e}");
+                return None;
+            }
+        }
         options.report_early = true;
         options.linger = LINGER_SECS;
         if let Some(dir) = &args.save_failures {

@@ -115,6 +115,7 @@ impl Connection {
     /// encrypted one just recorded at its frame (or is recorded, when its size did not say
     /// alert); a decrypted handshake message is taken as its cleartext twin is, but hellos
     /// of a renegotiation, which only the ladder shows.
+    #[cold]
     fn decrypted(&mut self, side: Side, frame: u64, ts: Timestamp, content: Decrypted) {
         // The ladder names what the record held, in place of its size.
         if let Some(last) = self.timeline.last()
@@ -169,6 +170,7 @@ impl Connection {
         }
     }
 
+    #[inline(always)]
     fn handshake_message(&mut self, side: Side, frame: u64, ts: Timestamp, message: Message) {
         let (kind, detail) = match message {
             Message::ClientHello(mut ch) => {

@@ -8,7 +8,7 @@ mod summary;
 mod text;
 
 pub use json::{JsonDocument, write_ndjson_connection, write_ndjson_summary};
-pub use summary::{CaptureStats, FileSummary, Summary};
+pub use summary::{CaptureStats, FileSummary, KeyLogSummary, Summary};
 pub use text::{Style, write_text_connection, write_text_summary};
 
 /// The serde name of a unit enum value, so that the text and the summary use the JSON's words.

@@ -3,7 +3,8 @@
 use super::json_word;
 use crate::analyze::PacketCounters;
 use crate::capture::{CaptureFormat, FileStats};
-use crate::connection::{Code, Connection, Outcome};
+use crate::connection::{Code, Connection, Decryption, Outcome};
+use crate::tls::keylog::{KeyLog, LineAt, Source};
 use crate::wire_text::WireText;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
@@ -88,12 +89,54 @@ pub struct Summary {
     /// Live capture only: what libpcap counted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub capture: Option<CaptureStats>,
+    /// With a key log only: what it held, and what it decrypted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keylog: Option<KeyLogSummary>,
     /// What `count` gathers, cheap to update; `finish` turns it into `codes` and
     /// `failing_servers`.
     #[serde(skip)]
     code_counts: BTreeMap<Code, u64>,
     #[serde(skip)]
     failures_by_server: HashMap<(String, Option<WireText>), u64>,
+}
+
+/// The key logs given: their secrets, the lines that were not key log lines (by number: a
+/// key log is secret, so no line is ever shown), and the connections by decryption result.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct KeyLogSummary {
+    /// Client randoms with secrets.
+    pub(crate) client_randoms: usize,
+    pub(crate) malformed_lines: u64,
+    /// Where the first malformed lines are: "line 3", "secrets block 1 line 2".
+    pub(crate) malformed_at: Vec<String>,
+    pub(crate) decrypted: u64,
+    pub(crate) no_keys: u64,
+    pub(crate) failed: u64,
+}
+
+impl KeyLogSummary {
+    pub fn of(keylog: &KeyLog) -> KeyLogSummary {
+        let stats = keylog.stats();
+        let at = |l: &LineAt| match l.source {
+            Source::Text => format!("line {}", l.line),
+            Source::DecryptionSecretsBlock(n) => format!("secrets block {n} line {}", l.line),
+        };
+        KeyLogSummary {
+            client_randoms: keylog.len(),
+            malformed_lines: stats.malformed,
+            malformed_at: stats.malformed_lines.iter().map(at).collect(),
+            ..KeyLogSummary::default()
+        }
+    }
+
+    fn count(&mut self, decryption: Decryption) {
+        match decryption {
+            Decryption::Ok => self.decrypted += 1,
+            Decryption::NoKeys => self.no_keys += 1,
+            Decryption::Failed => self.failed += 1,
+            Decryption::None => {}
+        }
+    }
 }
 
 /// What the capture library counted during a live capture.
@@ -138,6 +181,9 @@ impl Summary {
     /// Counts one connection by outcome, diagnosis and failing server.
     pub fn count(&mut self, conn: &Connection) {
         self.connections += 1;
+        if let Some(keylog) = &mut self.keylog {
+            keylog.count(conn.decryption);
+        }
         let outcome = outcome_name(conn.verdict.outcome);
         match self.outcomes.get_mut(outcome) {
             Some(n) => *n += 1,

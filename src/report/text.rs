@@ -3,7 +3,7 @@
 
 use super::json_word;
 use super::summary::outcome_name;
-use super::{CaptureStats, Summary};
+use super::{CaptureStats, KeyLogSummary, Summary};
 use crate::analyze::PacketCounters;
 use crate::connection::{Connection, EventKind, Outcome, TimelineEvent};
 use crate::flow::Side;
@@ -316,7 +316,45 @@ pub fn write_text_summary(out: &mut impl Write, s: &Summary, style: Style) -> io
     if let Some(c) = &s.capture {
         write_capture_counts(out, c, style)?;
     }
+    if let Some(k) = &s.keylog {
+        write_keylog_counts(out, k, style)?;
+    }
     write_notes(out, s, style)
+}
+
+/// What the key logs held and decrypted; a key log that opened nothing says so.
+fn write_keylog_counts(out: &mut impl Write, k: &KeyLogSummary, style: Style) -> io::Result<()> {
+    writeln!(
+        out,
+        "  key log      {} client randoms: {} connections decrypted, {} without keys, {} failed",
+        k.client_randoms, k.decrypted, k.no_keys, k.failed
+    )?;
+    if k.malformed_lines > 0 {
+        writeln!(
+            out,
+            "  {}      {} key log lines not understood (not shown: they hold secrets): {}",
+            style.paint("33", "warning"),
+            k.malformed_lines,
+            k.malformed_at.join(", ")
+        )?;
+    }
+    if k.decrypted == 0 && k.failed == 0 {
+        writeln!(
+            out,
+            "  {}      the key log matches no connection of the capture (a key log of another run?)",
+            style.paint("33", "warning")
+        )?;
+    }
+    if k.failed > 0 {
+        writeln!(
+            out,
+            "  {}      {} connections had keys that did not open their records: a key log of \
+            another run of the same client?",
+            style.paint("33", "warning"),
+            k.failed
+        )?;
+    }
+    Ok(())
 }
 
 /// Connections by outcome and by diagnosis, and the servers with the most failures.

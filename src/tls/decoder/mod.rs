@@ -110,8 +110,8 @@ impl Decoder {
 
     /// Decodes what it can of `data`; returns how many bytes were used. `origin(i)` names the
     /// frame that carried `data[i]`.
-    /// `feed`, opening protected records with the connection's `session` (shared by both
-    /// directions, so lent for the call).
+    /// `feed`, opening protected records with the connection's `session` when there is one
+    /// (shared by both directions, so lent for the call).
     pub(crate) fn feed_decrypting(
         &mut self,
         data: &[u8],

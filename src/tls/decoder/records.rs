@@ -141,9 +141,9 @@ impl Decoder {
             record::HEARTBEAT => Event::Heartbeat,
             _ => encrypted,
         };
-        let protected = matches!(event, Event::Encrypted { .. });
+        let protected = self.session.is_some() && matches!(event, Event::Encrypted { .. });
         push(out, origin, last, event);
-        if protected && self.session.is_some() {
+        if protected {
             self.decrypt((content_type, version), payload, last, origin, out);
         }
     }
