@@ -291,3 +291,38 @@ fn a_pcapng_with_its_secrets_inside_decrypts_without_a_key_log() {
             .any(|a| a.encrypted && a.description.is_some_and(|d| d.0 == 116))
     );
 }
+
+/// Without the key log, each client stack's verdict is the decrypted one, or a less specific
+/// one that says `likely`; the outcome never differs (but for the altered capture, whose
+/// alteration only the keys show).
+#[test]
+fn keyless_verdicts_agree_with_the_decrypted_ones_or_say_likely() {
+    for (capture, keys) in pairs() {
+        let name = capture.file_name().unwrap().to_string_lossy().to_string();
+        if name.contains("altered") {
+            continue;
+        }
+        let (with, without) = (analyze(&capture, Some(&keys)), analyze(&capture, None));
+        for (w, wo) in with.connections.iter().zip(&without.connections) {
+            assert_eq!(w.verdict.outcome, wo.verdict.outcome, "{name}");
+            let (Some(dw), Some(dwo)) = (&w.diagnosis, &wo.diagnosis) else {
+                continue;
+            };
+            if dw.code != dwo.code {
+                assert_eq!(format!("{:?}", dwo.confidence), "Likely", "{name}");
+            }
+        }
+    }
+}
+
+/// JSSE pads every TLS 1.3 record by 16 bytes: its alert is no 19-byte record, but it is
+/// still too small for a Finished. Java writes no key log; EXPECTED.tsv says what it did.
+#[test]
+fn a_java_client_rejecting_the_certificate_is_not_taken_as_established() {
+    let rejected = analyze(&dir().join("java-tls13-unknown-ca.pcap"), None);
+    let d = only(&rejected).diagnosis.as_ref().expect("a diagnosis");
+    assert_eq!(d.code, Code::CertificateRejectedTls13);
+    assert_eq!(d.frame, 9);
+    let success = analyze(&dir().join("java-tls13-success.pcap"), None);
+    assert_eq!(only(&success).verdict.outcome, Outcome::Established);
+}

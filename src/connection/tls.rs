@@ -10,7 +10,7 @@ use crate::capture::Timestamp;
 use crate::flow::Side;
 use crate::tls::handshake::{Sslv2ServerHello, kind, version};
 use crate::tls::names;
-use crate::tls::values::{AlertDescription, AlertLevel};
+use crate::tls::values::{AlertDescription, AlertLevel, CipherSuite};
 use crate::tls::{ClientHello, Decrypted, Event, Message, ServerHello};
 use crate::wire_text::WireText;
 
@@ -502,6 +502,28 @@ impl Connection {
         2 + 1 + usize::from(tag)
     }
 
+    /// The smallest encrypted TLS 1.3 Finished record: the 4-byte header, the verify_data (the
+    /// suite's hash length), the inner content type and the AEAD tag. Padding (JSSE pads every
+    /// record by 16 bytes) only makes it larger; a client record below it is no Finished.
+    pub(crate) fn tls13_finished_min_len(&self) -> usize {
+        let cipher = self.facts.server_hello.as_ref().map(|h| h.message.cipher);
+        let hash = if cipher == Some(CipherSuite::TLS_AES_256_GCM_SHA384.0) {
+            48
+        } else {
+            32
+        };
+        4 + hash + self.tls13_alert_record_len() - 2
+    }
+
+    /// Whether the client's TLS 1.3 flight so far can hold its Finished: a record that large,
+    /// or a second record (a Finished after an empty Certificate).
+    pub(crate) fn tls13_client_may_have_finished(&self) -> bool {
+        let f = &self.facts;
+        f.tls13_after_client_first.client.is_some()
+            || f.tls13_client_first
+                .is_some_and(|r| r.length >= self.tls13_finished_min_len())
+    }
+
     /// TLS 1.3 hides the rest of the handshake; record sizes and order tell what they can.
     fn tls13_record(&mut self, side: Side, frame: u64, length: usize) -> EventKind {
         let alert_len = self.tls13_alert_record_len();
@@ -548,7 +570,10 @@ impl Connection {
                     .server
                     .get_or_insert(RecordSeen { frame, length });
                 // The client's Finished stands unless the server's next word is an alert.
+                let finished = self.tls13_client_may_have_finished();
+                let f = &mut self.facts;
                 if client_len != alert_len
+                    && finished
                     && !alert
                     && f.tls13_after_client_first.server == Some(RecordSeen { frame, length })
                 {
@@ -578,6 +603,7 @@ impl Connection {
         if self.facts.established_at.is_none()
             && !server_objected
             && !server_unseen
+            && self.tls13_client_may_have_finished()
             && let Some(RecordSeen { frame, length: len }) = self.facts.tls13_client_first
             && len != alert_len
         {
@@ -670,9 +696,21 @@ mod tests {
                 None,
             ),
             (
-                "with an 8-byte tag a 19-byte record is no alert",
+                "with an 8-byte tag the smallest Finished is 45 bytes",
                 AES_CCM_8,
-                &[(Server, 900), (Client, 19)],
+                &[(Server, 900), (Client, 45)],
+                Some(11),
+            ),
+            (
+                "a record smaller than any Finished, and nothing after: a padded alert (JSSE)",
+                AES_GCM,
+                &[(Server, 900), (Client, 35)],
+                None,
+            ),
+            (
+                "an empty Certificate, then the Finished",
+                AES_GCM,
+                &[(Server, 900), (Client, 25), (Client, 53)],
                 Some(11),
             ),
         ];

@@ -23,9 +23,19 @@ pub(crate) fn certificate_rejected_tls13(conn: &Connection) -> Option<Diagnosis>
     }
     let RecordSeen { frame, length: len } = conn.facts.tls13_client_first?;
     let alert_len = conn.tls13_alert_record_len();
-    if len != alert_len {
+    // An alert record the exact size, or (padded, as JSSE pads) smaller than any Finished
+    // with nothing after it.
+    if len != alert_len && conn.tls13_client_may_have_finished() {
         return None;
     }
+    let size = if len == alert_len {
+        "the exact size of an encrypted alert (2 bytes, content type, tag)".to_string()
+    } else {
+        format!(
+            "too small for a Finished ({} bytes at the least), the size of a padded alert",
+            conn.tls13_finished_min_len()
+        )
+    };
     let server_flight: Vec<String> = conn
         .encrypted_records
         .server
@@ -63,10 +73,7 @@ pub(crate) fn certificate_rejected_tls13(conn: &Connection) -> Option<Diagnosis>
     )
     .evidence(
         frame,
-        format!(
-            "the client's only answer: one {len}-byte record, the exact size \
-            of an encrypted alert (2 bytes, content type, 16-byte tag), not a Finished"
-        ),
+        format!("the client's only answer: one {len}-byte record, {size}, not a Finished"),
     );
     if let Some(Close { side, frame, kind }) = first_close(conn) {
         d = d.evidence(frame, format!("then the {} sent {kind}", side_word(side)));

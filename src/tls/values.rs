@@ -111,6 +111,8 @@ named_value! {
 impl CipherSuite {
     /// RFC 7507: the client retries at a lower version than it supports.
     pub(crate) const TLS_FALLBACK_SCSV: Self = Self(0x5600);
+    /// The one TLS 1.3 suite whose hash (SHA-384) is not 32 bytes long.
+    pub(crate) const TLS_AES_256_GCM_SHA384: Self = Self(0x1302);
 }
 
 #[cfg(test)]
