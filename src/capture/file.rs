@@ -203,8 +203,19 @@ pub fn decryption_secrets(input: impl Read + Send) -> Vec<(u32, u32, Vec<u8>)> {
     use pcap_parser::Block;
     /// Blocks looked at before the first packet, at most.
     const MAX_BLOCKS: usize = 256;
+    /// A pcapng Section Header Block's type; a legacy pcap is read no further.
+    const PCAPNG: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
     let mut found = Vec::new();
-    let Ok(mut reader) = create_reader(INITIAL_BUFFER, input) else {
+    let mut input = input;
+    // pcap-parser judges the format from its first read, which must hold the whole header.
+    let mut head = vec![0u8; HEAD_LEN];
+    let got = read_up_to(&mut input, &mut head).unwrap_or(0);
+    head.truncate(got);
+    if head.get(..4) != Some(&PCAPNG[..]) {
+        return found;
+    }
+    let input = std::io::Cursor::new(head).chain(input);
+    let Ok(mut reader) = create_reader(HEAD_LEN, input) else {
         return found;
     };
     for _ in 0..MAX_BLOCKS {
