@@ -921,6 +921,13 @@ keylog_tls13_suites() {
   done
 }
 
+# TLS 1.3 with ALPN: the server's choice travels in EncryptedExtensions, readable only decrypted.
+keylog_alpn() {
+  kl_openssl tls13-alpn "TLS 1.3 success, h2 chosen in EncryptedExtensions, with key log" \
+    -tls1_3 -alpn h2,http/1.1 -cert "$work/leaf.pem" -key "$work/leaf.key" -cert_chain "$work/int.pem" -- \
+    -tls1_3 -alpn h2 -servername server.test -CAfile "$work/ca.pem" -verify_return_error
+}
+
 # TLS 1.2 (and one 1.0) successes, one per record protection: AEADs, CBC with HMAC-SHA1 with and
 # without encrypt_then_mac, HMAC-SHA256 and -SHA384, and one without the extended master secret.
 keylog_tls12_suites() {
@@ -1132,7 +1139,7 @@ keylog_derived() {
   say "keylog/$name-altered.pcap" "derived: $name.pcap with one byte of the server's Certificate changed"
 }
 
-keylogs=(keylog_tls13_suites keylog_tls12_suites keylog_tls13_failures keylog_curl_gnutls keylog_tls12_failures
+keylogs=(keylog_tls13_suites keylog_alpn keylog_tls12_suites keylog_tls13_failures keylog_curl_gnutls keylog_tls12_failures
   keylog_chromium keylog_other_clients keylog_derived)
 
 failures=(tcp_no_response icmp_unreachable client_hello_lost middlebox_reset no_server_hello

@@ -326,3 +326,26 @@ fn a_java_client_rejecting_the_certificate_is_not_taken_as_established() {
     let success = analyze(&dir().join("java-tls13-success.pcap"), None);
     assert_eq!(only(&success).verdict.outcome, Outcome::Established);
 }
+
+/// TLS 1.3 sends the chosen ALPN in EncryptedExtensions: read only with the keys, and then as
+/// tshark reads it.
+#[test]
+fn the_alpn_a_tls13_server_chose_is_read_from_its_encrypted_extensions() {
+    let capture = dir().join("tls13-alpn.pcap");
+    let keys = dir().join("tls13-alpn.keys");
+    let with = analyze(&capture, Some(&keys));
+    let alpn = only(&with).alpn.as_ref().map(|a| a.as_str().to_string());
+    assert_eq!(alpn.as_deref(), Some("h2"));
+    assert!(only(&analyze(&capture, None)).alpn.is_none());
+    if common::tshark_available() {
+        let out = std::process::Command::new("tshark")
+            .arg("-r")
+            .arg(&capture)
+            .args(["-o", &format!("tls.keylog_file:{}", keys.display())])
+            .args(["-Y", "tls.handshake.type == 8", "-T", "fields"])
+            .args(["-e", "tls.handshake.extensions_alpn_str"])
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "h2");
+    }
+}

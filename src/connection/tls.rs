@@ -223,6 +223,14 @@ impl Connection {
                 }
                 (EventKind::Certificate, detail)
             }
+            Message::EncryptedExtensions { alpn } => {
+                if self.alpn.is_none() {
+                    self.alpn_hex = alpn.as_ref().and_then(WireText::hex);
+                    self.alpn = alpn;
+                }
+                let name = names::handshake_type_name(kind::ENCRYPTED_EXTENSIONS);
+                (EventKind::HandshakeMessage, Some(Detail::Name(name)))
+            }
             Message::Other { kind } => self.other_message(kind),
             Message::Sslv2ServerHello(sh) => match self.sslv2_server_hello(frame, ts, *sh) {
                 Some(subject) => {

@@ -21,6 +21,7 @@ pub mod kind {
     pub(crate) const CLIENT_HELLO: u8 = 1;
     pub(crate) const SERVER_HELLO: u8 = 2;
     pub(crate) const NEW_SESSION_TICKET: u8 = 4;
+    pub(crate) const ENCRYPTED_EXTENSIONS: u8 = 8;
     pub(crate) const CERTIFICATE: u8 = 11;
     pub(crate) const SERVER_KEY_EXCHANGE: u8 = 12;
     pub(crate) const CERTIFICATE_REQUEST: u8 = 13;
@@ -159,6 +160,10 @@ pub enum Message {
         undecoded: usize,
         /// Of `undecoded`, those beyond `Limits::max_chain` or over `max_certificate`.
         over_limit: usize,
+    },
+    /// TLS 1.3's EncryptedExtensions (read only when decrypted): the ALPN chosen.
+    EncryptedExtensions {
+        alpn: Option<WireText>,
     },
     /// Any other type: the decoder knows it by its number.
     Other {
@@ -377,8 +382,10 @@ fn decode_certificate_chain(msg: &[u8], limits: &Limits) -> Result<Message, Malf
 /// request context first, and extensions after each certificate (RFC 8446 4.4.2), a form
 /// tls-parser does not read.
 pub(crate) fn decode_tls13(msg: &[u8], limits: &Limits) -> Result<Message, Malformed> {
-    if msg.first() != Some(&kind::CERTIFICATE) {
-        return decode(msg, limits);
+    match msg.first() {
+        Some(&kind::CERTIFICATE) => {}
+        Some(&kind::ENCRYPTED_EXTENSIONS) => return decode_encrypted_extensions(msg),
+        _ => return decode(msg, limits),
     }
     let cut = || Malformed::NotTheDeclaredType(Declared::Certificate);
     let body = msg.get(4..).ok_or_else(cut)?;
@@ -395,6 +402,23 @@ pub(crate) fn decode_tls13(msg: &[u8], limits: &Limits) -> Result<Message, Malfo
         list = list.get(3 + len + 2 + extensions..).ok_or_else(cut)?;
     }
     Ok(chain_of(&raws, limits))
+}
+
+/// The ALPN a TLS 1.3 server chose, which it sends in EncryptedExtensions (RFC 8446 4.3.1).
+fn decode_encrypted_extensions(msg: &[u8]) -> Result<Message, Malformed> {
+    let len = usize::from(be_u16(msg, 4).ok_or(Malformed::EmptyHandshake)?);
+    let list = msg.get(6..6 + len).ok_or(Malformed::EmptyHandshake)?;
+    let mut alpn = None;
+    each_extension(list, parse_tls_server_hello_extension, |e| {
+        if let TlsExtension::ALPN(p) = e {
+            alpn = p.first().map(|p| WireText::from_bytes(p));
+        }
+    })
+    .map_err(|e| Malformed::Extensions {
+        hello: Hello::Server,
+        parser: format!("{e:?}"),
+    })?;
+    Ok(Message::EncryptedExtensions { alpn })
 }
 
 /// A Certificate message's chain, decoded within the limits.
