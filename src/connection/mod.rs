@@ -8,6 +8,7 @@ mod facts;
 mod tcp;
 mod timeline;
 mod tls;
+mod tls13;
 mod verdict;
 
 pub use facts::*;
