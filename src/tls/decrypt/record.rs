@@ -44,13 +44,15 @@ pub(super) enum Aead {
     Aes256Ccm8(Box<Aes256Ccm8>),
 }
 
+/// A cipher or MAC keyed with `key`, boxed: the enums that hold one stay small.
+fn keyed<K: KeyInit>(key: &[u8]) -> Result<Box<K>, DecryptError> {
+    K::new_from_slice(key)
+        .map(Box::new)
+        .map_err(|_| DecryptError::KeyDerivation)
+}
+
 impl Aead {
     pub(super) fn new(alg: AeadAlg, key: &[u8]) -> Result<Aead, DecryptError> {
-        fn keyed<A: KeyInit>(key: &[u8]) -> Result<Box<A>, DecryptError> {
-            A::new_from_slice(key)
-                .map(Box::new)
-                .map_err(|_| DecryptError::KeyDerivation)
-        }
         Ok(match alg {
             AeadAlg::Aes128Gcm => Aead::Aes128Gcm(keyed(key)?),
             AeadAlg::Aes256Gcm => Aead::Aes256Gcm(keyed(key)?),
@@ -210,11 +212,6 @@ enum RecordMac {
 
 impl RecordMac {
     fn new(alg: MacAlg, key: &[u8]) -> Result<RecordMac, DecryptError> {
-        fn keyed<M: KeyInit>(key: &[u8]) -> Result<Box<M>, DecryptError> {
-            M::new_from_slice(key)
-                .map(Box::new)
-                .map_err(|_| DecryptError::KeyDerivation)
-        }
         Ok(match alg {
             MacAlg::Sha1 => RecordMac::Sha1(keyed(key)?),
             MacAlg::Sha256 => RecordMac::Sha256(keyed(key)?),
@@ -513,22 +510,18 @@ mod tests {
             true,
         )
         .unwrap();
-        assert_eq!(
-            etm.open(0, (23, 0x0301), &[0; 47]),
-            Err(DecryptError::RecordTooShort)
-        );
-        assert_eq!(
-            etm.open(0, (23, 0x0301), &[0; 48]),
-            Err(DecryptError::RecordTooShort)
-        );
-        assert_eq!(
-            etm.open(0, (23, 0x0301), &[0; 64]),
-            Err(DecryptError::AuthenticationFailed)
-        );
-        assert_eq!(
-            etm.open(0, (23, 0x0301), &[0; 65]),
-            Err(DecryptError::NotBlockAligned)
-        );
+        for (len, error) in [
+            (47, DecryptError::RecordTooShort),
+            (48, DecryptError::RecordTooShort),
+            (64, DecryptError::AuthenticationFailed),
+            (65, DecryptError::NotBlockAligned),
+        ] {
+            assert_eq!(
+                etm.open(0, (23, 0x0301), &vec![0; len]),
+                Err(error),
+                "{len}"
+            );
+        }
         // A record that fails leaves the IV chain where it was.
         assert_eq!(
             etm.open(0, (23, 0x0301), &[5; 64]),
