@@ -16,11 +16,14 @@
 #
 #   benches/make_capture.sh [MB] [SECS]     (default 1024 MB over 60 s; needs root, openssl,
 #                                            python3, tcpdump, ethtool, faketime, iproute2)
+#
+# TLSDIAG_BENCH_OUT=DIR writes there instead; TLSDIAG_BENCH_KEYS=1 also writes the clients' key
+# log, DIR/bench.keys, which covers every connection (for the figures with --keylog).
 set -euo pipefail
 mb=${1:-1024}
 secs=${2:-60}
 here=$(cd "$(dirname "$0")/.." && pwd)
-out=$here/target/bench
+out=${TLSDIAG_BENCH_OUT:-$here/target/bench}
 work=$(mktemp -d /tmp/tlsdiag-bench.XXXXXX)
 ns=tlsdiag-bench
 pids=()
@@ -37,6 +40,10 @@ for tool in openssl python3 tcpdump ethtool faketime ip; do
 done
 [ "$(id -u)" -eq 0 ] || { echo "make_capture.sh: run as root (namespaces, capture)" >&2; exit 1; }
 mkdir -p "$out"
+if [ "${TLSDIAG_BENCH_KEYS:-}" = 1 ]; then
+  export TLSDIAG_BENCH_KEYLOG=$out/bench.keys
+  rm -f "$TLSDIAG_BENCH_KEYLOG"
+fi
 
 # --- keys: a CA, an intermediate, a server leaf, an expired leaf, a client, an unrelated CA.
 cd "$work"

@@ -122,6 +122,9 @@ def client_context(d, versions=(ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3),
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.minimum_version, ctx.maximum_version = versions
     ctx.load_verify_locations(os.path.join(d, ca))
+    # make_capture.sh with TLSDIAG_BENCH_KEYS=1: the clients' key log, for --keylog figures.
+    if os.environ.get("TLSDIAG_BENCH_KEYLOG"):
+        ctx.keylog_filename = os.environ["TLSDIAG_BENCH_KEYLOG"]
     if cert:
         ctx.load_cert_chain(os.path.join(d, "client.chain.pem"), os.path.join(d, "client.key"))
     return ctx
