@@ -48,6 +48,11 @@ impl WireText {
         &self.text
     }
 
+    /// The bytes as sent.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        self.raw.as_deref().unwrap_or(self.text.as_bytes())
+    }
+
     /// The bytes as lowercase hex, when they were not UTF-8: the lossless form for JSON.
     pub fn hex(&self) -> Option<String> {
         self.raw.is_some().then(|| self.to_hex())
@@ -55,7 +60,7 @@ impl WireText {
 
     /// The bytes as sent, as lowercase hex.
     pub(crate) fn to_hex(&self) -> String {
-        let bytes = self.raw.as_deref().unwrap_or(self.text.as_bytes());
+        let bytes = self.as_bytes();
         bytes
             .iter()
             .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {

@@ -448,6 +448,7 @@ pub(super) fn judge_state(
     state.conn.facts.client_unacked = state.streams.client.unacked();
     state.conn.close_duration();
     state.conn.close_tls13_pending();
+    state.conn.fingerprint();
     let judgement = diagnose::judge(&state.conn, diagnose_options);
     state.conn.verdict = judgement.verdict;
     state.conn.diagnosis = judgement.diagnosis;

@@ -5,6 +5,7 @@
 //! mean (outcome, stage, who ended it, why) is `diagnose`'s, and is stored here once made.
 
 mod facts;
+mod fingerprints;
 mod tcp;
 mod timeline;
 mod tls;
@@ -12,6 +13,7 @@ mod tls13;
 mod verdict;
 
 pub use facts::*;
+pub use fingerprints::{ClientPrints, ServerPrints};
 pub use timeline::*;
 pub use tls::printable;
 pub use verdict::*;
@@ -74,6 +76,9 @@ pub struct Connection {
     pub(crate) client_extensions: Names,
     pub resumption_offered: ResumptionOffer,
     pub(crate) client_hello_size: Option<usize>,
+    /// `ja3`, `ja3_full`, `ja4`, `ja4_r`: set when the connection is judged.
+    #[serde(flatten)]
+    pub client_fingerprints: ClientPrints,
 
     pub version: Option<&'static str>,
     pub cipher: Option<&'static str>,
@@ -85,6 +90,9 @@ pub struct Connection {
     pub resumed: Option<bool>,
     pub(crate) server_extensions: Names,
     pub hello_retry: Option<HelloRetry>,
+    /// `ja3s`, `ja3s_full`, `ja4s`, `ja4s_r`: set when the connection is judged.
+    #[serde(flatten)]
+    pub server_fingerprints: ServerPrints,
 
     pub certificates: Vec<Arc<CertificateInfo>>,
     pub(crate) client_certificates: Vec<Arc<CertificateInfo>>,

@@ -156,6 +156,7 @@ fn write_facts(out: &mut impl Write, c: &Connection) -> io::Result<()> {
         }
         writeln!(out, "  server   {}", parts.join(" · "))?;
     }
+    write_fingerprints(out, c)?;
     if let Some(hrr) = &c.hello_retry {
         let group = hrr.group.unwrap_or("?");
         writeln!(
@@ -202,6 +203,17 @@ fn write_facts(out: &mut impl Write, c: &Connection) -> io::Result<()> {
         "  start    {} · {:.3} ms · frames {}–{}",
         c.start, c.duration_ms, c.first_frame, c.last_frame
     )
+}
+
+/// The client's JA4 and JA3, or the server's JA4S and JA3S when the capture holds no
+/// ClientHello (the JSON carries all of them, with their raw forms).
+fn write_fingerprints(out: &mut impl Write, c: &Connection) -> io::Result<()> {
+    let prints = match (c.client_fingerprints.get(), c.server_fingerprints.get()) {
+        (Some(f), _) => format!("ja4 {} · ja3 {}", f.ja4, f.ja3),
+        (None, Some(f)) => format!("ja4s {} · ja3s {}", f.ja4s, f.ja3s),
+        (None, None) => return Ok(()),
+    };
+    writeln!(out, "  prints   {prints}")
 }
 
 fn label(e: &TimelineEvent) -> String {

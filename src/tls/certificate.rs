@@ -3,6 +3,7 @@
 //! Validity is kept as Unix times so that it can be judged at the capture's time, never at the
 //! time of analysis: a post-mortem months later must still see what the client saw.
 
+use super::fingerprint::{self, Ja4x};
 use crate::wire_text::WireText;
 use serde::Serialize;
 use std::cell::RefCell;
@@ -55,6 +56,10 @@ pub struct CertificateInfo {
     /// basicConstraints cA.
     pub is_ca: bool,
     pub der_len: usize,
+    /// JA4X and its raw form: computed with the rest, once per distinct certificate (the
+    /// decoding is cached), and written as `ja4x` and `ja4x_r`.
+    #[serde(flatten)]
+    pub fingerprint: Ja4x,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -131,6 +136,15 @@ pub fn decode_certificate(der: &[u8]) -> Result<CertificateInfo, CertificateErro
             .flatten()
             .is_some_and(|bc| bc.value.ca),
         der_len: der.len(),
+        fingerprint: fingerprint::ja4x(
+            cert.issuer()
+                .iter_attributes()
+                .map(|a| a.attr_type().as_bytes()),
+            cert.subject()
+                .iter_attributes()
+                .map(|a| a.attr_type().as_bytes()),
+            cert.extensions().iter().map(|e| e.oid.as_bytes()),
+        ),
     })
 }
 
@@ -546,6 +560,31 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// JA4X as FoxIO's JA4X.md defines it; the fingerprints are those ja4plus 1.4.0 (Python,
+    /// on `cryptography`) gives for the same files.
+    #[test]
+    fn ja4x_of_real_certificates() {
+        let c = decode(RSA_SAN);
+        assert_eq!(c.fingerprint.ja4x, "769119f9990f_769119f9990f_ecad00239dd7");
+        // O and CN; subjectKeyIdentifier, authorityKeyIdentifier, basicConstraints, SAN.
+        assert_eq!(
+            c.fingerprint.ja4x_r,
+            "55040a,550403_55040a,550403_551d0e,551d23,551d13,551d11"
+        );
+        let leaf = decode(LEAF);
+        assert_eq!(
+            leaf.fingerprint.ja4x,
+            "7022c563de38_769119f9990f_4547ce6bed00"
+        );
+        let json = serde_json::to_value(&c).unwrap_or_default();
+        assert_eq!(json["ja4x"], "769119f9990f_769119f9990f_ecad00239dd7");
+        assert!(
+            json["ja4x_r"]
+                .as_str()
+                .is_some_and(|r| r.starts_with("55040a,"))
+        );
     }
 
     #[test]

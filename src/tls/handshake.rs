@@ -111,6 +111,8 @@ pub struct ClientHello {
     pub(crate) groups: Vec<u16>,
     pub(crate) key_share_groups: Vec<u16>,
     pub(crate) signature_algorithms: Vec<u16>,
+    /// ec_point_formats, which only JA3 reads.
+    pub(crate) ec_point_formats: PointFormats,
     pub(crate) session_id: Vec<u8>,
     /// A non-empty session_ticket extension: the client asks to resume with a ticket.
     pub(crate) session_ticket: bool,
@@ -122,6 +124,54 @@ pub struct ClientHello {
     pub sslv2_format: bool,
     /// The message's length in bytes, header included.
     pub(crate) length: usize,
+}
+
+/// The ec_point_formats list (RFC 8422 5.1.2). Clients send one to three formats, so that
+/// many are held in place: keeping the list for JA3 costs no allocation per ClientHello. A
+/// longer list, which any peer may send, is boxed whole.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum PointFormats {
+    Inline {
+        len: u8,
+        formats: [u8; Self::INLINE],
+    },
+    Boxed(Box<[u8]>),
+}
+
+impl PointFormats {
+    const INLINE: usize = 6;
+
+    fn new(formats: &[u8]) -> Self {
+        let mut inline = [0; Self::INLINE];
+        match (inline.get_mut(..formats.len()), u8::try_from(formats.len())) {
+            (Some(place), Ok(len)) => {
+                place.copy_from_slice(formats);
+                PointFormats::Inline {
+                    len,
+                    formats: inline,
+                }
+            }
+            _ => PointFormats::Boxed(formats.into()),
+        }
+    }
+
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        match self {
+            PointFormats::Inline { len, formats } => {
+                formats.get(..usize::from(*len)).unwrap_or_default()
+            }
+            PointFormats::Boxed(formats) => formats,
+        }
+    }
+}
+
+impl Default for PointFormats {
+    fn default() -> Self {
+        PointFormats::Inline {
+            len: 0,
+            formats: [0; Self::INLINE],
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -278,6 +328,7 @@ fn apply_client_extension(out: &mut ClientHello, e: TlsExtension<'_>) {
             out.groups = groups.into_iter().map(|g| g.0).collect()
         }
         TlsExtension::SignatureAlgorithms(algs) => out.signature_algorithms = algs,
+        TlsExtension::EcPointFormats(formats) => out.ec_point_formats = PointFormats::new(formats),
         TlsExtension::SupportedVersions(v) => {
             out.supported_versions = v.into_iter().map(|v| v.0).collect()
         }
@@ -602,6 +653,33 @@ mod tests {
                 cipher: Sslv2Cipher::DES_192_EDE3_CBC_WITH_MD5
             })
         );
+    }
+
+    /// Point formats are kept exactly, whatever their number: in place up to six, boxed past.
+    #[test]
+    fn point_formats_keep_every_value() {
+        for n in [0usize, 1, 3, 6, 7, 255] {
+            let formats: Vec<u8> = (0..n).map(|i| i as u8).collect();
+            let kept = PointFormats::new(&formats);
+            assert_eq!(kept.as_slice(), formats.as_slice(), "{n} formats");
+            assert_eq!(
+                matches!(kept, PointFormats::Inline { .. }),
+                n <= 6,
+                "{n} formats"
+            );
+        }
+    }
+
+    /// The ClientHello of a bundled capture keeps its ec_point_formats (JA3's last field).
+    #[test]
+    fn the_client_hello_keeps_its_point_formats() {
+        let file: &[u8] = include_bytes!("../../captures/tls12-ecdhe-chain.pcap");
+        let client = crate::tls::side_bytes(file, false);
+        let len = usize::from(client[3]) << 8 | usize::from(client[4]);
+        let Ok(Message::ClientHello(ch)) = decode(&client[5..5 + len], &Limits::default()) else {
+            panic!("a ClientHello");
+        };
+        assert_eq!(ch.ec_point_formats.as_slice(), [0, 1, 2]);
     }
 
     #[test]

@@ -7,6 +7,7 @@
 pub mod certificate;
 mod decoder;
 pub mod decrypt;
+pub mod fingerprint;
 pub mod handshake;
 pub mod keylog;
 pub(crate) mod malformed;
