@@ -49,6 +49,8 @@ pub(crate) struct Session {
     /// Each direction has sent its Finished: the handshake transcript is complete for it.
     finished: PerSide<bool>,
     transcript: Transcript,
+    /// Each direction's decrypted bytes of a handshake message that later records complete.
+    partial: PerSide<Vec<u8>>,
     /// The ServerHello chose a suite and the key log had its secrets.
     keys: Option<bool>,
     opened: u64,
@@ -75,6 +77,7 @@ impl Session {
             active: PerSide::default(),
             pending: PerSide::default(),
             finished: PerSide::default(),
+            partial: PerSide::default(),
             transcript: Transcript::new(),
             keys: None,
             opened: 0,
@@ -213,6 +216,16 @@ impl Session {
             data.ok()?.to_vec()
         };
         Some(expected == sent)
+    }
+
+    /// A direction's decrypted handshake bytes not yet a whole message, taken to be added to.
+    pub(crate) fn take_partial(&mut self, server: bool) -> Vec<u8> {
+        std::mem::take(self.partial.get_mut(at(server)))
+    }
+
+    /// What is left of a direction's decrypted bytes after its whole messages.
+    pub(crate) fn keep_partial(&mut self, server: bool, bytes: Vec<u8>) {
+        *self.partial.get_mut(at(server)) = bytes;
     }
 
     /// A ChangeCipherSpec: in TLS 1.2 and before, its sender's records are protected from

@@ -47,8 +47,6 @@ pub struct Decoder {
     pub(crate) counters: Counters,
     /// The connection's decryption, lent for one `feed_decrypting` call.
     session: Option<Box<Session>>,
-    /// Decrypted handshake bytes of a message that later records complete.
-    decrypted: Vec<u8>,
 }
 
 impl Decoder {
@@ -63,7 +61,6 @@ impl Decoder {
             limits,
             counters: Counters::default(),
             session: None,
-            decrypted: Vec::new(),
         }
     }
 

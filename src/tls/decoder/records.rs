@@ -184,7 +184,10 @@ impl Decoder {
         origin: &impl Fn(usize) -> Option<(u64, Timestamp)>,
         out: &mut Vec<Located>,
     ) {
-        let mut kept = std::mem::take(&mut self.decrypted);
+        let server = self.server;
+        let Some(mut kept) = self.session.as_mut().map(|s| s.take_partial(server)) else {
+            return;
+        };
         kept.extend_from_slice(data);
         let mut used = 0;
         while let Some(len) = kept.get(used..).and_then(message_len) {
@@ -222,7 +225,9 @@ impl Decoder {
             }
         }
         kept.drain(..used.min(kept.len()));
-        self.decrypted = kept;
+        if let Some(session) = self.session.as_mut() {
+            session.keep_partial(server, kept);
+        }
     }
 
     /// Decodes every handshake message a record's payload completes. A record holding whole
