@@ -221,3 +221,30 @@ fn the_summary_counts_packets_after_close() {
         stdout(&text)
     );
 }
+
+/// A key log is secret: its lines are never shown, a malformed one only by its number, and a
+/// key log that opens nothing says so.
+#[test]
+fn key_log_lines_are_never_printed_and_a_key_log_that_matches_nothing_says_so() {
+    let dir = std::env::temp_dir().join(format!("tlsdiag-keys-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let keylog = dir.join("bad.keys");
+    let secret = "CLIENT_RANDOM 00112233 deadbeefdeadbeefdeadbeef";
+    std::fs::write(&keylog, format!("{secret}\n")).unwrap();
+    let capture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/captures/keylog/tls13-aes128gcm.pcap"
+    );
+    let out = tlsdiag(&["analyze", "--keylog", keylog.to_str().unwrap(), capture]);
+    assert!(out.status.success());
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !text.contains("deadbeef"),
+        "a key log line was printed:\n{text}"
+    );
+    assert!(text.contains("key log lines not understood"), "{text}");
+    assert!(text.contains("line 1"), "{text}");
+    assert!(text.contains("the key log matches no connection"), "{text}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
