@@ -113,8 +113,8 @@ impl Connection {
 
     /// What a record of the key log's connection held. A decrypted alert completes the
     /// encrypted one just recorded at its frame (or is recorded, when its size did not say
-    /// alert); a decrypted handshake message is taken as its cleartext twin is, but hellos
-    /// of a renegotiation, which only the ladder shows.
+    /// alert); a decrypted handshake message is taken as its cleartext twin is (a
+    /// renegotiation's hellos come decoded by their type only, for the ladder).
     #[cold]
     fn decrypted(&mut self, side: Side, frame: u64, ts: Timestamp, content: Decrypted) {
         // The ladder names what the record held, in place of its size.
@@ -151,12 +151,6 @@ impl Connection {
                 }
                 let detail = Detail::Alert { level, description };
                 self.note(side, frame, ts, EventKind::Alert, Some(detail));
-            }
-            Decrypted::Handshake(Message::ClientHello(_)) => {
-                self.note(side, frame, ts, EventKind::ClientHello, None);
-            }
-            Decrypted::Handshake(Message::ServerHello(_)) => {
-                self.note(side, frame, ts, EventKind::ServerHello, None);
             }
             Decrypted::Handshake(message) => self.handshake_message(side, frame, ts, message),
             Decrypted::Finished { verified } => {

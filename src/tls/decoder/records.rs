@@ -148,8 +148,20 @@ impl Decoder {
         }
     }
 
+    /// A cleartext handshake message to the session (its randoms, its suite, its transcript).
+    #[cold]
+    #[inline(never)]
+    fn tell_session(&mut self, msg: &[u8], event: &Event) {
+        if let (Some(session), Event::Handshake(message)) = (self.session.as_mut(), event) {
+            session.message(self.server, msg, message);
+        }
+    }
+
     /// A protected record opened with the session's keys: its alert, or the handshake
-    /// messages it holds or completes. Application data stays unread.
+    /// messages it holds or completes. Application data stays unread. Out of line: the
+    /// record loop without a key log stays as small as it was.
+    #[cold]
+    #[inline(never)]
     fn decrypt(
         &mut self,
         (content_type, version): (u8, u16),
@@ -201,11 +213,7 @@ impl Decoder {
                 break;
             };
             used += len;
-            let decoded = if self.tls13 {
-                handshake::decode_tls13(msg, &self.limits)
-            } else {
-                handshake::decode(msg, &self.limits)
-            };
+            let decoded = handshake::decode_decrypted(msg, &self.limits, self.tls13);
             let Ok(message) = decoded else {
                 continue;
             };
@@ -278,8 +286,8 @@ impl Decoder {
                 Err(error) => Event::Malformed(error),
             };
             used += body_len + 4;
-            if let (Some(session), Event::Handshake(message)) = (self.session.as_mut(), &event) {
-                session.message(self.server, msg, message);
+            if self.session.is_some() {
+                self.tell_session(msg, &event);
             }
             if let Event::Handshake(Message::ServerHello(sh)) = &event {
                 let tls13 = handshake::version::is_tls13(sh.version());

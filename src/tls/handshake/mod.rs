@@ -226,9 +226,7 @@ pub enum Message {
     },
 }
 
-/// Decodes one whole handshake message (4-byte header included). Inlined into both its
-/// callers (cleartext and decrypted messages): out of line, the cleartext path paid a call.
-#[inline(always)]
+/// Decodes one whole handshake message (4-byte header included).
 pub fn decode(msg: &[u8], limits: &Limits) -> Result<Message, Malformed> {
     let kind = *msg.first().ok_or(Malformed::EmptyHandshake)?;
     match kind {
@@ -429,15 +427,26 @@ fn decode_certificate_chain(msg: &[u8], limits: &Limits) -> Result<Message, Malf
     Ok(chain_of(&raws, limits))
 }
 
-/// A decrypted handshake message of TLS 1.3, whose Certificate differs from TLS 1.2's: a
-/// request context first, and extensions after each certificate (RFC 8446 4.4.2), a form
-/// tls-parser does not read.
-pub(crate) fn decode_tls13(msg: &[u8], limits: &Limits) -> Result<Message, Malformed> {
+/// A decrypted handshake message: a certificate chain, TLS 1.3's EncryptedExtensions, or any
+/// other by its type (the hellos of a renegotiation included: only the ladder shows them). Apart
+/// from `decode`, so that the cleartext path keeps its one call site.
+pub(crate) fn decode_decrypted(
+    msg: &[u8],
+    limits: &Limits,
+    tls13: bool,
+) -> Result<Message, Malformed> {
     match msg.first() {
-        Some(&kind::CERTIFICATE) => {}
-        Some(&kind::ENCRYPTED_EXTENSIONS) => return decode_encrypted_extensions(msg),
-        _ => return decode(msg, limits),
+        Some(&kind::CERTIFICATE) if tls13 => decode_tls13_certificate(msg, limits),
+        Some(&kind::CERTIFICATE) => decode_certificate_chain(msg, limits),
+        Some(&kind::ENCRYPTED_EXTENSIONS) if tls13 => decode_encrypted_extensions(msg),
+        Some(&kind) => Ok(Message::Other { kind }),
+        None => Err(Malformed::EmptyHandshake),
     }
+}
+
+/// TLS 1.3's Certificate differs from TLS 1.2's: a request context first, and extensions
+/// after each certificate (RFC 8446 4.4.2), a form tls-parser does not read.
+fn decode_tls13_certificate(msg: &[u8], limits: &Limits) -> Result<Message, Malformed> {
     let cut = || Malformed::NotTheDeclaredType(Declared::Certificate);
     let body = msg.get(4..).ok_or_else(cut)?;
     let context = usize::from(*body.first().ok_or_else(cut)?);
