@@ -276,7 +276,7 @@ mod with_pcap {
             saved: 0,
         });
         let stdout = io::stdout();
-        let mut sink = args.report.sink();
+        let mut sink = args.report.sink(tlsdiag::link::Linking::Print);
         sink.summary.keylog = options.keylog.as_deref().map(KeyLogSummary::of);
         let mut session = Session {
             capture,
@@ -387,6 +387,7 @@ mod with_pcap {
                     let at = now();
                     self.drops.sample(at, self.capture.stats());
                     self.analyzer.expire_idle(at, idle);
+                    self.sink.advance(&mut self.out, at)?;
                     last_sweep = Instant::now();
                 }
                 for f in self.analyzer.take_finished_with_packets() {
