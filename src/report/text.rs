@@ -3,7 +3,7 @@
 
 use super::json_word;
 use super::summary::outcome_name;
-use super::text_groups::GroupBy;
+use super::text_groups::{GroupBy, plural};
 use super::{CaptureStats, KeyLogSummary, Summary};
 use crate::analyze::PacketCounters;
 use crate::connection::{Connection, EventKind, Outcome, TimelineEvent};
@@ -439,9 +439,11 @@ fn write_retry_counts(out: &mut impl Write, r: &RetryCounts) -> io::Result<()> {
     if r.retries == 0 && r.not_recovered == 0 {
         return Ok(());
     }
+    let fallbacks = plural(r.fallbacks, "fallback", "fallbacks");
+    let failures = plural(r.recovered, "failure", "failures");
     writeln!(
         out,
-        "  retries      {} ({} fallbacks): {} failures recovered by a retry, {} not recovered",
+        "  retries      {} ({} {fallbacks}): {} {failures} recovered by a retry, {} not recovered",
         r.retries, r.fallbacks, r.recovered, r.not_recovered
     )?;
     if r.window_cut > 0 {

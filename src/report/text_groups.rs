@@ -27,7 +27,7 @@ pub(super) fn write_groups(out: &mut impl Write, s: &Summary, by: GroupBy) -> io
             r.key.client.map_or("?".to_string(), |ip| ip.to_string())
         }),
         GroupBy::Sni => write_view(out, "sni", &g.snis, |r| sni_text(r.key.sni.as_ref())),
-        GroupBy::Ja4 => write_view(out, "ja4", &g.fingerprints, |r| fingerprint(&r.key)),
+        GroupBy::Ja4 => write_view(out, "client", &g.fingerprints, |r| fingerprint(&r.key)),
         GroupBy::Code => {
             let mut codes: Vec<(&String, &u64)> = s.codes.iter().collect();
             codes.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
@@ -140,7 +140,7 @@ fn server_sentence(s: &ServerClients) -> String {
     text
 }
 
-fn plural(n: u64, one: &'static str, many: &'static str) -> &'static str {
+pub(super) fn plural(n: u64, one: &'static str, many: &'static str) -> &'static str {
     if n == 1 { one } else { many }
 }
 
