@@ -10,7 +10,7 @@ use tlsdiag::Options;
 use tlsdiag::analyze::DEFAULT_TLS_PORTS;
 use tlsdiag::connection::{Connection, Outcome};
 use tlsdiag::diagnose::DiagnoseOptions;
-use tlsdiag::link::{Linker, Linking};
+use tlsdiag::link::{Linker, Linking, Pass};
 use tlsdiag::report::{self, GroupBy, Style, Summary};
 use tlsdiag::shard;
 use tlsdiag::tls::keylog::KeyLog;
@@ -474,8 +474,12 @@ impl Sink<'_> {
     /// Takes a judged connection: through the linker, which may hold it back a while.
     fn emit(&mut self, out: &mut impl Write, conn: &mut Connection) -> io::Result<()> {
         conn.file.clone_from(&self.file);
-        self.linker.push(std::mem::take(conn));
-        self.drain(out)
+        let pass = self.linker.push(conn);
+        self.drain(out)?;
+        match pass {
+            Pass::Now => self.write(out, conn),
+            Pass::Held => Ok(()),
+        }
     }
 
     /// Hands on what the linker holds: the end of a file, or of the capture.

@@ -65,6 +65,13 @@ struct Attempt {
     retried: bool,
 }
 
+/// Whether `push` let a connection go at once or kept it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pass {
+    Now,
+    Held,
+}
+
 /// What a ClientHello offered, to tell a fallback.
 #[derive(Clone, Copy, PartialEq, Eq)]
 struct Offer {
@@ -77,7 +84,7 @@ struct Entry {
     seq: u64,
     attempt: Option<Attempt>,
     /// Absent in `Print` mode, where the connection is already reported.
-    conn: Option<Connection>,
+    conn: Option<Box<Connection>>,
 }
 
 pub struct Linker {
@@ -89,10 +96,10 @@ pub struct Linker {
     queue: VecDeque<Entry>,
     next_seq: u64,
     /// The awaiting attempts by key, as `seq`s, oldest first.
-    by_key: HashMap<Key, Vec<u64>>,
+    by_key: HashMap<Key, Vec<u64>, foldhash::fast::RandomState>,
     /// The latest end of a connection handed in: the capture time the window is measured on.
     clock: Timestamp,
-    ready: VecDeque<Connection>,
+    ready: VecDeque<Box<Connection>>,
     counts: RetryCounts,
 }
 
@@ -105,53 +112,61 @@ impl Linker {
             max_awaiting: MAX_AWAITING,
             queue: VecDeque::new(),
             next_seq: 0,
-            by_key: HashMap::new(),
+            by_key: HashMap::default(),
             clock: Timestamp::default(),
             ready: VecDeque::new(),
             counts: RetryCounts::default(),
         }
     }
 
-    /// Takes a judged connection; what can be reported then comes out of `ready`.
-    pub fn push(&mut self, mut conn: Connection) {
+    /// Takes a judged connection. First report what `ready` then yields (attempts whose
+    /// window has passed); then, on `Pass::Now`, the connection itself. A held connection is
+    /// taken out of `conn` and comes out of `ready` later.
+    pub fn push(&mut self, conn: &mut Connection) -> Pass {
         if self.window <= 0.0 {
-            self.ready.push_back(conn);
-            return;
+            return Pass::Now;
         }
         self.clock = self.clock.max(conn.facts.last_ts);
         self.drain();
-        let failures_before = self.link(&mut conn).unwrap_or(0);
+        let failures_before = self.link(conn).unwrap_or(0);
         let linked_to_held = conn.retry_of.is_some() && self.mode == Linking::Hold;
         let attempt = match conn.verdict.outcome {
-            Outcome::Failed | Outcome::Incomplete => self.attempt(&conn, failures_before),
+            Outcome::Failed | Outcome::Incomplete => self.attempt(conn, failures_before),
             Outcome::Established => {
                 self.counts.recovered += failures_before;
                 None
             }
             Outcome::NotTls => None,
         };
-        let conn = match (&attempt, self.mode) {
-            (None, _) if !linked_to_held || self.queue.is_empty() => {
-                self.ready.push_back(conn);
-                return;
-            }
-            (Some(_), Linking::Print) => {
-                self.ready.push_back(conn);
-                None
-            }
-            _ => Some(conn),
+        let held = match (&attempt, self.mode) {
+            (None, _) if !linked_to_held || self.queue.is_empty() => return Pass::Now,
+            (Some(_), Linking::Print) => None,
+            // Moved once, boxed: most connections pass at once and are never moved.
+            _ => Some(Box::new(std::mem::take(conn))),
+        };
+        let pass = if held.is_some() {
+            Pass::Held
+        } else {
+            Pass::Now
         };
         let seq = self.next_seq;
         self.next_seq += 1;
         if let Some(a) = &attempt {
             self.by_key.entry(a.key).or_default().push(seq);
         }
-        self.queue.push_back(Entry { seq, attempt, conn });
+        self.queue.push_back(Entry {
+            seq,
+            attempt,
+            conn: held,
+        });
         if self.queue.len() > self.max_awaiting {
             self.counts.window_cut += 1;
             self.pop_front();
         }
-        self.drain();
+        if pass == Pass::Held {
+            self.drain();
+        }
+        pass
     }
 
     /// Moves the capture clock on (a live capture, while no connection is judged).
@@ -160,8 +175,8 @@ impl Linker {
         self.drain();
     }
 
-    /// The next connection to report, in the order `push` allows.
-    pub fn ready(&mut self) -> Option<Connection> {
+    /// The next held connection to report, in the order `push` allows.
+    pub fn ready(&mut self) -> Option<Box<Connection>> {
         self.ready.pop_front()
     }
 

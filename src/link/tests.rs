@@ -26,17 +26,24 @@ fn offering(mut c: Connection, versions: &[u16], ciphers: usize) -> Connection {
 
 /// Everything `push` and then `finish` hand on, as (stream, retry_of, retried_by).
 fn run(linker: &mut Linker, conns: Vec<Connection>) -> Vec<(u64, Option<u64>, Option<u64>)> {
+    collect(linker, conns)
+        .iter()
+        .map(|c| (c.tcp_stream, c.retry_of, c.retried_by))
+        .collect()
+}
+
+/// Everything handed on, whole, in order.
+fn collect(linker: &mut Linker, conns: Vec<Connection>) -> Vec<Connection> {
     let mut out = Vec::new();
-    for c in conns {
-        linker.push(c);
-        while let Some(c) = linker.ready() {
-            out.push((c.tcp_stream, c.retry_of, c.retried_by));
+    for mut c in conns {
+        let pass = linker.push(&mut c);
+        out.extend(std::iter::from_fn(|| linker.ready()).map(|c| *c));
+        if pass == Pass::Now {
+            out.push(c);
         }
     }
     linker.finish();
-    while let Some(c) = linker.ready() {
-        out.push((c.tcp_stream, c.retry_of, c.retried_by));
-    }
+    out.extend(std::iter::from_fn(|| linker.ready()).map(|c| *c));
     out
 }
 
@@ -105,7 +112,7 @@ fn unrelated_connections_pass_a_held_failure() {
 #[test]
 fn the_window_passing_releases_a_failure_without_a_retry() {
     let mut l = Linker::new(Linking::Hold, 30.0);
-    l.push(conn(0, 0, 1, Outcome::Failed));
+    assert_eq!(l.push(&mut conn(0, 0, 1, Outcome::Failed)), Pass::Held);
     assert!(l.ready().is_none());
     l.advance(Timestamp::new(31, 0));
     assert!(l.ready().is_none(), "30 s after its end is still inside");
@@ -147,12 +154,7 @@ fn a_retry_offering_less_is_a_fallback() {
     let b = offering(conn(1, 2, 3, Outcome::Established), &[0x0302], 17);
     let c = offering(conn(2, 4, 5, Outcome::Failed), &[0x0303], 10);
     let d = offering(conn(3, 6, 7, Outcome::Established), &[0x0303], 10);
-    l.push(a);
-    l.push(b);
-    l.push(c);
-    l.push(d);
-    l.finish();
-    let out: Vec<Connection> = std::iter::from_fn(|| l.ready()).collect();
+    let out = collect(&mut l, vec![a, b, c, d]);
     let fallback = out[1]
         .fallback
         .as_ref()
@@ -206,7 +208,7 @@ fn too_many_awaiting_hands_the_oldest_on() {
             format!("10.1.0.{stream}").parse().unwrap(),
             1,
         ));
-        l.push(c);
+        l.push(&mut c);
     }
     assert_eq!(l.ready().map(|c| c.tcp_stream), Some(0));
     assert!(l.ready().is_none());

@@ -8,6 +8,7 @@
 use crate::connection::{Connection, Outcome};
 use crate::wire_text::WireText;
 use serde::Serialize;
+use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::net::IpAddr;
@@ -140,29 +141,36 @@ pub struct Client {
     pub client: Option<IpAddr>,
 }
 
-/// Counts by key, bounded to `MAX_KEYS` keys.
+/// Counts by key, bounded to `MAX_KEYS` keys. foldhash: these keys come from the wire, and
+/// it is seeded per run.
 #[derive(Clone, Debug)]
 struct Tally<K> {
-    counts: HashMap<K, Counts>,
+    counts: HashMap<K, Counts, foldhash::fast::RandomState>,
     ungrouped: u64,
 }
 
 impl<K> Default for Tally<K> {
     fn default() -> Self {
         Tally {
-            counts: HashMap::new(),
+            counts: HashMap::default(),
             ungrouped: 0,
         }
     }
 }
 
 impl<K: Hash + Eq + Clone + Ord> Tally<K> {
-    fn add(&mut self, key: K, outcome: Outcome) {
-        let full = self.counts.len() >= MAX_KEYS;
-        match self.counts.get_mut(&key) {
-            Some(c) => c.add(outcome),
-            None if full => self.ungrouped += 1,
-            None => self.counts.entry(key).or_default().add(outcome),
+    /// Counts one connection under `key`, made into a key of its own only when it is new.
+    fn add<Q>(&mut self, key: &Q, outcome: Outcome)
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
+        if let Some(c) = self.counts.get_mut(key) {
+            c.add(outcome);
+        } else if self.counts.len() >= MAX_KEYS {
+            self.ungrouped += 1;
+        } else {
+            self.counts.entry(key.to_owned()).or_default().add(outcome);
         }
     }
 
@@ -190,47 +198,41 @@ impl<K: Hash + Eq + Clone + Ord> Tally<K> {
     }
 }
 
-/// What `Groups` is made from, updated once per connection.
+/// What `Groups` is made from, updated once per connection. A connection without a
+/// ClientHello is counted under the fingerprint "".
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Tallies {
     servers: Tally<Server>,
-    snis: Tally<Sni>,
-    clients: Tally<Client>,
-    fingerprints: Tally<Option<String>>,
+    snis: Tally<Option<WireText>>,
+    clients: Tally<Option<IpAddr>>,
+    fingerprints: Tally<String>,
     /// What each fingerprint's first ClientHello offered: one entry per fingerprint key.
-    offers: HashMap<Option<String>, (Vec<&'static str>, Vec<WireText>)>,
-    server_fingerprints: Tally<(Server, Option<String>)>,
+    offers: HashMap<String, (Vec<&'static str>, Vec<WireText>), foldhash::fast::RandomState>,
+    server_fingerprints: Tally<(Server, String)>,
 }
 
 impl Tallies {
     pub(crate) fn count(&mut self, conn: &Connection) {
         let outcome = conn.verdict.outcome;
+        let ja4 = conn
+            .client_fingerprints
+            .get()
+            .map_or("", |f| f.ja4.as_str());
+        self.snis.add(&conn.sni, outcome);
+        self.clients.add(&conn.client.map(|e| e.ip), outcome);
+        if !self.offers.contains_key(ja4) && self.offers.len() < MAX_KEYS {
+            let versions = conn.client_versions.without_grease().collect();
+            let offer = (versions, conn.alpn_offered.clone());
+            self.offers.insert(ja4.to_string(), offer);
+        }
+        self.fingerprints.add(ja4, outcome);
         let server = Server {
             server: conn.server.map(|e| e.ip),
             sni: conn.sni.clone(),
         };
-        let ja4 = conn.client_fingerprints.get().map(|f| f.ja4.clone());
-        self.servers.add(server.clone(), outcome);
-        self.snis.add(
-            Sni {
-                sni: conn.sni.clone(),
-            },
-            outcome,
-        );
-        self.clients.add(
-            Client {
-                client: conn.client.map(|e| e.ip),
-            },
-            outcome,
-        );
-        if self.fingerprints.counts.contains_key(&ja4) || self.offers.len() < MAX_KEYS {
-            self.offers.entry(ja4.clone()).or_insert_with(|| {
-                let versions = conn.client_versions.without_grease().collect();
-                (versions, conn.alpn_offered.clone())
-            });
-        }
-        self.fingerprints.add(ja4.clone(), outcome);
-        self.server_fingerprints.add((server, ja4), outcome);
+        self.servers.add(&server, outcome);
+        self.server_fingerprints
+            .add(&(server, ja4.to_string()), outcome);
     }
 
     /// Every server and its counts, in no order.
@@ -239,18 +241,24 @@ impl Tallies {
     }
 
     pub(crate) fn groups(&self, top: usize) -> Groups {
-        let fingerprint = |ja4: &Option<String>| {
+        let fingerprint = |ja4: &String| {
             let (versions, alpn) = self.offers.get(ja4).cloned().unwrap_or_default();
             Fingerprint {
-                ja4: ja4.clone(),
+                ja4: (!ja4.is_empty()).then(|| ja4.clone()),
                 versions_offered: versions,
                 alpn_offered: alpn,
             }
         };
         Groups {
             servers: self.servers.view(top, Row::of),
-            snis: self.snis.view(top, Row::of),
-            clients: self.clients.view(top, Row::of),
+            snis: self.snis.view(top, |sni, counts| Row {
+                key: Sni { sni: sni.clone() },
+                counts,
+            }),
+            clients: self.clients.view(top, |&client, counts| Row {
+                key: Client { client },
+                counts,
+            }),
             fingerprints: self.fingerprints.view(top, |k, counts| Row {
                 key: fingerprint(k),
                 counts,
@@ -263,9 +271,9 @@ impl Tallies {
     fn servers_by_fingerprint(
         &self,
         top: usize,
-        fingerprint: &impl Fn(&Option<String>) -> Fingerprint,
+        fingerprint: &impl Fn(&String) -> Fingerprint,
     ) -> View<ServerClients> {
-        let mut by_server: HashMap<&Server, Tally<Option<String>>> = HashMap::new();
+        let mut by_server: HashMap<&Server, Tally<String>> = HashMap::new();
         for ((server, ja4), counts) in &self.server_fingerprints.counts {
             let failing = self
                 .servers

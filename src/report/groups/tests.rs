@@ -57,9 +57,9 @@ fn the_cross_view_lists_only_servers_with_failures() {
 fn a_tally_holds_at_most_max_keys_and_counts_the_rest() {
     let mut tally = Tally::<u32>::default();
     for key in 0..MAX_KEYS as u32 + 5 {
-        tally.add(key, Outcome::Failed);
+        tally.add(&key, Outcome::Failed);
     }
-    tally.add(0, Outcome::Failed);
+    tally.add(&0, Outcome::Failed);
     assert_eq!(tally.counts.len(), MAX_KEYS);
     assert_eq!(tally.ungrouped, 5);
     assert_eq!(
