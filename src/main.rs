@@ -47,6 +47,8 @@ enum Format {
     Text,
     Json,
     Ndjson,
+    /// One self-contained page (no fetch): summary, chart, table, ladders.
+    Html,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -105,6 +107,10 @@ struct ReportArgs {
     /// openssl -keylogfile and browsers write. A pcapng's own secrets are read without it.
     #[arg(long = "keylog", value_name = "FILE")]
     keylogs: Vec<std::path::PathBuf>,
+    /// With --format html: past this size, established connections are left out, then
+    /// failures, and the page counts them.
+    #[arg(long, value_name = "SIZE", default_value = "8M", value_parser = parse_size)]
+    html_max_bytes: usize,
 }
 
 /// The bounds on memory; each one that bites is counted in the summary. Sizes take a K, M or G
@@ -280,7 +286,8 @@ impl ReportArgs {
         Ok(given.then_some(keylog))
     }
 
-    fn sink(&self) -> Sink<'_> {
+    /// `title` names the input on an HTML page: the files, or the interface.
+    fn sink(&self, title: &str) -> Sink<'_> {
         Sink {
             format: self.format,
             quiet: self.quiet,
@@ -301,13 +308,23 @@ impl ReportArgs {
             file: None,
             summary: Summary::default(),
             json: None,
+            html: (self.format == Format::Html).then(|| {
+                report::HtmlDocument::new(report::HtmlOptions {
+                    title: title.to_string(),
+                    max_bytes: self.html_max_bytes as u64,
+                })
+            }),
         }
     }
 }
 
 fn analyze(args: &AnalyzeArgs) -> ExitCode {
     let mut options = args.report.options();
-    let mut sink = args.report.sink();
+    let title = match args.files.as_slice() {
+        [one] => one.clone(),
+        many => format!("{} capture files", many.len()),
+    };
+    let mut sink = args.report.sink(&title);
     match args.report.keylog(&args.files) {
         Ok(keylog) => {
             sink.summary.keylog = keylog.as_ref().map(report::KeyLogSummary::of);
@@ -395,12 +412,16 @@ struct Sink<'a> {
     file: Option<String>,
     summary: Summary,
     json: Option<report::JsonDocument>,
+    html: Option<report::HtmlDocument>,
 }
 
 impl Sink<'_> {
     fn begin(&mut self, out: &mut impl Write) -> io::Result<()> {
         if self.format == Format::Json {
             self.json = Some(report::JsonDocument::begin(out)?);
+        }
+        if let Some(html) = &self.html {
+            html.begin(out)?;
         }
         Ok(())
     }
@@ -418,12 +439,20 @@ impl Sink<'_> {
                 };
                 doc.end(out, &self.summary)?
             }
+            (Format::Html, _) => {
+                if let Some(html) = &self.html {
+                    html.end(out, &self.summary)?;
+                }
+            }
         }
         out.flush()
     }
 
     fn emit(&mut self, out: &mut impl Write, conn: &mut Connection) -> io::Result<()> {
         self.summary.count(conn);
+        if let Some(html) = &mut self.html {
+            html.count(conn);
+        }
         if !self.filter.keeps(conn) {
             return Ok(());
         }
@@ -437,6 +466,10 @@ impl Sink<'_> {
             (Format::Ndjson, _) => report::write_ndjson_connection(out, conn),
             (Format::Json, Some(doc)) => doc.connection(out, conn),
             (Format::Json, None) => Ok(()),
+            (Format::Html, _) => match &mut self.html {
+                Some(html) => html.connection(out, conn),
+                None => Ok(()),
+            },
         }
     }
 }

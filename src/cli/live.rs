@@ -276,7 +276,9 @@ mod with_pcap {
             saved: 0,
         });
         let stdout = io::stdout();
-        let mut sink = args.report.sink();
+        let mut sink = args
+            .report
+            .sink(&format!("live capture on {}", args.interface));
         sink.summary.keylog = options.keylog.as_deref().map(KeyLogSummary::of);
         let mut session = Session {
             capture,

@@ -1,0 +1,102 @@
+//! A connection's ladder as SVG: the text report's ladder (same labels, same decisive event)
+//! drawn with a lane per side, an arrow per event, frame numbers and milliseconds.
+
+use crate::connection::{Connection, EventKind, Outcome};
+use crate::flow::Side;
+use crate::report::text::{decisive_event, label};
+use maud::{Markup, html};
+
+const WIDTH: f64 = 860.0;
+const ROW: f64 = 24.0;
+const TOP: f64 = 34.0;
+const CLIENT_X: f64 = 150.0;
+const SERVER_X: f64 = 720.0;
+/// Characters of a label drawn; the whole label is in the arrow's tooltip.
+const LABEL_CHARS: usize = 72;
+/// A pause between two events at least this long (seconds) is drawn as a break.
+const PAUSE: f64 = 1.0;
+
+pub(super) fn ladder(c: &Connection) -> Markup {
+    if c.timeline.is_empty() {
+        return html! { p.note { "No event of this connection was captured." } };
+    }
+    let decisive = decisive_event(c);
+    let height = TOP + ROW * c.timeline.len() as f64 + 12.0;
+    let unmarked = decisive.is_none() && c.verdict.outcome != Outcome::Established;
+    html! {
+        svg.ladder role="img" aria-label={ "ladder of tcp.stream " (c.tcp_stream) }
+            data-decisive-frame=[decisive.is_some().then_some(c.verdict.frame)]
+            viewBox={ "0 0 " (WIDTH) " " (height) } width=(WIDTH) height=(format!("{height:.0}")) {
+            text x="8" y="16" class="muted" { "frame" }
+            text x="120" y="16" text-anchor="end" class="muted" { "ms" }
+            text.lane-label x=(CLIENT_X) y="16" text-anchor="middle" { "client" }
+            text.lane-label x=(SERVER_X) y="16" text-anchor="middle" { "server" }
+            line.lane x1=(CLIENT_X) x2=(CLIENT_X) y1="22" y2=(height - 4.0) {}
+            line.lane x1=(SERVER_X) x2=(SERVER_X) y1="22" y2=(height - 4.0) {}
+            @for (i, e) in c.timeline.iter().enumerate() {
+                @let y = TOP + ROW * i as f64 + 10.0;
+                @let pause = i.checked_sub(1).and_then(|p| c.timeline.get(p)).map(|p| e.time - p.time);
+                @if let Some(pause) = pause.filter(|&p| p >= PAUSE) {
+                    (pause_mark(y - ROW / 2.0, pause))
+                }
+                (arrow(y, e, Some(i) == decisive))
+            }
+        }
+        @if unmarked {
+            p.note { "The decisive frame " (c.verdict.frame) " holds no event drawn here." }
+        }
+        @if c.timeline_dropped > 0 {
+            p.note { (c.timeline_dropped) " more events not drawn." }
+        }
+        (retransmissions(c))
+    }
+}
+
+/// One event: its frame and time, an arrow from its sender's lane, its label.
+fn arrow(y: f64, e: &crate::connection::TimelineEvent, decisive: bool) -> Markup {
+    let text = label(e);
+    let shown: String = if text.chars().count() > LABEL_CHARS {
+        text.chars().take(LABEL_CHARS - 1).chain(['…']).collect()
+    } else {
+        text.clone()
+    };
+    let (from, to, anchor, text_x) = match e.from {
+        Side::Client => (CLIENT_X, SERVER_X, "start", CLIENT_X + 8.0),
+        Side::Server => (SERVER_X, CLIENT_X, "end", SERVER_X - 8.0),
+    };
+    let head = if to > from { to - 9.0 } else { to + 9.0 };
+    let gap = e.event == EventKind::Gap;
+    html! {
+        g.event.decisive[decisive] data-frame=(e.frame) {
+            title { "frame " (e.frame) " · " (format!("{:.3}", e.time * 1000.0)) " ms · " (text) }
+            text x="8" y=(y + 4.0) { (e.frame) }
+            text x="120" y=(y + 4.0) text-anchor="end" { (format!("{:.3}", e.time * 1000.0)) }
+            text x=(text_x) y=(y - 4.0) text-anchor=(anchor) { (shown) }
+            line.arrow.gap[gap] x1=(from) x2=(head) y1=(y) y2=(y) {}
+            polygon.arrow points=(format!("{to},{y} {head},{} {head},{}", y - 4.0, y + 4.0)) {}
+            @if decisive {
+                text x=(SERVER_X + 10.0) y=(y + 4.0) { "◀ decisive" }
+            }
+        }
+    }
+}
+
+/// A break between two events far apart in time, with the pause written on it.
+fn pause_mark(y: f64, seconds: f64) -> Markup {
+    html! {
+        line.pause x1=(CLIENT_X) x2=(SERVER_X) y1=(y) y2=(y) {}
+        text x=((CLIENT_X + SERVER_X) / 2.0) y=(y - 2.0) text-anchor="middle" class="muted" {
+            "⋯ " (format!("{seconds:.3}")) " s later ⋯"
+        }
+    }
+}
+
+/// Retransmitted segments per side (counted until the handshake settled), when any.
+fn retransmissions(c: &Connection) -> Markup {
+    let r = &c.tcp.retransmissions;
+    html! {
+        @if r.client + r.server > 0 {
+            p.note { "Retransmissions: " (r.client) " from the client, " (r.server) " from the server." }
+        }
+    }
+}
