@@ -21,11 +21,17 @@ pub(super) fn ladder(c: &Connection) -> Markup {
         return html! { p.note { "No event of this connection was captured." } };
     }
     let decisive = decisive_event(c);
-    let height = TOP + ROW * c.timeline.len() as f64 + 12.0;
-    let unmarked = decisive.is_none() && c.verdict.outcome != Outcome::Established;
+    // A decisive frame that is no event of the ladder (a retransmitted ClientHello, say) is
+    // drawn as a marked line in its place, so every failure's ladder shows where it ended.
+    let marker = (decisive.is_none() && c.verdict.outcome != Outcome::Established).then(|| {
+        let at = c.timeline.iter().position(|e| e.frame > c.verdict.frame);
+        at.unwrap_or(c.timeline.len())
+    });
+    let rows = c.timeline.len() + usize::from(marker.is_some());
+    let height = TOP + ROW * rows as f64 + 12.0;
     html! {
         svg.ladder role="img" aria-label={ "ladder of tcp.stream " (c.tcp_stream) }
-            data-decisive-frame=[decisive.is_some().then_some(c.verdict.frame)]
+            data-decisive-frame=[(c.verdict.outcome != Outcome::Established).then_some(c.verdict.frame)]
             viewBox={ "0 0 " (WIDTH) " " (height) } width=(WIDTH) height=(format!("{height:.0}")) {
             text x="8" y="16" class="muted" { "frame" }
             text x="120" y="16" text-anchor="end" class="muted" { "ms" }
@@ -34,21 +40,35 @@ pub(super) fn ladder(c: &Connection) -> Markup {
             line.lane x1=(CLIENT_X) x2=(CLIENT_X) y1="22" y2=(height - 4.0) {}
             line.lane x1=(SERVER_X) x2=(SERVER_X) y1="22" y2=(height - 4.0) {}
             @for (i, e) in c.timeline.iter().enumerate() {
-                @let y = TOP + ROW * i as f64 + 10.0;
+                @let row = i + usize::from(marker.is_some_and(|m| m <= i));
+                @let y = TOP + ROW * row as f64 + 10.0;
                 @let pause = i.checked_sub(1).and_then(|p| c.timeline.get(p)).map(|p| e.time - p.time);
                 @if let Some(pause) = pause.filter(|&p| p >= PAUSE) {
                     (pause_mark(y - ROW / 2.0, pause))
                 }
                 (arrow(y, e, Some(i) == decisive))
             }
-        }
-        @if unmarked {
-            p.note { "The decisive frame " (c.verdict.frame) " holds no event drawn here." }
+            @if let Some(m) = marker {
+                (decisive_frame(TOP + ROW * m as f64 + 10.0, c.verdict.frame))
+            }
         }
         @if c.timeline_dropped > 0 {
             p.note { (c.timeline_dropped) " more events not drawn." }
         }
         (retransmissions(c))
+    }
+}
+
+/// The decisive frame when it is no event of the ladder: a marked line across the lanes.
+fn decisive_frame(y: f64, frame: u64) -> Markup {
+    html! {
+        g.event.decisive data-frame=(frame) {
+            title { "frame " (frame) ": the decisive frame (not an event drawn above)" }
+            text x="8" y=(y + 4.0) { (frame) }
+            line.arrow.gap x1=(CLIENT_X) x2=(SERVER_X) y1=(y) y2=(y) {}
+            text x=((CLIENT_X + SERVER_X) / 2.0) y=(y - 4.0) text-anchor="middle" { "frame " (frame) " (see the evidence)" }
+            text x=(SERVER_X + 10.0) y=(y + 4.0) { "◀ decisive" }
+        }
     }
 }
 

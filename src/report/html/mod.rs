@@ -39,9 +39,12 @@ pub const DEFAULT_HTML_MAX_BYTES: u64 = 8 << 20;
 const STYLE: &str = include_str!("page.css");
 const SCRIPT: &str = include_str!("page.js");
 /// Runs first: records script errors on the root element, where a test (or a person with
-/// the inspector) reads them.
+/// the inspector) reads them; and so is any fetch the policy blocked.
 const ERRORS: &str = "window.onerror = function (m, s, l) { var d = document.documentElement; \
-    d.dataset.errors = (d.dataset.errors || '') + m + ' (line ' + l + ')\\n'; };";
+    d.dataset.errors = (d.dataset.errors || '') + m + ' (line ' + l + ')\\n'; }; \
+    document.addEventListener('securitypolicyviolation', function (e) { \
+    var d = document.documentElement; \
+    d.dataset.blocked = (d.dataset.blocked || '') + e.blockedURI + ' (' + e.violatedDirective + ')\\n'; });";
 /// Nothing may be fetched: no source for anything but the page's own inline style and
 /// script, and pictures only as data: URLs.
 const POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; \
