@@ -183,6 +183,8 @@ fn main() -> ExitCode {
 /// The binary's own modules: the live loop, the progress bar.
 mod cli {
     pub mod live;
+    #[cfg(feature = "live")]
+    pub mod live_page;
     pub mod progress;
 }
 
