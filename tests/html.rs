@@ -279,6 +279,9 @@ fn the_filters_narrow_the_table_in_a_browser() {
     let named = count("q=server.test");
     assert!(named > 0 && named < total, "{named} of {total}");
     assert_eq!(count("outcome=failed&q=no+such+words+anywhere"), 0);
+    // #open=N opens tcp.stream N's details, as the README's screenshot shows.
+    let dom = dump_dom(browser, &path, "open=0", None);
+    assert_eq!(dom.matches("<details open=\"\"").count(), 1);
 }
 
 /// The requests chromium made for the page itself: those whose initiator is the page's

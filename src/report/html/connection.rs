@@ -33,7 +33,7 @@ pub(super) fn connection(c: &Connection, detail: bool) -> Markup {
             data-stream=(c.tcp_stream) data-rank=(rank(c.verdict.outcome)) data-outcome=(outcome)
             data-code=[code.as_deref()] data-server=(server) data-sni=[sni.as_deref()]
             data-client=(endpoint(c.client)) data-version=[c.version]
-            data-duration=(c.duration_ms) data-frame=(c.verdict.frame) {
+            data-duration=(c.duration_ms) data-frame=(c.verdict.frame) data-file=[c.file.as_deref()] {
             tr.row {
                 td.num { (c.tcp_stream) }
                 td.mono { (endpoint(c.client)) }
@@ -62,7 +62,7 @@ fn details(c: &Connection) -> Markup {
     let v = &c.verdict;
     let filter = format!("tcp.stream eq {}", c.tcp_stream);
     html! {
-        details id={ "s" (c.tcp_stream) } {
+        details {
             summary { (outcome_badge(v.outcome)) " " (v.reason) }
             div.detail {
                 dl {

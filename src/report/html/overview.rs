@@ -44,7 +44,7 @@ fn captures(s: &Summary, span: Option<Span>) -> Markup {
     html! {
         h3 { "Capture" }
         details.files open[s.files.len() <= FILES_OPEN] {
-        summary { (s.files.len()) " files" }
+        summary { (s.files.len()) @if s.files.len() == 1 { " file" } @else { " files" } }
         table.files {
             tr { th { "file" } th { "format" } th.num { "packets" } th { "notes" } }
             @for f in &s.files {

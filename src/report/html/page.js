@@ -88,11 +88,11 @@
       select.value = want;
     });
     search.value = params.get("q") || "";
+    // #open=N opens tcp.stream N (the first of that number, when several files were read).
     var open = params.get("open");
-    if (open) {
-      var target = document.getElementById("s" + open);
-      if (target) { target.open = true; target.scrollIntoView(); }
-    }
+    var target = open ? table.querySelector('tbody[data-stream="' + parseInt(open, 10) + '"]') : null;
+    var details = target ? target.querySelector("details") : null;
+    if (details) { details.open = true; target.scrollIntoView(); }
   }
 
   document.addEventListener("click", function (event) {
