@@ -107,8 +107,8 @@ struct ReportArgs {
     /// openssl -keylogfile and browsers write. A pcapng's own secrets are read without it.
     #[arg(long = "keylog", value_name = "FILE")]
     keylogs: Vec<std::path::PathBuf>,
-    /// With --format html: past this size, established connections are left out, then
-    /// failures, and the page counts them.
+    /// With --format html: the page's size bound; established connections take a quarter of
+    /// it at most, failures the rest. The page counts what it left out.
     #[arg(long, value_name = "SIZE", default_value = "8M", value_parser = parse_size)]
     html_max_bytes: usize,
 }

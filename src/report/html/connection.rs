@@ -32,7 +32,6 @@ pub(super) fn connection(c: &Connection, detail: bool) -> Markup {
         tbody class={ "conn c-" (outcome) @if failure { " failure" } }
             data-stream=(c.tcp_stream) data-rank=(rank(c.verdict.outcome)) data-outcome=(outcome)
             data-code=[code.as_deref()] data-server=(server) data-sni=[sni.as_deref()]
-            data-client=(endpoint(c.client)) data-version=[c.version]
             data-duration=(c.duration_ms) data-frame=(c.verdict.frame) data-file=[c.file.as_deref()] {
             tr.row {
                 td.num { (c.tcp_stream) }

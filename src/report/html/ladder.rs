@@ -34,7 +34,7 @@ pub(super) fn ladder(c: &Connection) -> Markup {
             data-decisive-frame=[(c.verdict.outcome != Outcome::Established).then_some(c.verdict.frame)]
             viewBox={ "0 0 " (WIDTH) " " (height) } width=(WIDTH) height=(format!("{height:.0}")) {
             text x="8" y="16" class="muted" { "frame" }
-            text x="120" y="16" text-anchor="end" class="muted" { "ms" }
+            text.muted.r x="120" y="16" { "ms" }
             text.lane-label x=(CLIENT_X) y="16" text-anchor="middle" { "client" }
             text.lane-label x=(SERVER_X) y="16" text-anchor="middle" { "server" }
             line.lane x1=(CLIENT_X) x2=(CLIENT_X) y1="22" y2=(height - 4.0) {}
@@ -65,7 +65,7 @@ fn decisive_frame(y: f64, frame: u64) -> Markup {
         g.event.decisive data-frame=(frame) {
             title { "frame " (frame) ": the decisive frame (not an event drawn above)" }
             text x="8" y=(y + 4.0) { (frame) }
-            line.arrow.gap x1=(CLIENT_X) x2=(SERVER_X) y1=(y) y2=(y) {}
+            line.mark x1=(CLIENT_X) x2=(SERVER_X) y1=(y) y2=(y) {}
             text x=((CLIENT_X + SERVER_X) / 2.0) y=(y - 4.0) text-anchor="middle" { "frame " (frame) " (see the evidence)" }
             text x=(SERVER_X + 10.0) y=(y + 4.0) { "◀ decisive" }
         }
@@ -75,27 +75,46 @@ fn decisive_frame(y: f64, frame: u64) -> Markup {
 /// One event: its frame and time, an arrow from its sender's lane, its label.
 fn arrow(y: f64, e: &crate::connection::TimelineEvent, decisive: bool) -> Markup {
     let text = label(e);
-    let shown: String = if text.chars().count() > LABEL_CHARS {
+    let cut = text.chars().count() > LABEL_CHARS;
+    let shown: String = if cut {
         text.chars().take(LABEL_CHARS - 1).chain(['…']).collect()
     } else {
         text.clone()
     };
-    let (from, to, anchor, text_x) = match e.from {
-        Side::Client => (CLIENT_X, SERVER_X, "start", CLIENT_X + 8.0),
-        Side::Server => (SERVER_X, CLIENT_X, "end", SERVER_X - 8.0),
+    // The arrowhead is the page's one marker (CSS `marker-end`), the end anchor a class:
+    // a failure's ladder is most of its markup, and a big capture has many.
+    let (from, to, end, text_x) = match e.from {
+        Side::Client => (CLIENT_X, SERVER_X, false, CLIENT_X + 8.0),
+        Side::Server => (SERVER_X, CLIENT_X, true, SERVER_X - 8.0),
     };
-    let head = if to > from { to - 9.0 } else { to + 9.0 };
     let gap = e.event == EventKind::Gap;
     html! {
         g.event.decisive[decisive] data-frame=(e.frame) {
-            title { "frame " (e.frame) " · " (format!("{:.3}", e.time * 1000.0)) " ms · " (text) }
+            @if cut { title { (text) } }
             text x="8" y=(y + 4.0) { (e.frame) }
-            text x="120" y=(y + 4.0) text-anchor="end" { (format!("{:.3}", e.time * 1000.0)) }
-            text x=(text_x) y=(y - 4.0) text-anchor=(anchor) { (shown) }
-            line.arrow.gap[gap] x1=(from) x2=(head) y1=(y) y2=(y) {}
-            polygon.arrow points=(format!("{to},{y} {head},{} {head},{}", y - 4.0, y + 4.0)) {}
+            text.r x="120" y=(y + 4.0) { (format!("{:.3}", e.time * 1000.0)) }
+            text.r[end] x=(text_x) y=(y - 4.0) { (shown) }
+            line.arrow.gap[gap] x1=(from) x2=(to) y1=(y) y2=(y) {}
             @if decisive {
                 text x=(SERVER_X + 10.0) y=(y + 4.0) { "◀ decisive" }
+            }
+        }
+    }
+}
+
+/// The arrowheads every ladder's `marker-end` names, written once per page.
+pub(super) fn markers() -> Markup {
+    html! {
+        svg.defs width="0" height="0" aria-hidden="true" {
+            defs {
+                marker #arrowhead viewBox="0 0 10 10" refX="10" refY="5" markerUnits="userSpaceOnUse"
+                    markerWidth="9" markerHeight="9" orient="auto" {
+                    path d="M0,1 L10,5 L0,9 z" fill="#424a53" {}
+                }
+                marker #arrowhead-decisive viewBox="0 0 10 10" refX="10" refY="5" markerUnits="userSpaceOnUse"
+                    markerWidth="11" markerHeight="11" orient="auto" {
+                    path d="M0,1 L10,5 L0,9 z" fill="#c62828" {}
+                }
             }
         }
     }

@@ -55,8 +55,8 @@ const POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; \
 pub struct HtmlOptions {
     /// The page's title: the files read, or the interface.
     pub title: String,
-    /// Past this many bytes of connections, established ones are left out, then failures;
-    /// what is left out is counted on the page.
+    /// Past this many bytes of connections, failures are left out; established ones past a
+    /// quarter of it. What is left out is counted on the page.
     pub max_bytes: u64,
 }
 
@@ -80,8 +80,9 @@ struct LeftOut {
 #[derive(Debug)]
 pub struct HtmlDocument {
     options: HtmlOptions,
-    /// Bytes of connections written so far.
+    /// Bytes of connections written so far, and of established ones among them.
     written: u64,
+    written_established: u64,
     established_in_full: u64,
     left_out: LeftOut,
     chart: chart::Histogram,
@@ -94,6 +95,7 @@ impl HtmlDocument {
         HtmlDocument {
             options,
             written: 0,
+            written_established: 0,
             established_in_full: 0,
             left_out: LeftOut::default(),
             chart: chart::Histogram::default(),
@@ -139,12 +141,12 @@ impl HtmlDocument {
     pub fn connection(&mut self, out: &mut impl Write, c: &Connection) -> io::Result<()> {
         let max = self.options.max_bytes;
         let failure = c.verdict.outcome != Outcome::Established;
-        // Failures may fill the whole bound; established rows stop at three quarters, so
-        // that room is left for the failures that come later.
+        // Failures may fill the whole bound; established connections take a quarter of it at
+        // most, so that three quarters stay for the failures, wherever they come.
         let (row, detail) = if failure {
             (self.written < max, self.written < max)
         } else {
-            let row = self.written < max / 4 * 3;
+            let row = self.written < max && self.written_established < max / 4;
             let detail = row && self.established_in_full < ESTABLISHED_IN_FULL;
             (row, detail)
         };
@@ -163,6 +165,9 @@ impl HtmlDocument {
         }
         let markup = connection::connection(c, detail).into_string();
         self.written += markup.len() as u64;
+        if !failure {
+            self.written_established += markup.len() as u64;
+        }
         out.write_all(markup.as_bytes())
     }
 
@@ -219,6 +224,7 @@ fn head(title: &str) -> Markup {
             style { (PreEscaped(STYLE)) }
         }
         (PreEscaped("<body>"))
+        (ladder::markers())
         header {
             h1 { "TLS handshakes in " (title) }
             p.note { "Written by tlsdiag " (env!("CARGO_PKG_VERSION")) ". Open a connection for its ladder, evidence, cause and fix." }

@@ -28,8 +28,11 @@
   });
   search.addEventListener("input", function () { apply(); remember(); });
 
+  // Columns without a data attribute of their own sort by their cell's text.
+  var cells = { client: 1, version: 4 };
   function value(b, key) {
     if (key === "stream" || key === "duration" || key === "rank") { return parseFloat(b.dataset[key]) || 0; }
+    if (key in cells) { return b.rows[0].cells[cells[key]].textContent.toLowerCase(); }
     return (b.dataset[key] || "").toLowerCase();
   }
   function sort() {
