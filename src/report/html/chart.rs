@@ -47,14 +47,34 @@ impl Histogram {
         let first = *self.first.get_or_insert(micros.div_euclid(self.width));
         let mut index = micros.div_euclid(self.width) - first;
         while !(0..BUCKETS as i64).contains(&index) && self.width < i64::MAX / 4 {
-            self.widen();
-            let first = self.first.unwrap_or_default();
-            index = micros.div_euclid(self.width) - first;
+            // An earlier start moves the buckets along when the later end has room for them
+            // (connections are judged as they end, so a long one's start comes late);
+            // otherwise, and for a later start, the buckets widen.
+            if index < 0 && self.shift_later(-index) {
+                index = 0;
+            } else {
+                self.widen();
+                let first = self.first.unwrap_or_default();
+                index = micros.div_euclid(self.width) - first;
+            }
         }
         let index = index.clamp(0, BUCKETS as i64 - 1) as usize;
         if let Some(slot) = self.counts.get_mut(index).and_then(|b| b.get_mut(outcome)) {
             *slot += 1;
         }
+    }
+
+    /// Moves every count `by` buckets later, so the first bucket starts `by` widths earlier;
+    /// false (and nothing moved) when the last counts would fall off the end.
+    fn shift_later(&mut self, by: i64) -> bool {
+        let last = self.counts.iter().rposition(|b| b.iter().any(|&n| n > 0));
+        let room = BUCKETS as i64 - 1 - last.map_or(0, |l| l as i64);
+        if by > room {
+            return false;
+        }
+        self.counts.rotate_right(by as usize);
+        self.first = self.first.map(|f| f - by);
+        true
     }
 
     /// Doubles the width, merging buckets two by two on the new, coarser grid.
@@ -209,10 +229,25 @@ mod tests {
         let used = h.used();
         let first = used.first().map(|(t, _)| t.secs).unwrap_or_default();
         assert!(first <= base);
+        // Wide enough for the hour, and not past twice what it needs.
         let span = h.width as f64 / 1e6 * BUCKETS as f64;
-        assert!(span >= 3600.0, "{span}");
+        assert!((3600.0..=4.0 * 3600.0).contains(&span), "{span}");
         assert_eq!(used.first().map(|(_, c)| c[1]), Some(1));
         assert_eq!(used.last().map(|(_, c)| c[2]), Some(1));
+    }
+
+    /// Three captures read in turn, each judged at its end: the chart spans their 21 minutes
+    /// in bars of seconds, not hours.
+    #[test]
+    fn an_earlier_start_moves_the_buckets_rather_than_widening_them() {
+        let mut h = Histogram::default();
+        let base = 1_764_000_000;
+        for at in [1284, 1283, 0, 600, 1] {
+            h.add(Timestamp::new(base + at, 0), 0);
+        }
+        let seconds = h.width as f64 / 1e6;
+        assert!(seconds * BUCKETS as f64 >= 1284.0);
+        assert!(seconds < 2.0 * 1284.0 / BUCKETS as f64 * 2.0, "{seconds}");
     }
 
     #[test]
