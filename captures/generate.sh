@@ -1160,6 +1160,62 @@ keylog_derived() {
   say "keylog/$name-altered.pcap" "derived: $name.pcap with one byte of the server's Certificate changed"
 }
 
+# --- retries, and client stacks side by side: what the summary's links and groups are for
+retry_refused() {
+  local f="$here/retry-refused.pcap" curl_pid
+  start_capture "$f" "tcp port 443"
+  # curl's first attempt finds nothing listening on 443 (RST); it retries a second later
+  # (--retry-connrefused), when s_server is up, and gets its page.
+  curl -s --retry 3 --retry-connrefused --retry-delay 1 --cacert "$work/ca.pem" \
+    --resolve server.test:443:127.0.0.1 -o /dev/null https://server.test/ &
+  curl_pid=$!; pids+=("$curl_pid")
+  sleep 0.3
+  s_server 443 -www -cert "$work/leaf.pem" -key "$work/leaf.key" -cert_chain "$work/int.pem"
+  wait "$curl_pid" || true
+  stop_server; stop_capture
+  say "$(basename "$f")" "curl --retry-connrefused: refused, then retried a second later and established"
+}
+
+fallback_after_protocol_version() {
+  local f="$here/fallback-protocol-version.pcap"
+  start_capture "$f" "tcp port 443"
+  s_server 443 -tls1_2 -cert "$work/leaf.pem" -key "$work/leaf.key" -cert_chain "$work/int.pem"
+  # The fallback dance of older browsers, scripted: TLS 1.3 alone is refused with
+  # protocol_version; the client tries again offering TLS 1.2 at most, with TLS_FALLBACK_SCSV
+  # as RFC 7507 asks.
+  s_client 443 -tls1_3 -servername server.test
+  s_client 443 -tls1_2 -fallback_scsv -servername server.test -CAfile "$work/ca.pem"
+  stop_server; stop_capture
+  say "$(basename "$f")" "openssl s_client: TLS 1.3 refused (protocol_version), retried at TLS 1.2 with the fallback SCSV"
+}
+
+two_client_stacks() {
+  local f="$here/two-client-stacks.pcap" old=198.18.0.3 i
+  hosts_up
+  ip -n $NS_C addr add $old/24 dev tlsdiag-c0
+  client_capture "$f" "tcp port 443"
+  in_server openssl s_server -accept 443 -quiet -www -no_tls1 -no_tls1_1 -cert "$work/leaf.pem" \
+    -key "$work/leaf.key" -cert_chain "$work/int.pem"
+  # An old client at 198.18.0.3 (the route's source hint picks the address) that speaks TLS 1.0
+  # only, against a server of TLS 1.2 and 1.3: refused each time.
+  ip -n $NS_C route replace $S_IP/32 dev tlsdiag-c0 src $old
+  for i in 1 2 3; do
+    echo | ip netns exec $NS_C timeout 3 openssl s_client -connect $S_IP:443 -tls1 \
+      -cipher 'DEFAULT:@SECLEVEL=0' -servername server.test >/dev/null 2>&1 || true
+  done
+  # Modern clients at 198.18.0.1: curl (OpenSSL) and gnutls-cli, each twice, get through.
+  ip -n $NS_C route replace $S_IP/32 dev tlsdiag-c0 src $C_IP
+  for i in 1 2; do
+    ip netns exec $NS_C curl -s --cacert "$work/ca.pem" --resolve server.test:443:$S_IP -o /dev/null \
+      https://server.test/ || true
+    (echo "GET / HTTP/1.0"; echo; sleep 0.3) | ip netns exec $NS_C timeout 5 gnutls-cli --port 443 \
+      --sni-hostname server.test --verify-hostname server.test --x509cafile "$work/ca.pem" $S_IP \
+      >/dev/null 2>&1 || true
+  done
+  stop_server; stop_capture; hosts_down
+  say "$(basename "$f")" "a TLS 1.0-only client fails three times against a TLS 1.2+ server; curl and gnutls-cli from another address get through"
+}
+
 keylogs=(keylog_tls13_suites keylog_alpn keylog_tls12_suites keylog_tls13_failures keylog_curl_gnutls keylog_tls12_failures
   keylog_chromium keylog_other_clients keylog_derived)
 
@@ -1169,10 +1225,12 @@ failures=(tcp_no_response icmp_unreachable client_hello_lost middlebox_reset no_
   cert_rejected_tls13 client_cert hello_retry_failed downgrade psk_mismatch small_snaplen legacy_tls10
   cut_alert download hostile_text hostile_markup sslv2 sslv2_refused derived_captures)
 
+retries=(retry_refused fallback_after_protocol_version two_client_stacks)
+
 all=(tls13_sni_alpn tls12_ecdhe_chain protocol_version no_shared_cipher unknown_ca refused
   gnutls_any tls12_pcapng interleaved resumed_tls12 resumed_tls13 starttls_smtp postgres_sslrequest http_on_443
   tcp_fast_open ipv6_veth vlan_tagged one_direction unknown_link_type cooked_any vxlan_tunnel vxlan_fragmented rewrapped
-  "${failures[@]}" "${keylogs[@]}")
+  "${failures[@]}" "${retries[@]}" "${keylogs[@]}")
 pki
 for s in "${@:-${all[@]}}"; do
   "$s"

@@ -10,7 +10,8 @@ use tlsdiag::Options;
 use tlsdiag::analyze::DEFAULT_TLS_PORTS;
 use tlsdiag::connection::{Connection, Outcome};
 use tlsdiag::diagnose::DiagnoseOptions;
-use tlsdiag::report::{self, Style, Summary};
+use tlsdiag::link::{Linker, Linking};
+use tlsdiag::report::{self, GroupBy, Style, Summary};
 use tlsdiag::shard;
 use tlsdiag::tls::keylog::KeyLog;
 
@@ -49,6 +50,27 @@ enum Format {
     Ndjson,
     /// One self-contained page (no fetch): summary, chart, table, ladders.
     Html,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum GroupByArg {
+    Server,
+    Client,
+    Ja4,
+    Sni,
+    Code,
+}
+
+impl From<GroupByArg> for GroupBy {
+    fn from(g: GroupByArg) -> GroupBy {
+        match g {
+            GroupByArg::Server => GroupBy::Server,
+            GroupByArg::Client => GroupBy::Client,
+            GroupByArg::Ja4 => GroupBy::Ja4,
+            GroupByArg::Sni => GroupBy::Sni,
+            GroupByArg::Code => GroupBy::Code,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -91,6 +113,20 @@ struct ReportArgs {
     /// Report only connections to or from this IP address.
     #[arg(long, value_name = "IP")]
     host: Option<IpAddr>,
+    /// Link a connection to the attempt it retried: the same client address to the same
+    /// server, starting within this many seconds after an attempt that did not establish
+    /// (0 links nothing). A file's report holds such an attempt back until its retry comes or
+    /// the window has passed, so that it can name its retry.
+    #[arg(long, value_name = "SECS", default_value_t = tlsdiag::link::DEFAULT_RETRY_WINDOW_SECS)]
+    retry_window: f64,
+    /// The summary's grouped view in the text report: each server with failures and the
+    /// client fingerprints that failed or established against it, or connections by client
+    /// address, JA4 fingerprint, SNI or failure class. JSON carries every view.
+    #[arg(long, value_enum, default_value_t = GroupByArg::Server)]
+    group_by: GroupByArg,
+    /// Groups kept per view of the summary (the rest are counted).
+    #[arg(long, value_name = "N", default_value_t = tlsdiag::report::DEFAULT_TOP)]
+    top: usize,
     /// Warn about established handshakes slower than this: the server's ClientHello-to-
     /// ServerHello time, or the whole handshake.
     #[arg(long, value_name = "MS", default_value_t = 1000.0)]
@@ -289,7 +325,7 @@ impl ReportArgs {
     }
 
     /// `title` names the input on an HTML page: the files, or the interface.
-    fn sink(&self, title: &str) -> Sink<'_> {
+    fn sink(&self, linking: Linking, title: &str) -> Sink<'_> {
         Sink {
             format: self.format,
             quiet: self.quiet,
@@ -308,6 +344,9 @@ impl ReportArgs {
                 host: self.host,
             },
             file: None,
+            group_by: self.group_by.into(),
+            top: self.top,
+            linker: Linker::new(linking, self.retry_window),
             summary: Summary::default(),
             json: None,
             html: (self.format == Format::Html).then(|| {
@@ -326,7 +365,7 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
         [one] => one.clone(),
         many => format!("{} capture files", many.len()),
     };
-    let mut sink = args.report.sink(&title);
+    let mut sink = args.report.sink(Linking::Hold, &title);
     match args.report.keylog(&args.files) {
         Ok(keylog) => {
             sink.summary.keylog = keylog.as_ref().map(report::KeyLogSummary::of);
@@ -382,6 +421,8 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
                 }
             });
             written?;
+            // tcp.stream numbers start again in each file: a retry is linked within its file.
+            sink.file_end(&mut out)?;
             let error = result.err().map(|e| {
                 eprintln!("tlsdiag: {path}: {e}");
                 damaged = true;
@@ -412,6 +453,10 @@ struct Sink<'a> {
     filter: Filter<'a>,
     /// The file name to put on each connection, when several files are read.
     file: Option<String>,
+    group_by: GroupBy,
+    /// Groups kept per view of the summary.
+    top: usize,
+    linker: Linker,
     summary: Summary,
     json: Option<report::JsonDocument>,
     html: Option<report::HtmlDocument>,
@@ -428,11 +473,15 @@ impl Sink<'_> {
         Ok(())
     }
 
-    /// Writes the summary (and closes the JSON document).
+    /// Writes what the linker still holds, then the summary (and closes the JSON document).
     fn end(&mut self, out: &mut impl Write) -> io::Result<()> {
-        self.summary.finish();
+        self.file_end(out)?;
+        self.summary.retries = self.linker.counts();
+        self.summary.finish(self.top);
         match (self.format, self.json.take()) {
-            (Format::Text, _) => report::write_text_summary(out, &self.summary, self.style)?,
+            (Format::Text, _) => {
+                report::write_text_summary(out, &self.summary, self.group_by, self.style)?
+            }
             (Format::Ndjson, _) => report::write_ndjson_summary(out, &self.summary)?,
             (Format::Json, doc) => {
                 let doc = match doc {
@@ -450,7 +499,38 @@ impl Sink<'_> {
         out.flush()
     }
 
+    /// Takes a judged connection: through the linker, which may hold it back a while.
     fn emit(&mut self, out: &mut impl Write, conn: &mut Connection) -> io::Result<()> {
+        conn.file.clone_from(&self.file);
+        self.linker.push(std::mem::take(conn));
+        self.drain(out)
+    }
+
+    /// Hands on what the linker holds: the end of a file, or of the capture.
+    fn file_end(&mut self, out: &mut impl Write) -> io::Result<()> {
+        self.linker.finish();
+        self.drain(out)
+    }
+
+    /// Moves the linker's clock on: a live capture, while no connection is judged.
+    #[cfg_attr(not(feature = "live"), allow(dead_code))]
+    fn advance(
+        &mut self,
+        out: &mut impl Write,
+        now: tlsdiag::capture::Timestamp,
+    ) -> io::Result<()> {
+        self.linker.advance(now);
+        self.drain(out)
+    }
+
+    fn drain(&mut self, out: &mut impl Write) -> io::Result<()> {
+        while let Some(conn) = self.linker.ready() {
+            self.write(out, &conn)?;
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, out: &mut impl Write, conn: &Connection) -> io::Result<()> {
         self.summary.count(conn);
         if let Some(html) = &mut self.html {
             html.count(conn);
@@ -459,7 +539,6 @@ impl Sink<'_> {
             return Ok(());
         }
         self.summary.shown += 1;
-        conn.file.clone_from(&self.file);
         if self.quiet {
             return Ok(());
         }

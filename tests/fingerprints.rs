@@ -1,9 +1,8 @@
 //! Fingerprints on every bundled capture (captures/ and captures/keylog/), against two
 //! references that share no code with tlsdiag:
 //!
-//! - JA3 and JA3S against tshark's `tls.handshake.ja3_full`, `ja3`, `ja3s_full` and `ja3s`,
-//!   stream by stream: the first ClientHello of each `tcp.stream`, and its ServerHello (not a
-//!   HelloRetryRequest, which tlsdiag does not take for the ServerHello).
+//! - JA3 and JA3S against tshark's: in tests/tshark_agreement.rs, with the other facts tshark
+//!   reads.
 //! - JA4, JA4S and JA4X (fingerprints and raw forms) against ja4plus, a Python implementation
 //!   of FoxIO's JA4+ on scapy and `cryptography` (PyPI `ja4plus`, 1.4.0 in CI), run by
 //!   tests/ja4plus_frames.py, frame by frame: the fingerprints it computes at the frame of
@@ -14,118 +13,10 @@
 
 mod common;
 
-use common::tshark;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use tlsdiag::analyze::Analysis;
 use tlsdiag::connection::{Connection, EventKind};
 use tlsdiag::flow::Side;
-
-/// The top-level captures and the key log ones (real browsers and language runtimes, sent
-/// GREASE and all), read without their keys.
-fn captures() -> Vec<PathBuf> {
-    let mut files = common::all_captures();
-    let keylog = common::captures_dir().join("keylog");
-    let mut more: Vec<PathBuf> = std::fs::read_dir(&keylog)
-        .expect("captures/keylog exists")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "pcap" || e == "pcapng"))
-        .collect();
-    more.sort();
-    files.extend(more);
-    files
-}
-
-/// Ports other than 443 where TLS starts at once, which tshark must be told to decode as
-/// TLS (STARTTLS ports are left to tshark's own dissectors, which hand over by themselves).
-fn tls_ports(analysis: &Analysis) -> BTreeSet<u16> {
-    analysis
-        .connections
-        .iter()
-        .filter(|c| c.plaintext.client.is_none() && c.plaintext.server.is_none())
-        .filter_map(|c| c.server.map(|s| s.port))
-        .filter(|&p| p != 443)
-        .collect()
-}
-
-#[test]
-fn ja3_and_ja3s_agree_with_tshark_on_every_bundled_capture() {
-    if !common::tshark_available() {
-        return;
-    }
-    let mut checked = 0;
-    for path in captures() {
-        checked += compare_ja3(&path);
-    }
-    eprintln!("compared {checked} JA3 and JA3S fingerprints with tshark");
-    assert!(checked > 100, "too few fingerprints compared: {checked}");
-}
-
-fn compare_ja3(path: &Path) -> usize {
-    let name = path.display().to_string();
-    let (analysis, _) = common::analyze_path(path);
-    let rows = tshark(
-        path,
-        &tls_ports(&analysis),
-        "tls.handshake.type == 1 || tls.handshake.type == 2",
-        &[
-            "frame.number",
-            "tcp.stream",
-            "tls.handshake.ja3_full",
-            "tls.handshake.ja3",
-            "tls.handshake.ja3s_full",
-            "tls.handshake.ja3s",
-        ],
-    );
-    // Per stream: the first JA3 and the first JA3S that is not a HelloRetryRequest's.
-    let mut ja3: BTreeMap<u64, (String, String)> = BTreeMap::new();
-    let mut ja3s: BTreeMap<u64, (String, String)> = BTreeMap::new();
-    for row in &rows {
-        let stream: u64 = row[1].parse().expect("stream");
-        if !row[3].is_empty() {
-            ja3.entry(stream)
-                .or_insert_with(|| (row[2].clone(), row[3].clone()));
-        }
-        let retry = analysis
-            .connections
-            .iter()
-            .find(|c| c.tcp_stream == stream)
-            .and_then(|c| c.hello_retry.as_ref())
-            .is_some_and(|h| h.frame.to_string() == row[0]);
-        if !row[5].is_empty() && !retry {
-            ja3s.entry(stream)
-                .or_insert_with(|| (row[4].clone(), row[5].clone()));
-        }
-    }
-    let mut checked = 0;
-    for conn in &analysis.connections {
-        let stream = conn.tcp_stream;
-        let ours = conn
-            .client_fingerprints
-            .get()
-            .map(|f| (f.ja3_full.clone(), f.ja3.clone()));
-        assert_eq!(
-            ours.as_ref(),
-            ja3.get(&stream),
-            "{name}: JA3 of stream {stream}"
-        );
-        let ours = conn
-            .server_fingerprints
-            .get()
-            .map(|f| (f.ja3s_full.clone(), f.ja3s.clone()));
-        assert_eq!(
-            ours.as_ref(),
-            ja3s.get(&stream),
-            "{name}: JA3S of stream {stream}"
-        );
-        checked += usize::from(ja3.contains_key(&stream)) + usize::from(ja3s.contains_key(&stream));
-    }
-    // Every stream tshark fingerprinted is one of tlsdiag's connections.
-    for stream in ja3.keys().chain(ja3s.keys()) {
-        common::stream(&analysis, *stream);
-    }
-    checked
-}
 
 /// Whether ja4plus can be run; says so when it cannot, and fails when CI requires it
 /// (TLSDIAG_REQUIRE_JA4PLUS=1).
@@ -216,7 +107,7 @@ fn ja4_ja4s_and_ja4x_agree_with_ja4plus_on_every_bundled_capture() {
     if !ja4plus_available() {
         return;
     }
-    let paths: Vec<PathBuf> = captures()
+    let paths: Vec<PathBuf> = common::captures_with_keylog()
         .into_iter()
         .filter(|p| {
             !UNREADABLE_TO_JA4PLUS

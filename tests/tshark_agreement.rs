@@ -1,7 +1,7 @@
 //! tlsdiag and tshark read the same bundled captures and must agree on what both can see:
 //! tcp.stream numbers, the ClientHello's SNI and versions, the ServerHello's version and
-//! cipher, SSLv2's SERVER-HELLO (version, certificate) and CLIENT-MASTER-KEY (cipher), and
-//! every cleartext alert with its frame.
+//! cipher, SSLv2's SERVER-HELLO (version, certificate) and CLIENT-MASTER-KEY (cipher), every
+//! cleartext alert with its frame, and the JA3 and JA3S fingerprints.
 //!
 //! Skipped, saying so, where tshark is not installed; CI sets TLSDIAG_REQUIRE_TSHARK=1 so that
 //! there it must run.
@@ -302,4 +302,87 @@ fn tshark_escaped(text: &str) -> String {
         .replace('\n', "\\n")
         .replace('\r', "\\r")
         .replace('\t', "\\t")
+}
+
+/// JA3 and JA3S against tshark's `tls.handshake.ja3_full`, `ja3`, `ja3s_full` and `ja3s`,
+/// stream by stream, on the key log captures too (real browsers and runtimes, GREASE and all):
+/// the first ClientHello of each `tcp.stream`, and its ServerHello (not a HelloRetryRequest,
+/// which tlsdiag does not take for the ServerHello).
+#[test]
+fn ja3_and_ja3s_agree_with_tshark_on_every_bundled_capture() {
+    if !common::tshark_available() {
+        return;
+    }
+    let mut checked = 0;
+    for path in common::captures_with_keylog() {
+        checked += compare_ja3(&path);
+    }
+    eprintln!("compared {checked} JA3 and JA3S fingerprints with tshark");
+    assert!(checked > 100, "too few fingerprints compared: {checked}");
+}
+
+fn compare_ja3(path: &Path) -> usize {
+    let name = path.display().to_string();
+    let (analysis, _) = common::analyze_path(path);
+    let rows = tshark(
+        path,
+        &common::tls_ports(&analysis),
+        "tls.handshake.type == 1 || tls.handshake.type == 2",
+        &[
+            "frame.number",
+            "tcp.stream",
+            "tls.handshake.ja3_full",
+            "tls.handshake.ja3",
+            "tls.handshake.ja3s_full",
+            "tls.handshake.ja3s",
+        ],
+    );
+    // Per stream: the first JA3 and the first JA3S that is not a HelloRetryRequest's.
+    let mut ja3: BTreeMap<u64, (String, String)> = BTreeMap::new();
+    let mut ja3s: BTreeMap<u64, (String, String)> = BTreeMap::new();
+    for row in &rows {
+        let stream: u64 = row[1].parse().expect("stream");
+        if !row[3].is_empty() {
+            ja3.entry(stream)
+                .or_insert_with(|| (row[2].clone(), row[3].clone()));
+        }
+        let retry = analysis
+            .connections
+            .iter()
+            .find(|c| c.tcp_stream == stream)
+            .and_then(|c| c.hello_retry.as_ref())
+            .is_some_and(|h| h.frame.to_string() == row[0]);
+        if !row[5].is_empty() && !retry {
+            ja3s.entry(stream)
+                .or_insert_with(|| (row[4].clone(), row[5].clone()));
+        }
+    }
+    let mut checked = 0;
+    for conn in &analysis.connections {
+        let stream = conn.tcp_stream;
+        let ours = conn
+            .client_fingerprints
+            .get()
+            .map(|f| (f.ja3_full.clone(), f.ja3.clone()));
+        assert_eq!(
+            ours.as_ref(),
+            ja3.get(&stream),
+            "{name}: JA3 of stream {stream}"
+        );
+        let ours = conn
+            .server_fingerprints
+            .get()
+            .map(|f| (f.ja3s_full.clone(), f.ja3s.clone()));
+        assert_eq!(
+            ours.as_ref(),
+            ja3s.get(&stream),
+            "{name}: JA3S of stream {stream}"
+        );
+        checked += usize::from(ja3.contains_key(&stream)) + usize::from(ja3s.contains_key(&stream));
+    }
+    // Every stream tshark fingerprinted is one of tlsdiag's connections.
+    for stream in ja3.keys().chain(ja3s.keys()) {
+        common::stream(&analysis, *stream);
+    }
+    checked
 }

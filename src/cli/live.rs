@@ -284,9 +284,10 @@ mod with_pcap {
             saved: 0,
         });
         let stdout = io::stdout();
-        let mut sink = args
-            .report
-            .sink(&format!("live capture on {}", args.interface));
+        let mut sink = args.report.sink(
+            tlsdiag::link::Linking::Print,
+            &format!("a live capture on {}", args.interface),
+        );
         sink.summary.keylog = options.keylog.as_deref().map(KeyLogSummary::of);
         let page = args.html.as_ref().map(|path| {
             let options = tlsdiag::report::HtmlOptions {
@@ -386,7 +387,12 @@ mod with_pcap {
                 return Ok(());
             };
             let source = format!("live:{}", args.interface);
-            page.write_running(&self.sink.summary, &source, self.analyzer.counters())
+            page.write_running(
+                &self.sink.summary,
+                self.sink.top,
+                &source,
+                self.analyzer.counters(),
+            )
         }
 
         /// Reads until a signal, `--duration` or `--count` stops it, reporting connections as
@@ -417,6 +423,7 @@ mod with_pcap {
                     let at = now();
                     self.drops.sample(at, self.capture.stats());
                     self.analyzer.expire_idle(at, idle);
+                    self.sink.advance(&mut self.out, at)?;
                     last_sweep = Instant::now();
                 }
                 for f in self.analyzer.take_finished_with_packets() {

@@ -49,6 +49,7 @@ impl LivePage {
     pub(crate) fn write_running(
         &mut self,
         summary: &Summary,
+        top: usize,
         source: &str,
         counters: &tlsdiag::analyze::PacketCounters,
     ) -> io::Result<()> {
@@ -59,7 +60,7 @@ impl LivePage {
             ..FileStats::default()
         };
         now.add_counters(source, &stats, None, counters);
-        now.finish();
+        now.finish(top);
         self.write(&now)
     }
 

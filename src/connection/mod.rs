@@ -36,6 +36,16 @@ pub(crate) const MAX_TIMELINE: usize = 256;
 /// flight is a handful of records before the client's Finished.
 pub const JOINED_RECORDS: u32 = 16;
 
+/// A retry that offered less than the attempt before it: an older highest version or fewer
+/// cipher suites (a client working around a server, or a middlebox, that failed it).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Fallback {
+    pub highest_version_before: &'static str,
+    pub highest_version: &'static str,
+    pub cipher_suites_before: usize,
+    pub cipher_suites: usize,
+}
+
 /// One connection, as reported.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Connection {
@@ -117,6 +127,14 @@ pub struct Connection {
     pub diagnosis: Option<Diagnosis>,
     /// Weaknesses of an established connection.
     pub warnings: Vec<Warning>,
+    /// The `tcp_stream` of the attempt this connection retried: the same client address to
+    /// the same server (and SNI, where the attempt sent one), started within the retry
+    /// window after that attempt failed or was left incomplete.
+    pub retry_of: Option<u64>,
+    /// The `tcp_stream` of the connection that retried this one.
+    pub retried_by: Option<u64>,
+    /// Set on a retry that offered less than the attempt it retried.
+    pub fallback: Option<Fallback>,
 
     #[serde(skip)]
     pub facts: Facts,

@@ -3,15 +3,19 @@
 //! The analysis returns data and never prints; these functions write it to any `Write`, so the
 //! same code serves the terminal, a pipe and the tests.
 
+mod groups;
 mod html;
 mod json;
 mod summary;
 mod text;
+mod text_groups;
 
-pub use html::{DEFAULT_HTML_MAX_BYTES, HtmlDocument, HtmlOptions};
+pub use groups::DEFAULT_TOP;
+pub use html::{HtmlDocument, HtmlOptions};
 pub use json::{JsonDocument, write_ndjson_connection, write_ndjson_summary};
 pub use summary::{CaptureStats, FileSummary, KeyLogSummary, Summary};
 pub use text::{Style, write_text_connection, write_text_summary};
+pub use text_groups::GroupBy;
 
 /// The serde name of a unit enum value, so that the text and the summary use the JSON's words.
 fn json_word<T: serde::Serialize>(value: &T) -> String {

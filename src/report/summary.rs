@@ -1,13 +1,15 @@
 //! The summary of a run: connections by outcome, and every packet accounted for.
 
+use super::groups::{Groups, Tallies};
 use super::json_word;
 use crate::analyze::PacketCounters;
 use crate::capture::{CaptureFormat, FileStats};
 use crate::connection::{Code, Connection, Decryption, Outcome};
+use crate::link::RetryCounts;
 use crate::tls::keylog::{KeyLog, LineAt, Source};
 use crate::wire_text::WireText;
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct FileSummary {
@@ -81,9 +83,14 @@ pub struct Summary {
     pub(crate) outcomes: BTreeMap<String, u64>,
     /// Failed and incomplete connections by diagnosis code.
     pub(crate) codes: BTreeMap<String, u64>,
-    /// The servers (address and SNI) with the most connections that did not establish,
-    /// most first (the first ten, after `finish`).
+    /// The servers (address and SNI) with the most failed connections, most first (the first
+    /// ten, after `finish`).
     pub(crate) failing_servers: Vec<ServerFailures>,
+    /// Connections grouped by server, SNI, client and fingerprint, and each failing server's
+    /// fingerprints (after `finish`).
+    pub groups: Groups,
+    /// Retries linked to the attempts they retried, and the failures they recovered from.
+    pub retries: RetryCounts,
     #[serde(flatten)]
     pub(crate) packets: PacketCounters,
     /// Live capture only: what libpcap counted.
@@ -97,7 +104,7 @@ pub struct Summary {
     #[serde(skip)]
     code_counts: BTreeMap<Code, u64>,
     #[serde(skip)]
-    failures_by_server: HashMap<(String, Option<WireText>), u64>,
+    tallies: Tallies,
 }
 
 /// The key logs given: their secrets, the lines that were not key log lines (by number: a
@@ -191,35 +198,29 @@ impl Summary {
                 self.outcomes.insert(outcome.to_string(), 1);
             }
         }
-        let Some(diagnosis) = &conn.diagnosis else {
-            return;
-        };
-        *self.code_counts.entry(diagnosis.code).or_default() += 1;
-        if conn.verdict.outcome != Outcome::Failed {
-            return;
+        self.tallies.count(conn);
+        if let Some(diagnosis) = &conn.diagnosis {
+            *self.code_counts.entry(diagnosis.code).or_default() += 1;
         }
-        let server = conn.server.map(|s| s.ip.to_string()).unwrap_or_default();
-        *self
-            .failures_by_server
-            .entry((server, conn.sni.clone()))
-            .or_default() += 1;
     }
 
-    /// Names the codes, and orders the failing servers, most failures first, keeping the
-    /// first ten.
-    pub fn finish(&mut self) {
+    /// Names the codes, orders the failing servers, most failures first, keeping the first
+    /// ten, and makes the groups, keeping the largest `top` of each view.
+    pub fn finish(&mut self, top: usize) {
         self.codes = self
             .code_counts
             .iter()
             .map(|(code, &n)| (json_word(code), n))
             .collect();
+        self.groups = self.tallies.groups(top);
         let mut servers: Vec<ServerFailures> = self
-            .failures_by_server
-            .iter()
-            .map(|((server, sni), &failures)| ServerFailures {
-                server: server.clone(),
-                sni: sni.clone(),
-                failures,
+            .tallies
+            .servers()
+            .filter(|(_, counts)| counts.failed > 0)
+            .map(|(server, counts)| ServerFailures {
+                server: server.server.map(|ip| ip.to_string()).unwrap_or_default(),
+                sni: server.sni.clone(),
+                failures: counts.failed,
             })
             .collect();
         servers.sort_by(|a, b| {

@@ -3,10 +3,12 @@
 
 use super::json_word;
 use super::summary::outcome_name;
+use super::text_groups::{GroupBy, plural};
 use super::{CaptureStats, KeyLogSummary, Summary};
 use crate::analyze::PacketCounters;
 use crate::connection::{Connection, EventKind, Outcome, TimelineEvent};
 use crate::flow::Side;
+use crate::link::RetryCounts;
 use crate::tls::values::AlertText;
 use crate::wire_text::{self, Escaped};
 use std::io::{self, Write};
@@ -98,10 +100,35 @@ pub fn write_text_connection(out: &mut impl Write, c: &Connection, style: Style)
     if let Some(browser) = c.diagnosis.as_ref().and_then(|d| d.browser_error) {
         writeln!(out, "  browser  {browser}")?;
     }
+    write_links(out, c)?;
     write_facts(out, c)?;
     write_ladder(out, c, style)?;
     write_diagnosis(out, c, style)?;
     writeln!(out)
+}
+
+/// The attempt this connection retried, and the one that retried it.
+fn write_links(out: &mut impl Write, c: &Connection) -> io::Result<()> {
+    if let Some(earlier) = c.retry_of {
+        let fallback = c
+            .fallback
+            .as_ref()
+            .map(|f| {
+                format!(
+                    ", a fallback: offers up to {} with {} cipher suites, after {} with {}",
+                    f.highest_version,
+                    f.cipher_suites,
+                    f.highest_version_before,
+                    f.cipher_suites_before
+                )
+            })
+            .unwrap_or_default();
+        writeln!(out, "  retry of tcp.stream {earlier}{fallback}")?;
+    }
+    if let Some(later) = c.retried_by {
+        writeln!(out, "  retried by tcp.stream {later}")?;
+    }
+    Ok(())
 }
 
 fn write_diagnosis(out: &mut impl Write, c: &Connection, style: Style) -> io::Result<()> {
@@ -344,9 +371,16 @@ fn write_ladder(out: &mut impl Write, c: &Connection, style: Style) -> io::Resul
     Ok(())
 }
 
-pub fn write_text_summary(out: &mut impl Write, s: &Summary, style: Style) -> io::Result<()> {
+pub fn write_text_summary(
+    out: &mut impl Write,
+    s: &Summary,
+    group_by: GroupBy,
+    style: Style,
+) -> io::Result<()> {
     writeln!(out, "{}", style.paint("1", "Summary"))?;
     write_connection_counts(out, s)?;
+    write_retry_counts(out, &s.retries)?;
+    super::text_groups::write_groups(out, s, group_by)?;
     write_packet_counts(out, &s.packets)?;
     write_limits(out, &s.packets)?;
     if let Some(c) = &s.capture {
@@ -418,20 +452,30 @@ fn write_connection_counts(out: &mut impl Write, s: &Summary) -> io::Result<()> 
             .collect();
         writeln!(out, "  diagnoses    {}", codes.join(", "))?;
     }
-    for f in &s.failing_servers {
-        let sni = f
-            .sni
-            .as_ref()
-            .map(|n| format!(" ({n})"))
-            .unwrap_or_default();
-        writeln!(
-            out,
-            "  failing      {}{sni}: {} failed",
-            f.server, f.failures
-        )?;
-    }
     if s.shown != s.connections {
         writeln!(out, "  shown        {}", s.shown)?;
+    }
+    Ok(())
+}
+
+/// Retries, and the failures they recovered from.
+fn write_retry_counts(out: &mut impl Write, r: &RetryCounts) -> io::Result<()> {
+    if r.retries == 0 && r.not_recovered == 0 {
+        return Ok(());
+    }
+    let fallbacks = plural(r.fallbacks, "fallback", "fallbacks");
+    let failures = plural(r.recovered, "failure", "failures");
+    writeln!(
+        out,
+        "  retries      {} ({} {fallbacks}): {} {failures} recovered by a retry, {} not recovered",
+        r.retries, r.fallbacks, r.recovered, r.not_recovered
+    )?;
+    if r.window_cut > 0 {
+        writeln!(
+            out,
+            "  limit        {} attempts handed on before their retry window passed: too many were waiting",
+            r.window_cut
+        )?;
     }
     Ok(())
 }

@@ -101,3 +101,30 @@ pub fn tshark(
         .map(|l| l.split('\t').map(str::to_string).collect())
         .collect()
 }
+
+/// The top-level captures and the key log ones (real browsers and language runtimes, sent
+/// GREASE and all), read without their keys.
+pub fn captures_with_keylog() -> Vec<PathBuf> {
+    let mut files = all_captures();
+    let keylog = captures_dir().join("keylog");
+    let mut more: Vec<PathBuf> = std::fs::read_dir(&keylog)
+        .expect("captures/keylog exists")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "pcap" || e == "pcapng"))
+        .collect();
+    more.sort();
+    files.extend(more);
+    files
+}
+
+/// Ports other than 443 where TLS starts at once, which tshark must be told to decode as
+/// TLS (STARTTLS ports are left to tshark's own dissectors, which hand over by themselves).
+pub fn tls_ports(analysis: &tlsdiag::analyze::Analysis) -> std::collections::BTreeSet<u16> {
+    analysis
+        .connections
+        .iter()
+        .filter(|c| c.plaintext.client.is_none() && c.plaintext.server.is_none())
+        .filter_map(|c| c.server.map(|s| s.port))
+        .filter(|&p| p != 443)
+        .collect()
+}

@@ -114,6 +114,15 @@ fn facts(c: &Connection) -> Markup {
             dt { "gap" }
             dd { "frame " (gap.frame) ": " (gap.bytes) " bytes of the " (json_word(&gap.from)) "'s stream missing" }
         }
+        @if let Some(n) = c.retry_of { dt { "retry of" } dd { a href={ "#open=" (n) } { "tcp.stream " (n) } } }
+        @if let Some(n) = c.retried_by { dt { "retried by" } dd { a href={ "#open=" (n) } { "tcp.stream " (n) } } }
+        @if let Some(f) = &c.fallback {
+            dt { "fallback" }
+            dd {
+                "offers up to " (f.highest_version) " with " (f.cipher_suites) " cipher suites, where the attempt before offered "
+                (f.highest_version_before) " with " (f.cipher_suites_before)
+            }
+        }
         @if !layers.is_empty() { dt { "via" } dd { (layers.join(" / ")) } }
         @if let Some(file) = &c.file { dt { "file" } dd.mono { (file) } }
         dt { "start" }

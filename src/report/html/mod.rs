@@ -14,7 +14,6 @@ use super::Summary;
 use crate::capture::Timestamp;
 use crate::connection::{Connection, Outcome};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
-use std::collections::HashMap;
 use std::io::{self, Write};
 
 /// The outcomes in the order the page lists them; a connection's outcome is an index here.
@@ -27,14 +26,6 @@ fn icon(outcome: usize) -> &'static str {
 
 /// Established connections drawn in full (details, ladder, chain); the rest are rows.
 const ESTABLISHED_IN_FULL: u64 = 100;
-/// Distinct client fingerprints counted among failures; beyond, failures go uncounted there
-/// (the page says the table is the commonest of those counted).
-const MAX_PRINTS: usize = 4096;
-/// Fingerprints listed.
-const PRINTS_SHOWN: usize = 10;
-
-/// The default bound on the page's size, in bytes.
-pub const DEFAULT_HTML_MAX_BYTES: u64 = 8 << 20;
 
 const STYLE: &str = include_str!("page.css");
 const SCRIPT: &str = include_str!("page.js");
@@ -87,7 +78,6 @@ pub struct HtmlDocument {
     left_out: LeftOut,
     chart: chart::Histogram,
     span: Option<Span>,
-    failing_prints: HashMap<String, u64>,
 }
 
 impl HtmlDocument {
@@ -100,7 +90,6 @@ impl HtmlDocument {
             left_out: LeftOut::default(),
             chart: chart::Histogram::default(),
             span: None,
-            failing_prints: HashMap::new(),
         }
     }
 
@@ -109,8 +98,8 @@ impl HtmlDocument {
         out.write_all(head(&self.options.title).into_string().as_bytes())
     }
 
-    /// Counts one connection for the summary's chart, span and fingerprints: every
-    /// connection, shown or filtered out, as the summary's counts are.
+    /// Counts one connection for the summary's chart and time span: every connection, shown
+    /// or filtered out, as the summary's counts are.
     pub fn count(&mut self, c: &Connection) {
         self.chart
             .add(c.start, chart::outcome_index(c.verdict.outcome));
@@ -125,16 +114,6 @@ impl HtmlDocument {
                 last: s.last.max(end),
             },
         });
-        if c.verdict.outcome != Outcome::Failed {
-            return;
-        }
-        if let Some(prints) = c.client_fingerprints.get() {
-            if let Some(n) = self.failing_prints.get_mut(&prints.ja4) {
-                *n += 1;
-            } else if self.failing_prints.len() < MAX_PRINTS {
-                self.failing_prints.insert(prints.ja4.clone(), 1);
-            }
-        }
     }
 
     /// Writes one shown connection: in full, as a row, or not at all, by the size bound.
@@ -173,17 +152,9 @@ impl HtmlDocument {
 
     /// Closes the table, then writes the summary and the script.
     pub fn end(&self, out: &mut impl Write, summary: &Summary) -> io::Result<()> {
-        let mut prints: Vec<(&str, u64)> = self
-            .failing_prints
-            .iter()
-            .map(|(k, &n)| (k.as_str(), n))
-            .collect();
-        prints.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
-        prints.truncate(PRINTS_SHOWN);
         let gathered = overview::Gathered {
             chart: &self.chart,
             span: self.span,
-            prints,
             left_out: &self.left_out,
             max_bytes: self.options.max_bytes,
         };

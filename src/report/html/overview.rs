@@ -13,7 +13,6 @@ use maud::{Markup, html};
 pub(super) struct Gathered<'a> {
     pub(super) chart: &'a Histogram,
     pub(super) span: Option<Span>,
-    pub(super) prints: Vec<(&'a str, u64)>,
     pub(super) left_out: &'a LeftOut,
     pub(super) max_bytes: u64,
 }
@@ -27,12 +26,13 @@ pub(super) fn overview(s: &Summary, g: &Gathered) -> Markup {
             h2 { "Summary" }
             (captures(s, g.span))
             (counts(s))
+            (retries(s))
             h3 { "Connections over time" }
             (g.chart.svg())
             div.grid {
                 (codes(s))
                 (servers(s))
-                (prints(&g.prints))
+                (prints(s))
             }
             (left_out(g.left_out, g.max_bytes, s))
         }
@@ -138,18 +138,46 @@ fn servers(s: &Summary) -> Markup {
     }
 }
 
-fn prints(prints: &[(&str, u64)]) -> Markup {
+/// The client fingerprints of the summary's groups that did not establish somewhere.
+fn prints(s: &Summary) -> Markup {
+    let rows: Vec<_> = s
+        .groups
+        .fingerprints
+        .top
+        .iter()
+        .filter(|r| r.counts.not_established() > 0)
+        .collect();
     html! {
         div {
             h3 { "Client fingerprints with the most failures" }
-            @if prints.is_empty() { p.note { "None." } }
+            @if rows.is_empty() { p.note { "None." } }
             @else {
                 table {
-                    tr { th { "JA4" } th.num { "failed" } }
-                    @for (ja4, n) in prints {
-                        tr { td.mono { (ja4) } td.num { (n) } }
+                    tr { th { "JA4" } th { "offers" } th.num { "failed" } th.num { "incomplete" } th.num { "established" } }
+                    @for r in rows {
+                        tr {
+                            td.mono { (r.key.ja4.as_deref().unwrap_or("(no ClientHello)")) }
+                            td { (r.key.versions_offered.join(", ")) }
+                            td.num { (r.counts.failed) }
+                            td.num { (r.counts.incomplete) }
+                            td.num { (r.counts.established) }
+                        }
                     }
                 }
+            }
+        }
+    }
+}
+
+/// Retries linked to the attempts they retried (`--retry-window`), when there were any.
+fn retries(s: &Summary) -> Markup {
+    let r = &s.retries;
+    html! {
+        @if r.retries > 0 {
+            p #retries {
+                (r.retries) " retries of connections that did not establish: " (r.fallbacks)
+                " fallbacks (an older version or fewer cipher suites offered); "
+                (r.recovered) " attempts recovered by a retry, " (r.not_recovered) " not."
             }
         }
     }

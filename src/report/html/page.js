@@ -80,8 +80,8 @@
     var params = new URLSearchParams(location.hash.slice(1));
     keys.forEach(function (key) {
       var want = params.get(key);
-      if (!want) { return; }
       var select = selects[key];
+      if (!want) { select.value = ""; return; }
       if (!Array.prototype.some.call(select.options, function (o) { return o.value === want; })) {
         var option = document.createElement("option");
         option.value = want;

@@ -22,7 +22,7 @@ fn page(connections: &[Connection], max_bytes: u64) -> String {
         doc.count(c);
         doc.connection(&mut out, c).expect("writes");
     }
-    summary.finish();
+    summary.finish(crate::report::DEFAULT_TOP);
     doc.end(&mut out, &summary).expect("writes");
     String::from_utf8(out).expect("UTF-8")
 }
