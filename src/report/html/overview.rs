@@ -153,14 +153,17 @@ fn prints(s: &Summary) -> Markup {
             @if rows.is_empty() { p.note { "None." } }
             @else {
                 table {
-                    tr { th { "JA4" } th { "offers" } th.num { "failed" } th.num { "incomplete" } th.num { "established" } }
+                    tr { th { "JA4 (versions offered)" } th.num { "failed" } th.num { "incomplete" } }
                     @for r in rows {
                         tr {
-                            td.mono { (r.key.ja4.as_deref().unwrap_or("(no ClientHello)")) }
-                            td { (r.key.versions_offered.join(", ")) }
+                            td {
+                                span.mono { (r.key.ja4.as_deref().unwrap_or("(no ClientHello)")) }
+                                @if !r.key.versions_offered.is_empty() {
+                                    br; span.note { (r.key.versions_offered.join(", ")) }
+                                }
+                            }
                             td.num { (r.counts.failed) }
                             td.num { (r.counts.incomplete) }
-                            td.num { (r.counts.established) }
                         }
                     }
                 }
@@ -175,9 +178,10 @@ fn retries(s: &Summary) -> Markup {
     html! {
         @if r.retries > 0 {
             p #retries {
-                (r.retries) " retries of connections that did not establish: " (r.fallbacks)
-                " fallbacks (an older version or fewer cipher suites offered); "
-                (r.recovered) " attempts recovered by a retry, " (r.not_recovered) " not."
+                "Retries of connections that did not establish: " (r.retries)
+                " (fallbacks to an older version or fewer cipher suites: " (r.fallbacks)
+                "). Attempts recovered by a retry: " (r.recovered) "; not recovered: "
+                (r.not_recovered) "."
             }
         }
     }

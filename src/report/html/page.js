@@ -102,9 +102,20 @@
     var button = event.target.closest ? event.target.closest("button.copy") : null;
     if (!button) { return; }
     var text = button.dataset.copy;
-    var done = function () { button.textContent = "copied"; };
+    // Where the clipboard is refused (some browsers, for a file), the filter is selected
+    // instead, for Ctrl-C.
+    var select = function () {
+      var range = document.createRange();
+      range.selectNodeContents(button.previousElementSibling);
+      var selection = window.getSelection();
+      selection.removeAllRanges();
+      selection.addRange(range);
+      button.textContent = "selected: press Ctrl-C";
+    };
     if (navigator.clipboard && navigator.clipboard.writeText) {
-      navigator.clipboard.writeText(text).then(done, function () { button.textContent = "copy failed"; });
+      navigator.clipboard.writeText(text).then(function () { button.textContent = "copied"; }, select);
+    } else {
+      select();
     }
   });
   // Printing gives the summary and the failures, opened.
