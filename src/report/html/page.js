@@ -95,7 +95,11 @@
     var open = params.get("open");
     var target = open ? table.querySelector('tbody[data-stream="' + parseInt(open, 10) + '"]') : null;
     var details = target ? target.querySelector("details") : null;
-    if (details) { details.open = true; target.scrollIntoView(); }
+    if (details) {
+      details.open = true;
+      // Scrolled to only when out of sight, so that a short page keeps its summary in view.
+      if (target.getBoundingClientRect().top > window.innerHeight) { target.scrollIntoView(); }
+    }
   }
 
   document.addEventListener("click", function (event) {
