@@ -30,7 +30,7 @@ const ESTABLISHED_IN_FULL: u64 = 100;
 const STYLE: &str = include_str!("page.css");
 const SCRIPT: &str = include_str!("page.js");
 /// Runs first: records script errors on the root element, where a test (or a person with
-/// the inspector) reads them; and so is any fetch the policy blocked.
+/// the inspector) reads them, and any fetch the policy blocked.
 const ERRORS: &str = "window.onerror = function (m, s, l) { var d = document.documentElement; \
     d.dataset.errors = (d.dataset.errors || '') + m + ' (line ' + l + ')\\n'; }; \
     document.addEventListener('securitypolicyviolation', function (e) { \
