@@ -813,6 +813,27 @@ hostile_text() {
   say "$(basename "$f")" "terminal escapes in an SNI, ALPN names, a certificate subject and a banner"
 }
 
+# Markup in a peer's text, for the HTML report (tests/html.rs): a certificate whose O and CN
+# hold HTML, rejected by a client that trusts another CA and asked for an SNI holding a
+# script; then a server that answers a ClientHello with an HTML page holding a script. The
+# ALPN name starts and ends with letters: ja4plus (tests/fingerprints.rs) does not write the
+# hex form the JA4 specification gives to other first and last bytes.
+hostile_markup() {
+  local f="$here/hostile-markup.pcap"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 -utf8 \
+    -keyout "$work/markup.key" -out "$work/markup.pem" \
+    -subj '/O=<script>alert("subject")<\/script>/CN=<img src=x onerror=alert(1)>.test' 2>/dev/null
+  start_capture "$f" "tcp port 443 or tcp port 4433"
+  s_server 443 -tls1_2 -cert "$work/markup.pem" -key "$work/markup.key"
+  s_client 443 -tls1_2 -servername '<script>alert("sni")</script>.test' -alpn 'x<b>h2</b>x' \
+    -CAfile "$work/other.pem" -verify_return_error
+  stop_server
+  plaintext_server markup 4433
+  s_client 4433 -servername '"><svg onload=alert(2)>.test'
+  stop_server; stop_capture
+  say "$(basename "$f")" "HTML in an SNI, ALPN, a certificate subject (rejected) and a server's answer"
+}
+
 # Derived from recorded captures, by editcap (packets dropped, none changed), where the class is
 # about the capture itself.
 # SSLv2: scapy's automata on both sides (sslv2_peers.py); no OpenSSL or GnuTLS here speaks it.
@@ -1202,7 +1223,7 @@ failures=(tcp_no_response icmp_unreachable client_hello_lost middlebox_reset no_
   server_reset_closed client_reset_closed port_reuse not_tls_server_ssh unrecognized_name missing_sni
   no_application_protocol no_common_signature cert_expired cert_not_yet_valid cert_name_mismatch cert_chain_incomplete
   cert_rejected_tls13 client_cert hello_retry_failed downgrade psk_mismatch small_snaplen legacy_tls10
-  cut_alert download hostile_text sslv2 sslv2_refused derived_captures)
+  cut_alert download hostile_text hostile_markup sslv2 sslv2_refused derived_captures)
 
 retries=(retry_refused fallback_after_protocol_version two_client_stacks)
 

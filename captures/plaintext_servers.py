@@ -8,6 +8,7 @@ usage: plaintext_servers.py MODE PORT CERT KEY [HOST]
   http      plain HTTP/1.0 on the port (a TLS client gets an HTTP 400 back)
   ssh       an SSH banner on connect, as sshd sends it
   banner    a banner holding terminal escapes (OSC title, clear screen, colour, a bidi override)
+  markup    reads the ClientHello, answers with an HTTP error page holding a <script>
   silent    accepts and reads, never answers (a stalled TLS server)
   reset     reads the ClientHello, then resets the connection (SO_LINGER 0)
   close     reads the ClientHello, then closes it (FIN)
@@ -38,6 +39,11 @@ def serve(mode, conn, ctx):
     elif mode == "banner":
         conn.recv(4096)
         conn.sendall(b"\x1b]0;PWNED\x07\x1b[2J\x1b[31m220 evil \xe2\x80\xaeknab\x1b[0m\r\n")
+        return
+    elif mode == "markup":
+        conn.recv(4096)
+        conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/html\r\n\r\n"
+                     b"<html><script>alert('banner')</script></html>\r\n")
         return
     elif mode == "silent":
         conn.recv(4096)

@@ -48,6 +48,8 @@ enum Format {
     Text,
     Json,
     Ndjson,
+    /// One self-contained page (no fetch): summary, chart, table, ladders.
+    Html,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -141,6 +143,10 @@ struct ReportArgs {
     /// openssl -keylogfile and browsers write. A pcapng's own secrets are read without it.
     #[arg(long = "keylog", value_name = "FILE")]
     keylogs: Vec<std::path::PathBuf>,
+    /// With --format html: the page's size bound; established connections take a quarter of
+    /// it at most, failures the rest. The page counts what it left out.
+    #[arg(long, value_name = "SIZE", default_value = "8M", value_parser = parse_size)]
+    html_max_bytes: usize,
 }
 
 /// The bounds on memory; each one that bites is counted in the summary. Sizes take a K, M or G
@@ -213,6 +219,8 @@ fn main() -> ExitCode {
 /// The binary's own modules: the live loop, the progress bar.
 mod cli {
     pub mod live;
+    #[cfg(feature = "live")]
+    pub mod live_page;
     pub mod progress;
 }
 
@@ -316,7 +324,8 @@ impl ReportArgs {
         Ok(given.then_some(keylog))
     }
 
-    fn sink(&self, linking: Linking) -> Sink<'_> {
+    /// `title` names the input on an HTML page: the files, or the interface.
+    fn sink(&self, linking: Linking, title: &str) -> Sink<'_> {
         Sink {
             format: self.format,
             quiet: self.quiet,
@@ -340,13 +349,23 @@ impl ReportArgs {
             linker: Linker::new(linking, self.retry_window),
             summary: Summary::default(),
             json: None,
+            html: (self.format == Format::Html).then(|| {
+                report::HtmlDocument::new(report::HtmlOptions {
+                    title: title.to_string(),
+                    max_bytes: self.html_max_bytes as u64,
+                })
+            }),
         }
     }
 }
 
 fn analyze(args: &AnalyzeArgs) -> ExitCode {
     let mut options = args.report.options();
-    let mut sink = args.report.sink(Linking::Hold);
+    let title = match args.files.as_slice() {
+        [one] => one.clone(),
+        many => format!("{} capture files", many.len()),
+    };
+    let mut sink = args.report.sink(Linking::Hold, &title);
     match args.report.keylog(&args.files) {
         Ok(keylog) => {
             sink.summary.keylog = keylog.as_ref().map(report::KeyLogSummary::of);
@@ -440,12 +459,16 @@ struct Sink<'a> {
     linker: Linker,
     summary: Summary,
     json: Option<report::JsonDocument>,
+    html: Option<report::HtmlDocument>,
 }
 
 impl Sink<'_> {
     fn begin(&mut self, out: &mut impl Write) -> io::Result<()> {
         if self.format == Format::Json {
             self.json = Some(report::JsonDocument::begin(out)?);
+        }
+        if let Some(html) = &self.html {
+            html.begin(out)?;
         }
         Ok(())
     }
@@ -466,6 +489,11 @@ impl Sink<'_> {
                     None => report::JsonDocument::begin(out)?,
                 };
                 doc.end(out, &self.summary)?
+            }
+            (Format::Html, _) => {
+                if let Some(html) = &self.html {
+                    html.end(out, &self.summary)?;
+                }
             }
         }
         out.flush()
@@ -508,6 +536,9 @@ impl Sink<'_> {
 
     fn write(&mut self, out: &mut impl Write, conn: &Connection) -> io::Result<()> {
         self.summary.count(conn);
+        if let Some(html) = &mut self.html {
+            html.count(conn);
+        }
         if !self.filter.keeps(conn) {
             return Ok(());
         }
@@ -520,6 +551,10 @@ impl Sink<'_> {
             (Format::Ndjson, _) => report::write_ndjson_connection(out, conn),
             (Format::Json, Some(doc)) => doc.connection(out, conn),
             (Format::Json, None) => Ok(()),
+            (Format::Html, _) => match &mut self.html {
+                Some(html) => html.connection(out, conn),
+                None => Ok(()),
+            },
         }
     }
 }

@@ -1,6 +1,8 @@
 //! Live capture on loopback, against real servers and clients: `tlsdiag live` and a tcpdump
 //! recording of the same traffic must give the same verdicts, the kernel must drop nothing,
 //! and every failure's saved pcap must read back (in tlsdiag and in tshark) with its verdict.
+//! The --html page is rewritten while the capture runs, and counts at its end what the
+//! summary counts.
 //!
 //! Needs the `live` feature, root (or CAP_NET_RAW), tcpdump, openssl and gnutls-bin; it says
 //! SKIPPED and passes where one is missing, unless TLSDIAG_REQUIRE_LIVE=1 (set in CI).
@@ -303,6 +305,21 @@ mod live {
         );
     }
 
+    /// The --html page written when the capture stopped counts what the summary counts.
+    fn assert_page_counts(page: &Path, summary: &Value) {
+        let html = std::fs::read_to_string(page).expect("the page");
+        let connections = summary["connections"].as_u64().unwrap_or(0);
+        assert!(html.contains(&format!("data-connections=\"{connections}\"")));
+        for (outcome, n) in summary["outcomes"].as_object().expect("outcomes") {
+            let card = format!("data-outcome=\"{outcome}\" data-count=\"{n}\"");
+            assert!(html.contains(&card), "{card} not on the page");
+        }
+        assert_eq!(
+            html.matches("<tbody class=\"conn ").count() as u64,
+            connections
+        );
+    }
+
     #[test]
     fn live_verdicts_equal_those_of_a_recording_and_failures_are_saved() {
         if let Some(why) = missing() {
@@ -365,6 +382,7 @@ mod live {
                 .arg(FILTER),
         );
         let live_out = std::fs::File::create(dir.join("live.ndjson")).unwrap();
+        let page = dir.join("live.html");
         let live = Running(
             tlsdiag()
                 .args([
@@ -380,6 +398,8 @@ mod live {
                 ])
                 .args(["--port", &CLOSED_PORT.to_string(), "--save-failures"])
                 .arg(dir.join("failed"))
+                .args(["--html-every", "1s", "--html"])
+                .arg(&page)
                 .stdout(live_out)
                 .stderr(Stdio::null())
                 .spawn()
@@ -402,6 +422,12 @@ mod live {
             round(&dir);
         }
         std::thread::sleep(Duration::from_secs(2));
+        // --html rewrites its page while the capture runs.
+        let running = std::fs::read_to_string(&page).expect("the page is written while running");
+        assert!(
+            running.contains("<tbody class=\"conn "),
+            "connections on the page"
+        );
         // Ctrl-C's path: SIGTERM ends the capture with the summary.
         signal(&any.0, "TERM");
         signal(&live.0, "TERM");
@@ -419,6 +445,7 @@ mod live {
             "the summary carries libpcap's counts: {summary}"
         );
         assert_eq!(summary["capture"]["dropped_by_kernel"], 0, "{summary}");
+        assert_page_counts(&page, &summary);
         let file_conns = analyze(&recording);
         let (live_v, file_v) = (verdicts(&live_conns), verdicts(&file_conns));
         assert_eq!(live_v.len(), rounds * 10, "every connection reported live");

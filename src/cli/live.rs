@@ -33,6 +33,13 @@ pub struct LiveArgs {
     /// The kernel's capture ring (e.g. 32M, 256M): room for bursts.
     #[arg(short = 'B', long, value_name = "SIZE", default_value = "32M", value_parser = crate::parse_size)]
     buffer_size: usize,
+    /// Also write the HTML report to FILE: rewritten every --html-every while the capture
+    /// runs, and when it stops.
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
+    /// How often --html rewrites its file (e.g. 10s, 1m).
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    html_every: Duration,
     #[command(flatten)]
     report: ReportArgs,
 }
@@ -80,6 +87,7 @@ pub use with_pcap::{interfaces, run};
 #[cfg(feature = "live")]
 mod with_pcap {
     use super::LiveArgs;
+    use crate::cli::live_page::LivePage;
     use crate::{Format, Sink, output_error};
     use signal_hook::consts::{SIGINT, SIGTERM, SIGUSR1};
     use std::io::{self, IsTerminal, Write};
@@ -276,8 +284,18 @@ mod with_pcap {
             saved: 0,
         });
         let stdout = io::stdout();
-        let mut sink = args.report.sink(tlsdiag::link::Linking::Print);
+        let mut sink = args.report.sink(
+            tlsdiag::link::Linking::Print,
+            &format!("a live capture on {}", args.interface),
+        );
         sink.summary.keylog = options.keylog.as_deref().map(KeyLogSummary::of);
+        let page = args.html.as_ref().map(|path| {
+            let options = tlsdiag::report::HtmlOptions {
+                title: format!("a live capture on {}", args.interface),
+                max_bytes: args.report.html_max_bytes as u64,
+            };
+            LivePage::new(path.clone(), args.html_every, options)
+        });
         let mut session = Session {
             capture,
             analyzer: Analyzer::new(options),
@@ -285,9 +303,12 @@ mod with_pcap {
             out: io::BufWriter::new(stdout.lock()),
             saver,
             drops: DropLog::default(),
+            page,
         };
         let run = (|| -> io::Result<bool> {
             session.sink.begin(&mut session.out)?;
+            // Written at once, so that a path that cannot be written stops the run now.
+            session.write_page(args)?;
             let failed = session.read(args, &signals)?;
             session.end(args)?;
             Ok(failed)
@@ -356,9 +377,24 @@ mod with_pcap {
         out: W,
         saver: Option<Saver>,
         drops: DropLog,
+        page: Option<LivePage>,
     }
 
     impl<W: Write> Session<'_, W> {
+        /// Rewrites the --html page with the summary so far.
+        fn write_page(&mut self, args: &LiveArgs) -> io::Result<()> {
+            let Some(page) = &mut self.page else {
+                return Ok(());
+            };
+            let source = format!("live:{}", args.interface);
+            page.write_running(
+                &self.sink.summary,
+                self.sink.top,
+                &source,
+                self.analyzer.counters(),
+            )
+        }
+
         /// Reads until a signal, `--duration` or `--count` stops it, reporting connections as
         /// they are judged. Whether the capture failed.
         fn read(&mut self, args: &LiveArgs, signals: &Signals) -> io::Result<bool> {
@@ -391,13 +427,15 @@ mod with_pcap {
                     last_sweep = Instant::now();
                 }
                 for f in self.analyzer.take_finished_with_packets() {
-                    deliver(
-                        &mut self.sink,
-                        &mut self.out,
-                        self.saver.as_mut(),
-                        &self.drops,
-                        f,
-                    )?;
+                    let to = To {
+                        sink: &mut self.sink,
+                        saver: self.saver.as_mut(),
+                        page: self.page.as_mut(),
+                    };
+                    deliver(to, &mut self.out, &self.drops, f)?;
+                }
+                if self.page.as_ref().is_some_and(LivePage::due) {
+                    self.write_page(args)?;
                 }
                 if signals.status.swap(false, Ordering::Relaxed)
                     || (show_status && last_status.elapsed() >= STATUS_EVERY)
@@ -421,13 +459,19 @@ mod with_pcap {
                 mut out,
                 mut saver,
                 mut drops,
+                mut page,
             } = self;
             let stats = capture.stats();
             drops.sample(now(), stats);
             let mut written = Ok(());
             let counters = analyzer.finish_each_with_packets(|f| {
                 if written.is_ok() {
-                    written = deliver(&mut sink, &mut out, saver.as_mut(), &drops, f);
+                    let to = To {
+                        sink: &mut sink,
+                        saver: saver.as_mut(),
+                        page: page.as_mut(),
+                    };
+                    written = deliver(to, &mut out, &drops, f);
                 }
             });
             written?;
@@ -451,7 +495,11 @@ mod with_pcap {
                     saver.dir.display()
                 );
             }
-            sink.end(&mut out)
+            sink.end(&mut out)?;
+            match &mut page {
+                Some(page) => page.write(&sink.summary),
+                None => Ok(()),
+            }
         }
     }
 
@@ -517,23 +565,32 @@ mod with_pcap {
         }
     }
 
-    /// Saves a failure's packets when asked, then writes the connection and flushes, so that a
-    /// reader downstream sees it at once.
+    /// Where a judged connection goes: the report, the failures' packets, the --html page.
+    struct To<'s, 'a> {
+        sink: &'s mut Sink<'a>,
+        saver: Option<&'s mut Saver>,
+        page: Option<&'s mut LivePage>,
+    }
+
+    /// Saves a failure's packets when asked, keeps it for the page, then writes the
+    /// connection and flushes, so that a reader downstream sees it at once.
     fn deliver(
-        sink: &mut Sink<'_>,
+        to: To<'_, '_>,
         out: &mut impl Write,
-        saver: Option<&mut Saver>,
         drops: &DropLog,
         mut finished: Finished,
     ) -> io::Result<()> {
         drops.annotate(&mut finished.conn);
-        if let Some(saver) = saver
+        if let Some(saver) = to.saver
             && finished.conn.verdict.outcome == Outcome::Failed
             && !finished.packets.is_empty()
         {
             finished.conn.saved_packets = saver.save(&finished.conn, &finished.packets);
         }
-        sink.emit(out, &mut finished.conn)?;
+        if let Some(page) = to.page {
+            page.add(&finished.conn, to.sink.filter.keeps(&finished.conn))?;
+        }
+        to.sink.emit(out, &mut finished.conn)?;
         out.flush()
     }
 }

@@ -1,15 +1,17 @@
-//! Every byte of output: the text report (with the ladder), JSON and NDJSON.
+//! Every byte of output: the text report (with the ladder), JSON, NDJSON and HTML.
 //!
 //! The analysis returns data and never prints; these functions write it to any `Write`, so the
 //! same code serves the terminal, a pipe and the tests.
 
 mod groups;
+mod html;
 mod json;
 mod summary;
 mod text;
 mod text_groups;
 
 pub use groups::DEFAULT_TOP;
+pub use html::{HtmlDocument, HtmlOptions};
 pub use json::{JsonDocument, write_ndjson_connection, write_ndjson_summary};
 pub use summary::{CaptureStats, FileSummary, KeyLogSummary, Summary};
 pub use text::{Style, write_text_connection, write_text_summary};

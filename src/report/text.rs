@@ -39,15 +39,19 @@ impl Style {
     }
 }
 
+/// An endpoint as Wireshark writes it (IPv6 in brackets), or `?` when unknown.
+pub(super) fn endpoint(e: Option<crate::flow::Endpoint>) -> String {
+    match e {
+        Some(e) if e.ip.is_ipv6() => format!("[{}]:{}", e.ip, e.port),
+        Some(e) => format!("{}:{}", e.ip, e.port),
+        None => "?".to_string(),
+    }
+}
+
 /// Width of the client's column in the ladder.
 const LANE: usize = 44;
 
 pub fn write_text_connection(out: &mut impl Write, c: &Connection, style: Style) -> io::Result<()> {
-    let endpoint = |e: Option<crate::flow::Endpoint>| match e {
-        Some(e) if e.ip.is_ipv6() => format!("[{}]:{}", e.ip, e.port),
-        Some(e) => format!("{}:{}", e.ip, e.port),
-        None => "?".to_string(),
-    };
     let sni = c
         .sni
         .as_ref()
@@ -161,29 +165,45 @@ fn write_diagnosis(out: &mut impl Write, c: &Connection, style: Style) -> io::Re
     Ok(())
 }
 
+/// What the client offered, in one line: versions, suites, ALPN, key shares.
+pub(super) fn client_offer(c: &Connection) -> Option<String> {
+    if c.cipher_suites.is_empty() {
+        return None;
+    }
+    let mut parts = vec![format!("offers {}", c.client_versions.join(", "))];
+    parts.push(format!("{} cipher suites", c.cipher_suites.len()));
+    if !c.alpn_offered.is_empty() {
+        parts.push(format!("ALPN {}", wire_text::join(&c.alpn_offered, ", ")));
+    }
+    if !c.key_share_groups.is_empty() {
+        parts.push(format!("key shares {}", c.key_share_groups.join(", ")));
+    }
+    Some(parts.join(" · "))
+}
+
+/// What the server chose, in one line: version, suite, group, ALPN, resumption.
+pub(super) fn server_choice(c: &Connection) -> Option<String> {
+    let version = c.version?;
+    let mut parts = vec![version.to_string()];
+    parts.extend(c.cipher.map(str::to_string));
+    parts.extend(c.group.map(str::to_string));
+    parts.extend(c.alpn.as_ref().map(|a| format!("ALPN {a}")));
+    if c.resumed == Some(true) {
+        parts.push("resumed".into());
+    }
+    Some(parts.join(" · "))
+}
+
 fn write_facts(out: &mut impl Write, c: &Connection) -> io::Result<()> {
-    if !c.cipher_suites.is_empty() {
-        let mut parts = vec![format!("offers {}", c.client_versions.join(", "))];
-        parts.push(format!("{} cipher suites", c.cipher_suites.len()));
-        if !c.alpn_offered.is_empty() {
-            parts.push(format!("ALPN {}", wire_text::join(&c.alpn_offered, ", ")));
-        }
-        if !c.key_share_groups.is_empty() {
-            parts.push(format!("key shares {}", c.key_share_groups.join(", ")));
-        }
-        writeln!(out, "  client   {}", parts.join(" · "))?;
+    if let Some(offer) = client_offer(c) {
+        writeln!(out, "  client   {offer}")?;
     }
-    if let Some(version) = &c.version {
-        let mut parts = vec![version.to_string()];
-        parts.extend(c.cipher.map(str::to_string));
-        parts.extend(c.group.map(str::to_string));
-        parts.extend(c.alpn.as_ref().map(|a| format!("ALPN {a}")));
-        if c.resumed == Some(true) {
-            parts.push("resumed".into());
-        }
-        writeln!(out, "  server   {}", parts.join(" · "))?;
+    if let Some(choice) = server_choice(c) {
+        writeln!(out, "  server   {choice}")?;
     }
-    write_fingerprints(out, c)?;
+    if let Some(prints) = fingerprints(c) {
+        writeln!(out, "  prints   {prints}")?;
+    }
     if let Some(hrr) = &c.hello_retry {
         let group = hrr.group.unwrap_or("?");
         writeln!(
@@ -205,16 +225,7 @@ fn write_facts(out: &mut impl Write, c: &Connection) -> io::Result<()> {
         )?;
     }
     for alert in &c.alerts {
-        let what = match (alert.level, alert.description) {
-            (Some(l), Some(d)) => AlertText(l, d).to_string(),
-            _ => "encrypted".to_string(),
-        };
-        writeln!(
-            out,
-            "  alert    frame {} from {}: {what}",
-            alert.frame,
-            json_word(&alert.from)
-        )?;
+        writeln!(out, "  alert    {}", alert_line(alert))?;
     }
     for gap in &c.gaps {
         writeln!(
@@ -234,16 +245,29 @@ fn write_facts(out: &mut impl Write, c: &Connection) -> io::Result<()> {
 
 /// The client's JA4 and JA3, or the server's JA4S and JA3S when the capture holds no
 /// ClientHello (the JSON carries all of them, with their raw forms).
-fn write_fingerprints(out: &mut impl Write, c: &Connection) -> io::Result<()> {
-    let prints = match (c.client_fingerprints.get(), c.server_fingerprints.get()) {
-        (Some(f), _) => format!("ja4 {} · ja3 {}", f.ja4, f.ja3),
-        (None, Some(f)) => format!("ja4s {} · ja3s {}", f.ja4s, f.ja3s),
-        (None, None) => return Ok(()),
+/// "frame 8 from client: fatal certificate_expired (45)", or "encrypted".
+pub(super) fn alert_line(alert: &crate::connection::Alert) -> String {
+    let what = match (alert.level, alert.description) {
+        (Some(l), Some(d)) => AlertText(l, d).to_string(),
+        _ => "encrypted".to_string(),
     };
-    writeln!(out, "  prints   {prints}")
+    format!(
+        "frame {} from {}: {what}",
+        alert.frame,
+        json_word(&alert.from)
+    )
 }
 
-fn label(e: &TimelineEvent) -> String {
+pub(super) fn fingerprints(c: &Connection) -> Option<String> {
+    match (c.client_fingerprints.get(), c.server_fingerprints.get()) {
+        (Some(f), _) => Some(format!("ja4 {} · ja3 {}", f.ja4, f.ja3)),
+        (None, Some(f)) => Some(format!("ja4s {} · ja3s {}", f.ja4s, f.ja3s)),
+        (None, None) => None,
+    }
+}
+
+/// An event as the ladder names it; shared by the text and HTML ladders.
+pub(super) fn label(e: &TimelineEvent) -> String {
     let name = match e.event {
         EventKind::IcmpUnreachable => "ICMP unreachable",
         EventKind::Syn => "SYN",
@@ -285,7 +309,7 @@ fn label(e: &TimelineEvent) -> String {
 
 /// The one event to mark: at the decisive frame, the one that ended things (an alert, a
 /// reset, a close, an ICMP error, foreign bytes), else the last event of that frame.
-fn decisive_event(c: &Connection) -> Option<usize> {
+pub(super) fn decisive_event(c: &Connection) -> Option<usize> {
     if c.verdict.outcome == Outcome::Established {
         return None;
     }
