@@ -1189,6 +1189,27 @@ fallback_after_protocol_version() {
   say "$(basename "$f")" "openssl s_client: TLS 1.3 refused (protocol_version), retried at TLS 1.2 with the fallback SCSV"
 }
 
+# Headless Chromium against a server that resets its first connection after the ClientHello
+# and serves the next ones: Chromium retries on its own and loads the page. In a namespace of
+# its own with only lo, as keylog_chromium, so nothing it tries leaves the machine.
+chromium_retry() {
+  local f="$here/chromium-retry.pcap" ns=tlsdiag-cr
+  command -v chromium >/dev/null || { echo "generate.sh: chromium_retry skipped: chromium is missing (apt-get install chromium)" >&2; return 0; }
+  ip netns del $ns 2>/dev/null || true
+  ip netns add $ns; ip -n $ns link set lo up; rm -rf "$work/chromium"
+  ip netns exec $ns tcpdump -q -i lo --immediate-mode -U -s 0 -w "$f" "tcp port 443" 2>/dev/null &
+  capture_pid=$!; pids+=("$capture_pid"); sleep 1
+  ip netns exec $ns python3 "$here/plaintext_servers.py" resetfirst 443 "$work/chain.pem" "$work/leaf.key" \
+    >/dev/null 2>&1 &
+  server_pid=$!; pids+=("$server_pid"); sleep 1
+  ip netns exec $ns timeout 30 chromium --headless --no-sandbox --user-data-dir="$work/chromium" \
+    --no-first-run --disable-background-networking --ignore-certificate-errors \
+    --host-resolver-rules='MAP server.test 127.0.0.1' --dump-dom https://server.test/ >/dev/null 2>&1 || true
+  stop_server; stop_capture
+  ip netns del $ns
+  say "$(basename "$f")" "headless Chromium: its first connection reset after the ClientHello, its retry loads the page"
+}
+
 two_client_stacks() {
   local f="$here/two-client-stacks.pcap" old=198.18.0.3 i
   hosts_up
@@ -1225,7 +1246,7 @@ failures=(tcp_no_response icmp_unreachable client_hello_lost middlebox_reset no_
   cert_rejected_tls13 client_cert hello_retry_failed downgrade psk_mismatch small_snaplen legacy_tls10
   cut_alert download hostile_text hostile_markup sslv2 sslv2_refused derived_captures)
 
-retries=(retry_refused fallback_after_protocol_version two_client_stacks)
+retries=(retry_refused fallback_after_protocol_version chromium_retry two_client_stacks)
 
 all=(tls13_sni_alpn tls12_ecdhe_chain protocol_version no_shared_cipher unknown_ca refused
   gnutls_any tls12_pcapng interleaved resumed_tls12 resumed_tls13 starttls_smtp postgres_sslrequest http_on_443

@@ -11,6 +11,7 @@ usage: plaintext_servers.py MODE PORT CERT KEY [HOST]
   markup    reads the ClientHello, answers with an HTTP error page holding a <script>
   silent    accepts and reads, never answers (a stalled TLS server)
   reset     reads the ClientHello, then resets the connection (SO_LINGER 0)
+  resetfirst  resets its first connection as `reset` does, then serves HTTPS: a page per request
   close     reads the ClientHello, then closes it (FIN)
   nosni     TLS, but refuses a ClientHello without SNI with unrecognized_name
 HOST is the address to listen on (default 127.0.0.1).
@@ -62,8 +63,12 @@ def serve(mode, conn, ctx):
             conn.sendall(b"HTTP/1.0 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
         return
     tls = ctx.wrap_socket(conn, server_side=True)
-    tls.recv(1024)
-    tls.sendall(b"bye\r\n")
+    if mode == "https":
+        tls.recv(4096)
+        tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n")
+    else:
+        tls.recv(1024)
+        tls.sendall(b"bye\r\n")
     tls.unwrap()
 
 
@@ -82,10 +87,15 @@ def main():
         ctx.sni_callback = refuse_without_sni
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     server = socket.create_server((host, port), family=family)
+    served = 0
     while True:
         conn, _ = server.accept()
+        now = mode
+        if mode == "resetfirst":
+            now = "reset" if served == 0 else "https"
+        served += 1
         try:
-            serve(mode, conn, ctx)
+            serve(now, conn, ctx)
         except (OSError, ssl.SSLError):
             pass
         finally:

@@ -48,10 +48,11 @@ const ROWS: &[Row] = &[
     Row { file: "protocol-version.pcap", stream: 0, code: Code::ProtocolVersion, stage: Stage::ClientHello, ended_by: Server, frame: 6, confidence: Certain, browser: Some("ERR_SSL_VERSION_OR_CIPHER_MISMATCH"), says: "none of the versions the client offers (TLSv1.3)" },
     Row { file: "sslv2-refused.pcap", stream: 0, code: Code::ProtocolVersion, stage: Stage::ClientHello, ended_by: Server, frame: 6, confidence: Certain, browser: Some("ERR_SSL_VERSION_OR_CIPHER_MISMATCH"), says: "none of the versions the client offers (SSLv2)" },
     Row { file: "interleaved.pcap", stream: 4, code: Code::ProtocolVersion, stage: Stage::ClientHello, ended_by: Server, frame: 52, confidence: Certain, browser: Some("ERR_SSL_VERSION_OR_CIPHER_MISMATCH"), says: "protocol_version (70)" },
-    // A client's attempts that its retries follow: retry-refused.pcap's stream 1 and
-    // fallback-protocol-version.pcap's stream 1 establish; two-client-stacks.pcap's TLS 1.0-only
+    // A client's attempts that its retries follow: retry-refused.pcap's, chromium-retry.pcap's
+    // and fallback-protocol-version.pcap's stream 1 establish; two-client-stacks.pcap's TLS 1.0-only
     // client fails three times against a TLS 1.2+ server.
     Row { file: "retry-refused.pcap", stream: 0, code: Code::TcpRefused, stage: Stage::TcpConnect, ended_by: Server, frame: 2, confidence: Certain, browser: Some("ERR_CONNECTION_REFUSED"), says: "answered the SYN to port 443 with RST" },
+    Row { file: "chromium-retry.pcap", stream: 0, code: Code::ServerReset, stage: Stage::ClientHello, ended_by: Server, frame: 6, confidence: Certain, browser: Some("ERR_CONNECTION_RESET"), says: "reset the connection after the ClientHello" },
     Row { file: "fallback-protocol-version.pcap", stream: 0, code: Code::ProtocolVersion, stage: Stage::ClientHello, ended_by: Server, frame: 6, confidence: Certain, browser: Some("ERR_SSL_VERSION_OR_CIPHER_MISMATCH"), says: "none of the versions the client offers (TLSv1.3)" },
     Row { file: "two-client-stacks.pcap", stream: 0, code: Code::ProtocolVersion, stage: Stage::ClientHello, ended_by: Server, frame: 6, confidence: Certain, browser: Some("ERR_SSL_VERSION_OR_CIPHER_MISMATCH"), says: "none of the versions the client offers (TLSv1.0)" },
     Row { file: "two-client-stacks.pcap", stream: 1, code: Code::ProtocolVersion, stage: Stage::ClientHello, ended_by: Server, frame: 16, confidence: Certain, browser: Some("ERR_SSL_VERSION_OR_CIPHER_MISMATCH"), says: "none of the versions the client offers (TLSv1.0)" },

@@ -1,6 +1,7 @@
 //! Retries linked and failures grouped, on real captures (captures/generate.sh `retries`):
-//! curl retrying after a refusal, openssl falling back to TLS 1.2 after protocol_version, and
-//! a TLS 1.0-only client failing against a TLS 1.2+ server that curl and gnutls-cli reach.
+//! curl retrying after a refusal, headless Chromium retrying after a reset, openssl falling back
+//! to TLS 1.2 after protocol_version, and a TLS 1.0-only client failing against a TLS 1.2+
+//! server that curl and gnutls-cli reach.
 //! The wire facts a link rests on (who connected when, what each ClientHello offered) are read
 //! with tshark where it is installed.
 
@@ -92,6 +93,51 @@ fn a_retry_after_a_refusal_is_linked_both_ways_within_the_window() {
     assert_eq!(stream(&r, 0)["retried_by"], Value::Null);
     assert_eq!(stream(&r, 1)["retry_of"], Value::Null);
     assert_eq!(r["summary"]["retries"]["not_recovered"], 1);
+}
+
+#[test]
+fn a_browser_retrying_after_a_reset_is_linked() {
+    let name = "chromium-retry.pcap";
+    let r = report(name, &[]);
+    assert_eq!(stream(&r, 0)["diagnosis"]["code"], "server_reset");
+    assert_eq!(stream(&r, 0)["retried_by"], 1);
+    assert_eq!(
+        (&stream(&r, 1)["retry_of"], &stream(&r, 1)["outcome"]),
+        (&0.into(), &"established".into())
+    );
+    assert_eq!(r["summary"]["retries"]["recovered"], 1);
+    if !tshark_available() {
+        return;
+    }
+    // The server's RST ends stream 0 before stream 1's SYN, from the same client address, with
+    // a ClientHello for the same name.
+    let rows = tshark(
+        &captures_dir().join(name),
+        &BTreeSet::new(),
+        "tcp.stream <= 1 && (tcp.flags.reset == 1 || tcp.flags.syn == 1 && tcp.flags.ack == 0 || tls.handshake.type == 1)",
+        &[
+            "tcp.stream",
+            "frame.time_epoch",
+            "ip.src",
+            "tcp.srcport",
+            "tcp.flags.reset",
+            "tls.handshake.extensions_server_name",
+        ],
+    );
+    let reset = rows
+        .iter()
+        .find(|r| r[0] == "0" && r[4] == "1")
+        .expect("stream 0's RST");
+    assert_eq!(reset[3], "443", "the server reset it");
+    let syn = rows.iter().find(|r| r[0] == "1").expect("stream 1's SYN");
+    assert!(syn[1].parse::<f64>().unwrap() >= reset[1].parse::<f64>().unwrap());
+    let hellos: Vec<&Vec<String>> = rows.iter().filter(|r| !r[5].is_empty()).collect();
+    assert_eq!(hellos.len(), 2);
+    assert!(
+        hellos
+            .iter()
+            .all(|h| h[5] == "server.test" && h[2] == hellos[0][2])
+    );
 }
 
 #[test]
