@@ -40,6 +40,8 @@ for tool in openssl python3 tcpdump ethtool faketime ip; do
 done
 [ "$(id -u)" -eq 0 ] || { echo "make_capture.sh: run as root (namespaces, capture)" >&2; exit 1; }
 mkdir -p "$out"
+# Absolute: the script and its clients work from other folders than the caller's.
+out=$(cd "$out" && pwd)
 if [ "${TLSDIAG_BENCH_KEYS:-}" = 1 ]; then
   export TLSDIAG_BENCH_KEYLOG=$out/bench.keys
   rm -f "$TLSDIAG_BENCH_KEYLOG"
