@@ -48,6 +48,10 @@ pub(crate) struct Session {
     pending: PerSide<Option<Decryptor>>,
     /// Each direction has sent its Finished: the handshake transcript is complete for it.
     finished: PerSide<bool>,
+    /// TLS 1.3: a direction past its Finished whose application traffic keys are made only
+    /// when one of its records needs them. Most connections settle first and are read no
+    /// further, and the keys cost four HKDF-Expand-Labels.
+    application_due: PerSide<bool>,
     transcript: Transcript,
     /// Each direction's decrypted bytes of a handshake message that later records complete.
     partial: PerSide<Vec<u8>>,
@@ -77,6 +81,7 @@ impl Session {
             active: PerSide::default(),
             pending: PerSide::default(),
             finished: PerSide::default(),
+            application_due: PerSide::default(),
             partial: PerSide::default(),
             transcript: Transcript::new(),
             keys: None,
@@ -178,19 +183,24 @@ impl Session {
         let verified = self.verify_finished(server, bytes);
         self.transcript.add(bytes);
         *self.finished.get_mut(at(server)) = true;
-        let suite = self.suite?;
-        if suite.is_tls13() {
-            let secrets = self.secrets()?;
-            let next = if server {
-                &secrets.server_traffic_secret_0
-            } else {
-                &secrets.client_traffic_secret_0
-            };
-            *self.active.get_mut(at(server)) = next
-                .as_ref()
-                .and_then(|s| Decryptor::tls13(&suite, s.as_bytes()).ok());
+        if self.suite.is_some_and(|s| s.is_tls13()) {
+            *self.active.get_mut(at(server)) = None;
+            *self.application_due.get_mut(at(server)) = true;
         }
         verified
+    }
+
+    /// TLS 1.3: a direction's keys from its application traffic secret, once it has sent
+    /// its Finished.
+    fn application_keys(&self, server: bool) -> Option<Decryptor> {
+        let suite = self.suite?;
+        let secrets = self.secrets()?;
+        let secret = if server {
+            &secrets.server_traffic_secret_0
+        } else {
+            &secrets.client_traffic_secret_0
+        };
+        Decryptor::tls13(&suite, secret.as_ref()?.as_bytes()).ok()
     }
 
     fn verify_finished(&self, server: bool, bytes: &[u8]) -> Option<bool> {
@@ -244,6 +254,9 @@ impl Session {
         version: u16,
         body: &[u8],
     ) -> Option<Plaintext> {
+        if std::mem::take(self.application_due.get_mut(at(server))) {
+            *self.active.get_mut(at(server)) = self.application_keys(server);
+        }
         let decryptor = self.active.get_mut(at(server)).as_mut()?;
         match decryptor.open(content_type, version, body) {
             Ok(plain) => {

@@ -22,6 +22,41 @@ pub(super) fn expand_label(
     context: &[u8],
     out: &mut [u8],
 ) -> Result<(), DecryptError> {
+    expand_labels(hash, secret, context, &mut [(label, out)])
+}
+
+/// HKDF-Expand-Label of one secret for several labels: the secret's HMAC key is set up once
+/// (two compressions of the hash) for all of them.
+fn expand_labels(
+    hash: HashAlg,
+    secret: &[u8],
+    context: &[u8],
+    outs: &mut [(&[u8], &mut [u8])],
+) -> Result<(), DecryptError> {
+    match hash {
+        HashAlg::Sha256 => {
+            let hkdf = Hkdf::<Sha256>::from_prk(secret).map_err(|_| DecryptError::KeyDerivation)?;
+            outs.iter_mut().try_for_each(|(label, out)| {
+                expand_one(|i, o| hkdf.expand(i, o).is_ok(), label, context, out)
+            })
+        }
+        HashAlg::Sha384 => {
+            let hkdf = Hkdf::<Sha384>::from_prk(secret).map_err(|_| DecryptError::KeyDerivation)?;
+            outs.iter_mut().try_for_each(|(label, out)| {
+                expand_one(|i, o| hkdf.expand(i, o).is_ok(), label, context, out)
+            })
+        }
+        HashAlg::Md5Sha1 => Err(DecryptError::KeyDerivation),
+    }
+}
+
+/// One label's HkdfLabel, expanded by `expand`.
+fn expand_one(
+    expand: impl Fn(&[u8], &mut [u8]) -> bool,
+    label: &[u8],
+    context: &[u8],
+    out: &mut [u8],
+) -> Result<(), DecryptError> {
     const PREFIX: &[u8] = b"tls13 ";
     let length = u16::try_from(out.len()).map_err(|_| DecryptError::KeyDerivation)?;
     let label_len =
@@ -34,16 +69,11 @@ pub(super) fn expand_label(
     info.extend_from_slice(label);
     info.push(context_len);
     info.extend_from_slice(context);
-    let expanded = match hash {
-        HashAlg::Sha256 => Hkdf::<Sha256>::from_prk(secret)
-            .ok()
-            .and_then(|h| h.expand(&info, out).ok()),
-        HashAlg::Sha384 => Hkdf::<Sha384>::from_prk(secret)
-            .ok()
-            .and_then(|h| h.expand(&info, out).ok()),
-        HashAlg::Md5Sha1 => None,
-    };
-    expanded.ok_or(DecryptError::KeyDerivation)
+    if expand(&info, out) {
+        Ok(())
+    } else {
+        Err(DecryptError::KeyDerivation)
+    }
 }
 
 /// A traffic secret must be as long as the suite's hash (RFC 8446 7.1).
@@ -72,8 +102,12 @@ pub(super) fn traffic_keys(
     };
     let mut key = vec![0u8; aead.key_len()];
     let mut iv = [0u8; IV_LEN];
-    expand_label(suite.hash, secret, b"key", b"", &mut key)?;
-    expand_label(suite.hash, secret, b"iv", b"", &mut iv)?;
+    expand_labels(
+        suite.hash,
+        secret,
+        b"",
+        &mut [(b"key", &mut key), (b"iv", &mut iv)],
+    )?;
     Ok((key, iv))
 }
 
