@@ -184,7 +184,7 @@ mod with_pcap {
             let file = std::fs::File::create_new(&path)?;
             let mut w = PcapWriter::new(io::BufWriter::new(file), self.link, live::SNAPLEN as u32)?;
             for p in packets {
-                w.write(&p.packet(self.link))?;
+                w.write(&p.packet())?;
             }
             w.into_inner().flush()?;
             Ok(path)

@@ -238,6 +238,14 @@ impl Connection {
             || self.joined_after_handshake()
     }
 
+    /// The handshake completed, its start is in the capture and no Finished failed to verify:
+    /// the verdict will be `established` (as `diagnose::judge` decides) whatever follows, since
+    /// nothing after a settled handshake is decoded.
+    pub(crate) fn established_for_good(&self) -> bool {
+        let f = &self.facts;
+        f.established_at.is_some() && !self.start_unseen() && f.finished_mismatch.is_none()
+    }
+
     /// Neither a SYN nor a ClientHello of this connection has been seen (the capture may have
     /// joined it late).
     pub(crate) fn start_unseen(&self) -> bool {
