@@ -415,9 +415,9 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
                 stats,
                 result,
                 counters,
-            } = shard::analyze(input, &options, jobs, |conn| {
+            } = shard::analyze(input, &options, jobs, |finished| {
                 if written.is_ok() {
-                    written = sink.emit(&mut out, conn);
+                    written = sink.emit(&mut out, &mut finished.conn);
                 }
             });
             written?;

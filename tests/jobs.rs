@@ -16,7 +16,7 @@ use tlsdiag::shard;
 fn run_with(bytes: &[u8], jobs: usize, options: &Options) -> (Vec<String>, PacketCounters) {
     let mut lines = Vec::new();
     let done = shard::analyze(bytes, options, jobs, |c| {
-        lines.push(serde_json::to_string(&c).unwrap());
+        lines.push(serde_json::to_string(&c.conn).unwrap());
     });
     assert!(done.result.is_ok(), "{:?}", done.result);
     (lines, done.counters)

@@ -9,7 +9,7 @@ use tlsdiag::shard;
 fn report(data: &[u8], jobs: usize) -> (Vec<String>, String) {
     let mut lines = Vec::new();
     let done = shard::analyze(data, &Options::default(), jobs, |c| {
-        lines.push(serde_json::to_string(&c).unwrap_or_default());
+        lines.push(serde_json::to_string(&c.conn).unwrap_or_default());
     });
     let end = format!("{:?} {:?} {:?}", done.counters, done.stats, done.result.err());
     (lines, end)

@@ -7,7 +7,6 @@
 
 use super::Spent;
 use crate::analyze::{Creations, Finished, Moment, ReportOrder};
-use crate::connection::Connection;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 
@@ -104,7 +103,7 @@ impl Merger {
         input: usize,
         finished: &mut Vec<Finished>,
         settled: Moment,
-        emit: &mut impl FnMut(&mut Connection),
+        emit: &mut impl FnMut(&mut Finished),
     ) {
         finished.sort_by_key(|f| f.order);
         if let Some(s) = self.settled.get_mut(input) {
@@ -115,7 +114,7 @@ impl Merger {
         for mut f in finished.drain(..) {
             if waiting.is_empty() && self.pending.is_empty() && f.order.at < before {
                 self.number(&mut f);
-                emit(&mut f.conn);
+                emit(&mut f);
             } else {
                 waiting.push(f);
             }
@@ -125,7 +124,7 @@ impl Merger {
     }
 
     /// Hands on, in order, every report no input can still come before.
-    pub(crate) fn release(&mut self, emit: &mut impl FnMut(&mut Connection)) {
+    pub(crate) fn release(&mut self, emit: &mut impl FnMut(&mut Finished)) {
         let Some(&before) = self.settled.iter().min() else {
             return;
         };
@@ -168,7 +167,7 @@ impl Merger {
     }
 
     /// Hands on every report left, in order: the inputs are all done.
-    pub(crate) fn finish(mut self, emit: &mut impl FnMut(&mut Connection)) {
+    pub(crate) fn finish(mut self, emit: &mut impl FnMut(&mut Finished)) {
         for s in &mut self.settled {
             *s = Moment::END;
         }
@@ -182,7 +181,7 @@ impl Merger {
         spent.map(std::mem::take).unwrap_or_default()
     }
 
-    fn pop(&mut self, emit: &mut impl FnMut(&mut Connection)) {
+    fn pop(&mut self, emit: &mut impl FnMut(&mut Finished)) {
         if let Some(Reverse(Pending(_, input, finished))) = self.pending.pop() {
             self.hand_on(input, finished, emit);
         }
@@ -199,10 +198,10 @@ impl Merger {
         &mut self,
         input: usize,
         mut finished: Finished,
-        emit: &mut impl FnMut(&mut Connection),
+        emit: &mut impl FnMut(&mut Finished),
     ) {
         self.number(&mut finished);
-        emit(&mut finished.conn);
+        emit(&mut finished);
         if let Some(spent) = self.spent.as_mut().and_then(|s| s.get_mut(input)) {
             spent.push(finished);
         }

@@ -21,7 +21,6 @@ mod merge;
 
 use crate::analyze::{Analyzer, Creations, Finished, Moment, Options, PacketCounters};
 use crate::capture::{CaptureClock, CaptureError, FileStats, LinkType, Packet, Timestamp};
-use crate::connection::Connection;
 use crate::net;
 use std::io::Read;
 use std::sync::{Arc, mpsc};
@@ -42,12 +41,12 @@ pub struct FileResult {
 }
 
 /// Analyses one capture with `jobs` workers, handing each reported connection to `emit` in
-/// the report's order.
+/// the report's order, with its kept packets when `Options::keep_packets` asks for them.
 pub fn analyze<R: Read + Send>(
     input: R,
     options: &Options,
     jobs: usize,
-    emit: impl FnMut(&mut Connection),
+    emit: impl FnMut(&mut Finished),
 ) -> FileResult {
     if jobs <= 1 {
         analyze_inline(input, options, emit)
@@ -59,7 +58,7 @@ pub fn analyze<R: Read + Send>(
 fn analyze_inline<R: Read + Send>(
     input: R,
     options: &Options,
-    mut emit: impl FnMut(&mut Connection),
+    mut emit: impl FnMut(&mut Finished),
 ) -> FileResult {
     let mut analyzer = Analyzer::new(options.clone());
     let mut merger = Merger::new(1, false);
@@ -167,10 +166,14 @@ fn analyze_threads<R: Read + Send>(
     input: R,
     options: &Options,
     jobs: usize,
-    mut emit: impl FnMut(&mut Connection),
+    mut emit: impl FnMut(&mut Finished),
 ) -> FileResult {
     let mut options = options.clone();
     options.max_connections = options.max_connections.div_ceil(jobs).max(1);
+    // Each worker keeps its share of the packets' budget, as of the connections.
+    if let Some(limits) = &mut options.keep_packets {
+        limits.total_bytes = limits.total_bytes.div_ceil(jobs);
+    }
     std::thread::scope(|scope| {
         // Bounded, so that workers wait for a merger that falls behind instead of queueing
         // without end.
