@@ -7,7 +7,7 @@ use std::io::{self, IsTerminal, Read, Write};
 use std::net::IpAddr;
 use std::process::ExitCode;
 use tlsdiag::Options;
-use tlsdiag::analyze::DEFAULT_TLS_PORTS;
+use tlsdiag::analyze::{DEFAULT_TLS_PORTS, Finished, PacketRingLimits};
 use tlsdiag::connection::{Connection, Outcome};
 use tlsdiag::diagnose::DiagnoseOptions;
 use tlsdiag::link::{Linker, Linking, Pass};
@@ -89,6 +89,11 @@ struct AnalyzeArgs {
     /// the same for any number. [default: the number of cores]
     #[arg(short = 'j', long = "jobs", value_name = "N")]
     jobs: Option<std::num::NonZeroUsize>,
+    /// Write the packets of the connections that did not establish (of those the filters
+    /// keep) to FILE as pcapng, in capture order; each one's decisive packet carries its
+    /// verdict, cause and fix as a comment (Wireshark's frame.comment).
+    #[arg(long, value_name = "FILE")]
+    write_failures: Option<std::path::PathBuf>,
     #[command(flatten)]
     report: ReportArgs,
 }
@@ -347,6 +352,7 @@ impl ReportArgs {
             group_by: self.group_by.into(),
             top: self.top,
             linker: Linker::new(linking, self.retry_window),
+            failures: None,
             summary: Summary::default(),
             json: None,
             html: (self.format == Format::Html).then(|| {
@@ -375,6 +381,16 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
             eprintln!("tlsdiag: {e}");
             return ExitCode::from(2);
         }
+    }
+    if let Some(path) = &args.write_failures {
+        match report::FailureWriter::create(path, &args.files) {
+            Ok(w) => sink.failures = Some(w),
+            Err(e) => {
+                eprintln!("tlsdiag: {}: {e}", path.display());
+                return ExitCode::FAILURE;
+            }
+        }
+        options.keep_packets = Some(PacketRingLimits::default());
     }
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
@@ -408,6 +424,9 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
                 }
             };
             sink.file = several.then(|| path.clone());
+            if let Some(w) = &mut sink.failures {
+                w.begin_file(path);
+            }
             // Connections go out as they are judged, so memory follows the connections open,
             // not every connection of the file.
             let mut written = Ok(());
@@ -417,7 +436,7 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
                 counters,
             } = shard::analyze(input, &options, jobs, |finished| {
                 if written.is_ok() {
-                    written = sink.emit(&mut out, &mut finished.conn);
+                    written = sink.emit_finished(&mut out, finished);
                 }
             });
             written?;
@@ -457,6 +476,8 @@ struct Sink<'a> {
     /// Groups kept per view of the summary.
     top: usize,
     linker: Linker,
+    /// With --write-failures: where the failures' packets go.
+    failures: Option<report::FailureWriter>,
     summary: Summary,
     json: Option<report::JsonDocument>,
     html: Option<report::HtmlDocument>,
@@ -473,9 +494,13 @@ impl Sink<'_> {
         Ok(())
     }
 
-    /// Writes what the linker still holds, then the summary (and closes the JSON document).
+    /// Writes what the linker still holds, the failures' file, then the summary (and closes the
+    /// JSON document).
     fn end(&mut self, out: &mut impl Write) -> io::Result<()> {
         self.file_end(out)?;
+        if let Some(w) = self.failures.take() {
+            self.summary.written_failures = Some(w.finish()?);
+        }
         self.summary.retries = self.linker.counts();
         self.summary.finish(self.top);
         match (self.format, self.json.take()) {
@@ -497,6 +522,17 @@ impl Sink<'_> {
             }
         }
         out.flush()
+    }
+
+    /// `emit`, with the connection's kept packets going to the failures' file when it is one
+    /// the filters keep.
+    fn emit_finished(&mut self, out: &mut impl Write, f: &mut Finished) -> io::Result<()> {
+        if let Some(w) = &mut self.failures
+            && self.filter.keeps(&f.conn)
+        {
+            w.add(&f.conn, &f.packets)?;
+        }
+        self.emit(out, &mut f.conn)
     }
 
     /// Takes a judged connection: through the linker, which may hold it back a while.

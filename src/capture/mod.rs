@@ -13,6 +13,7 @@ pub use file::{
     read_capture_shared,
 };
 pub use write::PcapWriter;
+pub(crate) use write::{PcapNgWriter, packet_block};
 
 use std::fmt;
 use std::sync::Arc;

@@ -1,8 +1,10 @@
-//! Every byte of output: the text report (with the ladder), JSON, NDJSON and HTML.
+//! Every byte of output: the text report (with the ladder), JSON, NDJSON and HTML, and the
+//! failures' packets as pcapng for Wireshark.
 //!
 //! The analysis returns data and never prints; these functions write it to any `Write`, so the
 //! same code serves the terminal, a pipe and the tests.
 
+mod failures;
 mod groups;
 mod html;
 mod json;
@@ -10,6 +12,7 @@ mod summary;
 mod text;
 mod text_groups;
 
+pub use failures::{FailureWriter, FailuresWritten};
 pub use groups::DEFAULT_TOP;
 pub use html::{HtmlDocument, HtmlOptions};
 pub use json::{JsonDocument, write_ndjson_connection, write_ndjson_summary};

@@ -99,6 +99,9 @@ pub struct Summary {
     /// With a key log only: what it held, and what it decrypted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub keylog: Option<KeyLogSummary>,
+    /// With --write-failures only: what went into the file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub written_failures: Option<super::FailuresWritten>,
     /// What `count` gathers, cheap to update; `finish` turns it into `codes` and
     /// `failing_servers`.
     #[serde(skip)]

@@ -4,7 +4,7 @@
 use super::json_word;
 use super::summary::outcome_name;
 use super::text_groups::{GroupBy, plural};
-use super::{CaptureStats, KeyLogSummary, Summary};
+use super::{CaptureStats, FailuresWritten, KeyLogSummary, Summary};
 use crate::analyze::PacketCounters;
 use crate::connection::{Connection, EventKind, Outcome, TimelineEvent};
 use crate::flow::Side;
@@ -77,6 +77,23 @@ pub fn write_text_connection(out: &mut impl Write, c: &Connection, style: Style)
         endpoint(c.server),
     )?;
     let v = &c.verdict;
+    writeln!(out, "  {}", verdict_line(c, style))?;
+    writeln!(out, "  {}", Escaped(&v.reason))?;
+    if let Some(browser) = c.diagnosis.as_ref().and_then(|d| d.browser_error) {
+        writeln!(out, "  browser  {browser}")?;
+    }
+    write_links(out, c)?;
+    write_facts(out, c)?;
+    write_ladder(out, c, style)?;
+    write_diagnosis(out, c, style)?;
+    writeln!(out)
+}
+
+/// The verdict: outcome, code, stage, who ended it, the decisive frame, and whether it is
+/// inferred (`FAILED certificate_rejected  stage server_certificate · ended by client · frame
+/// 8`). Also the first words of a failure's packet comment (`--write-failures`).
+pub(super) fn verdict_line(c: &Connection, style: Style) -> String {
+    let v = &c.verdict;
     let code = c
         .diagnosis
         .as_ref()
@@ -88,23 +105,13 @@ pub fn write_text_connection(out: &mut impl Write, c: &Connection, style: Style)
         .filter(|d| d.confidence == crate::connection::Confidence::Likely)
         .map(|_| " · likely (inferred)")
         .unwrap_or_default();
-    writeln!(
-        out,
-        "  {}{code}  stage {} · ended by {} · frame {}{confidence}",
+    format!(
+        "{}{code}  stage {} · ended by {} · frame {}{confidence}",
         style.outcome(v.outcome),
         json_word(&v.stage),
         json_word(&v.ended_by),
         v.frame
-    )?;
-    writeln!(out, "  {}", Escaped(&v.reason))?;
-    if let Some(browser) = c.diagnosis.as_ref().and_then(|d| d.browser_error) {
-        writeln!(out, "  browser  {browser}")?;
-    }
-    write_links(out, c)?;
-    write_facts(out, c)?;
-    write_ladder(out, c, style)?;
-    write_diagnosis(out, c, style)?;
-    writeln!(out)
+    )
 }
 
 /// The attempt this connection retried, and the one that retried it.
@@ -552,6 +559,25 @@ fn write_limits(out: &mut impl Write, p: &PacketCounters) -> io::Result<()> {
     Ok(())
 }
 
+/// What `--write-failures` put in its file, and how many connections it holds only in part.
+fn write_failures_written(out: &mut impl Write, w: &FailuresWritten) -> io::Result<()> {
+    writeln!(
+        out,
+        "  written      {} packets of {} connections that did not establish to {}",
+        w.packets,
+        w.connections,
+        Escaped(&w.path)
+    )?;
+    if w.connections_cut > 0 {
+        writeln!(
+            out,
+            "  limit        {} of them without their first packets: over 64 packets or 256 KiB, or the budget of all",
+            w.connections_cut
+        )?;
+    }
+    Ok(())
+}
+
 /// libpcap's counts of a live capture, and the drops in the warning colour.
 fn write_capture_counts(out: &mut impl Write, c: &CaptureStats, style: Style) -> io::Result<()> {
     writeln!(
@@ -579,9 +605,12 @@ fn write_notes(out: &mut impl Write, s: &Summary, style: Style) -> io::Result<()
     if p.packets_not_kept > 0 {
         writeln!(
             out,
-            "  limit        {} packets not kept for --save-failures: all kept packets reached their budget",
+            "  limit        {} packets not kept for --save-failures or --write-failures: all kept packets reached their budget",
             p.packets_not_kept
         )?;
+    }
+    if let Some(w) = &s.written_failures {
+        write_failures_written(out, w)?;
     }
     if p.packets_after_close > 0 {
         writeln!(
