@@ -76,6 +76,10 @@ pub(super) fn keep(
 /// The kept packets of a connection that did not establish (failed or incomplete); those of
 /// any other are dropped.
 pub(super) fn take_ring(state: &mut State, kept_bytes: &mut usize) -> Vec<SavedPacket> {
+    // Nothing kept (packets are kept only when asked for): the common case, at once.
+    if state.ring.is_empty() {
+        return Vec::new();
+    }
     let ring = release(state, kept_bytes);
     match state.conn.verdict.outcome {
         Outcome::Failed | Outcome::Incomplete => ring.into(),
