@@ -21,14 +21,14 @@ use std::path::Path;
 /// What went into the file, for the summary.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct FailuresWritten {
-    pub path: String,
+    pub(crate) path: String,
     /// Connections that did not establish (failed or incomplete) and that the filters kept.
-    pub connections: u64,
+    pub(crate) connections: u64,
     /// Their packets written.
-    pub packets: u64,
+    pub(crate) packets: u64,
     /// Of those connections, the ones with packets not in the file: more than a
     /// connection's bound (its first ones), or past the budget of all (`packets_not_kept`).
-    pub connections_cut: u64,
+    pub(crate) connections_cut: u64,
 }
 
 /// Where a block set aside lies, and where it goes.
@@ -60,7 +60,7 @@ impl FailureWriter {
         if let Ok(existing) = path.canonicalize()
             && inputs
                 .iter()
-                .any(|i| Path::new(i).canonicalize().ok() == Some(existing.clone()))
+                .any(|i| Path::new(i).canonicalize().is_ok_and(|p| p == existing))
         {
             let e = "is one of the captures to read: it would be overwritten";
             return Err(io::Error::new(io::ErrorKind::AlreadyExists, e));
@@ -96,6 +96,11 @@ impl FailureWriter {
         if !matches!(conn.verdict.outcome, Outcome::Failed | Outcome::Incomplete) {
             return Ok(());
         }
+        self.set_aside(conn, packets)
+            .map_err(|e| naming(&self.written.path, e))
+    }
+
+    fn set_aside(&mut self, conn: &Connection, packets: &[SavedPacket]) -> io::Result<()> {
         self.written.connections += 1;
         if cut(conn, packets) {
             self.written.connections_cut += 1;
@@ -138,7 +143,12 @@ impl FailureWriter {
 
     /// Writes the file: the section header naming the inputs, the interfaces, then every
     /// packet set aside, by input file and frame.
-    pub fn finish(mut self) -> io::Result<FailuresWritten> {
+    pub fn finish(self) -> io::Result<FailuresWritten> {
+        let path = self.written.path.clone();
+        self.write().map_err(|e| naming(&path, e))
+    }
+
+    fn write(mut self) -> io::Result<FailuresWritten> {
         let mut spill = self
             .spill
             .into_inner()
@@ -163,6 +173,11 @@ impl FailureWriter {
             .map_err(io::IntoInnerError::into_error)?;
         Ok(self.written)
     }
+}
+
+/// An error that says which file it is about (the report's own errors go to standard output).
+fn naming(path: &str, e: io::Error) -> io::Error {
+    io::Error::new(e.kind(), format!("{}: {e}", Escaped(path)))
 }
 
 /// The packet to carry the verdict: the decisive frame's; when the connection's bound left
