@@ -1,7 +1,9 @@
 //! `analyze --write-failures`: the pcapng of the connections that did not establish, read back
 //! with tshark and compared with the original captures and the JSON report. Every bundled
 //! capture at once: the packets of each file's failed and incomplete connections, in frame
-//! order, file after file, the decisive one of each with the verdict as its comments.
+//! order, file after file (all of them, but for a connection the capture joined after its
+//! start, whose comments say how many), the decisive one of each with the verdict as its
+//! comments.
 //!
 //! Skipped, saying so, where tshark is not installed; CI sets TLSDIAG_REQUIRE_TSHARK=1 so that
 //! there it must run.
@@ -93,8 +95,11 @@ fn file_of(description: &str) -> String {
         .to_string()
 }
 
-/// Every packet of the output, in order, as (file, time, length, comments).
-fn written(out: &Path) -> Vec<(String, String, String, String)> {
+/// A packet of the output: its input file, time, length and comments.
+type Written = (String, String, String, String);
+
+/// Every packet of the output, in order.
+fn written(out: &Path) -> Vec<Written> {
     let fields = [
         "frame.interface_description",
         "frame.time_epoch",
@@ -121,41 +126,18 @@ fn failures_of_every_bundled_capture_read_back_with_tshark() {
     let report = write_failures(&captures, &out, &["-j", "1"]);
     let failures = failures(&report);
     let written = written(&out);
-    let mut packets = 0;
+    let (mut packets, mut partial) = (0, 0);
     for (file, conns) in &failures {
-        let streams: Vec<String> = conns.iter().map(|c| c.0.to_string()).collect();
-        let filter = format!("tcp.stream in {{{}}}", streams.join(","));
-        let fields = ["frame.number", "frame.time_epoch", "frame.len"];
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
-        let original = rows(&path, Some(&filter), &fields);
         let ours: Vec<_> = written.iter().filter(|w| &w.0 == file).collect();
-        // The same packets, in the same order: their times and lengths agree one by one.
-        let ours_seen: Vec<(&str, &str)> = ours.iter().map(|w| (&*w.1, &*w.2)).collect();
-        let theirs: Vec<(&str, &str)> = original.iter().map(|r| (&*r[1], &*r[2])).collect();
-        assert_eq!(
-            ours_seen, theirs,
-            "{file}: the packets of tcp.stream {streams:?}"
-        );
-        // One commented packet per connection, at its decisive frame, in the original's order.
-        let commented: Vec<(u64, &String)> = (ours.iter().zip(&original))
-            .filter(|(w, _)| !w.3.is_empty())
-            .map(|(w, r)| (r[0].parse().expect("a frame number"), &w.3))
-            .collect();
-        assert_eq!(commented.len(), conns.len(), "{file}: {commented:?}");
-        for (stream, frame, code) in conns {
-            let (_, comment) = commented
-                .iter()
-                .find(|(at, _)| at == frame)
-                .unwrap_or_else(|| {
-                    panic!("{file}: tcp.stream {stream}: no comment at frame {frame}")
-                });
-            let head = format!("tlsdiag: tcp.stream {stream} of {file}: ");
-            assert!(comment.starts_with(&head), "{file}: {comment}");
-            assert!(comment.contains(&format!(" {code}  stage ")), "{comment}");
-            assert!(comment.contains("\u{1f}cause: ") && comment.contains("\u{1f}fix: "));
-        }
+        partial += check_file(file, conns, &ours);
         packets += ours.len();
     }
+    // joined-download, joined-request and started-late: joined after their start.
+    assert_eq!(
+        report["summary"]["written_failures"]["connections_cut"],
+        partial
+    );
+    assert!(partial >= 3, "{partial}");
     assert_eq!(packets, written.len(), "packets of no failure were written");
     let total: usize = failures.values().map(Vec::len).sum();
     assert!(total >= 40, "too few failures compared: {total}");
@@ -167,6 +149,66 @@ fn failures_of_every_bundled_capture_read_back_with_tshark() {
     write_failures(&captures, &out2, &["-j", "2"]);
     let (one, two) = (read(&out), read(&out2));
     assert!(one == two, "-j 1 and -j 2 wrote different files");
+}
+
+/// One input file's part of the output against tshark's reading of the original: the packets
+/// of the connections' tcp.streams, in their order, all of them but where a connection's
+/// comments say how many of its packets the file holds (and tshark agrees on how many it had);
+/// one commented packet per connection, at its decisive frame, with its code and words.
+/// Returns how many connections the file holds in part.
+fn check_file(file: &str, conns: &[(u64, u64, String)], ours: &[&Written]) -> usize {
+    let streams: Vec<String> = conns.iter().map(|c| c.0.to_string()).collect();
+    let filter = format!("tcp.stream in {{{}}}", streams.join(","));
+    let fields = [
+        "frame.number",
+        "tcp.stream",
+        "frame.time_epoch",
+        "frame.len",
+    ];
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
+    let original = rows(&path, Some(&filter), &fields);
+    // Walk the original, taking our packets as they match (time and length): ours must be
+    // the original's packets in its order, with none of any other stream.
+    let mut next = ours.iter().peekable();
+    let mut counts: BTreeMap<u64, (usize, usize)> = BTreeMap::new();
+    let mut commented: Vec<(u64, u64, &String)> = Vec::new();
+    for row in &original {
+        let frame: u64 = row[0].parse().expect("a frame number");
+        let stream: u64 = row[1].parse().expect("a tcp.stream");
+        let count = counts.entry(stream).or_default();
+        count.1 += 1;
+        if let Some(w) = next.next_if(|w| (&*w.1, &*w.2) == (&*row[2], &*row[3])) {
+            count.0 += 1;
+            if !w.3.is_empty() {
+                commented.push((stream, frame, &w.3));
+            }
+        }
+    }
+    assert!(
+        next.next().is_none(),
+        "{file}: packets not of {streams:?}, or not in order"
+    );
+    assert_eq!(commented.len(), conns.len(), "{file}: {commented:?}");
+    let mut partial = 0;
+    for (stream, frame, code) in conns {
+        let Some(&(_, at, comment)) = commented.iter().find(|c| c.0 == *stream) else {
+            panic!("{file}: tcp.stream {stream}: no comment")
+        };
+        assert_eq!(
+            at, *frame,
+            "{file}: tcp.stream {stream}: the decisive frame"
+        );
+        let head = format!("tlsdiag: tcp.stream {stream} of {file}: ");
+        assert!(comment.starts_with(&head), "{file}: {comment}");
+        assert!(comment.contains(&format!(" {code}  stage ")), "{comment}");
+        assert!(comment.contains("\u{1f}cause: ") && comment.contains("\u{1f}fix: "));
+        let (kept, all) = counts.get(stream).copied().unwrap_or_default();
+        let says = format!("{kept} of the connection's {all} TCP packets are in this file");
+        assert_eq!(kept < all, comment.contains(&says), "{file}: {comment}");
+        assert_eq!(kept < all, comment.contains("TCP packets are in this file"));
+        partial += usize::from(kept < all);
+    }
+    partial
 }
 
 fn read(path: &PathBuf) -> Vec<u8> {

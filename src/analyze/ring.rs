@@ -48,6 +48,12 @@ pub(super) fn keep(
         release(state, kept_bytes);
         return;
     }
+    if state.settled && state.conn.start_unseen() {
+        // Joined after its start and judged already as far as it can be (capture_started_late):
+        // the packets that showed it are kept, not the data that follows (every long connection
+        // open when the capture began would fill its ring and the budget with it).
+        return;
+    }
     let len = packet.data.len();
     if *kept_bytes + len > limits.total_bytes || len > limits.bytes_per_connection {
         counters.packets_not_kept += 1;
@@ -145,5 +151,20 @@ mod tests {
         assert_eq!(all[0].conn.verdict.outcome, Outcome::Established);
         assert!(all.iter().all(|f| f.packets.is_empty()));
         assert_eq!(counters.packets_not_kept, 0);
+    }
+
+    /// A connection the capture joined after its start keeps the packets that showed it, not
+    /// the data after them: every long connection open when a capture began would otherwise
+    /// fill its ring, and the budget, with it.
+    #[test]
+    fn a_connection_joined_late_keeps_the_packets_until_that_is_known() {
+        let file: &[u8] = include_bytes!("../../captures/joined-download.pcap");
+        let (all, _) = run(file, PacketRingLimits::default());
+        let conn = &all[0].conn;
+        assert_eq!(conn.verdict.outcome, Outcome::Incomplete);
+        let frames: Vec<u64> = all[0].packets.iter().map(|p| p.frame).collect();
+        let total = conn.tcp.packets.client + conn.tcp.packets.server;
+        assert!((frames.len() as u64) < total, "{frames:?} of {total}");
+        assert_eq!(frames.first(), Some(&conn.verdict.frame));
     }
 }

@@ -27,7 +27,8 @@ pub struct FailuresWritten {
     /// Their packets written.
     pub(crate) packets: u64,
     /// Of those connections, the ones with packets not in the file: more than a
-    /// connection's bound (its first ones), or past the budget of all (`packets_not_kept`).
+    /// connection's bound (its first ones), the data of one the capture joined after its start,
+    /// or past the budget of all (`packets_not_kept`).
     pub(crate) connections_cut: u64,
 }
 
@@ -208,9 +209,15 @@ fn comments(conn: &Connection, file: &str, at: u64, packets: &[SavedPacket]) -> 
         lines.push(format!("fix: {}", Escaped(&d.fix)));
     }
     if cut(conn, packets) {
+        let why = if conn.start_unseen() {
+            "the capture joined it after its start, and tlsdiag keeps such a connection's \
+            packets until it knows that, not the data after them"
+        } else {
+            "tlsdiag keeps a connection's last packets, within a budget for all \
+            (packets_not_kept)"
+        };
         lines.push(format!(
-            "{} of the connection's {} TCP packets are in this file, from frame {}: tlsdiag \
-            keeps a connection's last packets, within a budget for all (packets_not_kept)",
+            "{} of the connection's {} TCP packets are in this file, from frame {}: {why}",
             packets.len(),
             tcp_packets(conn),
             packets.first().map_or(at, |p| p.frame)
@@ -220,7 +227,7 @@ fn comments(conn: &Connection, file: &str, at: u64, packets: &[SavedPacket]) -> 
 }
 
 /// Whether some of the connection's packets were not kept: its first ones (beyond a
-/// connection's bound), or any (the budget of all). An ICMP error kept with them may hide a
+/// connection's bound), the data of one the capture joined late, or any (the budget of all). An ICMP error kept with them may hide a
 /// missing one; fragments of a reassembled segment are never kept.
 fn cut(conn: &Connection, packets: &[SavedPacket]) -> bool {
     let first_missing = packets.first().is_none_or(|p| p.frame > conn.first_frame);

@@ -571,7 +571,7 @@ fn write_failures_written(out: &mut impl Write, w: &FailuresWritten) -> io::Resu
     if w.connections_cut > 0 {
         writeln!(
             out,
-            "  limit        {} of them without their first packets: over 64 packets or 256 KiB, or the budget of all",
+            "  limit        {} of them in part: a connection's last 64 packets and 256 KiB are kept (of one the capture joined late, those until that was known), within the budget of all",
             w.connections_cut
         )?;
     }
