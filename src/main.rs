@@ -237,6 +237,8 @@ struct Filter<'a> {
 }
 
 impl Filter<'_> {
+    /// Inlined into `Sink::write` whatever its other callers (`--write-failures`).
+    #[inline(always)]
     fn keeps(&self, c: &Connection) -> bool {
         if self.failed && c.verdict.outcome == Outcome::Established {
             return false;
@@ -527,12 +529,20 @@ impl Sink<'_> {
     /// `emit`, with the connection's kept packets going to the failures' file when it is one
     /// the filters keep.
     fn emit_finished(&mut self, out: &mut impl Write, f: &mut Finished) -> io::Result<()> {
-        if let Some(w) = &mut self.failures
-            && self.filter.keeps(&f.conn)
-        {
-            w.add(&f.conn, &f.packets)?;
+        if self.failures.is_some() {
+            self.write_failure(f)?;
         }
         self.emit(out, &mut f.conn)
+    }
+
+    /// Out of line, so that without --write-failures every connection's path is one test
+    /// longer than before, not a function larger (callgrind).
+    #[inline(never)]
+    fn write_failure(&mut self, f: &Finished) -> io::Result<()> {
+        match &mut self.failures {
+            Some(w) if self.filter.keeps(&f.conn) => w.add(&f.conn, &f.packets),
+            _ => Ok(()),
+        }
     }
 
     /// Takes a judged connection: through the linker, which may hold it back a while.
