@@ -563,9 +563,11 @@ fn write_limits(out: &mut impl Write, p: &PacketCounters) -> io::Result<()> {
 fn write_failures_written(out: &mut impl Write, w: &FailuresWritten) -> io::Result<()> {
     writeln!(
         out,
-        "  written      {} packets of {} connections that did not establish to {}",
+        "  written      {} {} of {} {} that did not establish to {}",
         w.packets,
+        plural(w.packets, "packet", "packets"),
         w.connections,
+        plural(w.connections, "connection", "connections"),
         Escaped(&w.path)
     )?;
     if w.connections_cut > 0 {
