@@ -12,13 +12,7 @@ use std::process::Command;
 const CAPTURE: &str = "captures/hostile-text.pcap";
 
 fn tlsdiag(args: &[&str]) -> Vec<u8> {
-    let out = Command::new(env!("CARGO_BIN_EXE_tlsdiag"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("tlsdiag runs");
-    assert!(out.status.success());
-    out.stdout
+    common::run_tlsdiag(args)
 }
 
 /// What a terminal could act on or hide: controls (C0, DEL, C1), bidi controls, and the

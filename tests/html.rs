@@ -6,6 +6,8 @@
 //! The browser tests skip, saying so, where chromium is not installed; CI sets
 //! TLSDIAG_REQUIRE_CHROMIUM=1 so that there they must run.
 
+mod common;
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -18,13 +20,7 @@ fn root() -> &'static Path {
 }
 
 fn tlsdiag(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_tlsdiag"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("tlsdiag runs");
-    assert!(out.status.success(), "{args:?}");
-    String::from_utf8(out.stdout).expect("UTF-8")
+    String::from_utf8(common::run_tlsdiag(args)).expect("UTF-8")
 }
 
 /// Every bundled capture (not the damaged ones, nor the key log ones), in name order.

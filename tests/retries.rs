@@ -10,19 +10,9 @@ mod common;
 use common::{captures_dir, tshark, tshark_available};
 use serde_json::Value;
 use std::collections::BTreeSet;
-use std::process::Command;
 
 fn tlsdiag(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_tlsdiag"))
-        .args(args)
-        .output()
-        .expect("tlsdiag runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("UTF-8 report")
+    String::from_utf8(common::run_tlsdiag(args)).expect("UTF-8 report")
 }
 
 fn capture(name: &str) -> String {

@@ -12,21 +12,7 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn tlsdiag(args: &[&str]) -> Output {
-    let o = Command::new(env!("CARGO_BIN_EXE_tlsdiag"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("tlsdiag runs");
-    assert!(
-        o.status.success(),
-        "tlsdiag {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    o
-}
+use std::process::Command;
 
 /// Each bundled capture, named as the command line names it (relative to the crate).
 fn capture_args() -> Vec<String> {
@@ -46,8 +32,7 @@ fn write_failures(args: &[String], out: &Path, extra: &[&str]) -> serde_json::Va
     all.extend(args.iter().map(String::as_str));
     let out = out.to_str().expect("a UTF-8 path");
     all.extend(["--write-failures", out]);
-    let o = tlsdiag(&all);
-    serde_json::from_slice(&o.stdout).expect("the JSON report")
+    serde_json::from_slice(&common::run_tlsdiag(&all)).expect("the JSON report")
 }
 
 /// The connections that did not establish, by file: (tcp.stream, verdict frame, code).

@@ -128,3 +128,20 @@ pub fn tls_ports(analysis: &tlsdiag::analyze::Analysis) -> std::collections::BTr
         .filter(|&p| p != 443)
         .collect()
 }
+
+/// Runs the tlsdiag binary from the repository's root, as a user there would, and returns
+/// what it wrote to standard output; fails the test, with its standard error, when it does
+/// not exit with 0.
+pub fn run_tlsdiag(args: &[&str]) -> Vec<u8> {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tlsdiag"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("tlsdiag runs");
+    assert!(
+        out.status.success(),
+        "tlsdiag {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
