@@ -39,13 +39,6 @@ impl Counts {
         }
     }
 
-    fn sum(&mut self, other: &Counts) {
-        self.connections += other.connections;
-        self.established += other.established;
-        self.failed += other.failed;
-        self.incomplete += other.incomplete;
-    }
-
     /// Failed and incomplete: the connections that did not establish.
     pub fn not_established(&self) -> u64 {
         self.failed + self.incomplete
@@ -176,25 +169,104 @@ impl<K: Hash + Eq + Clone + Ord> Tally<K> {
 
     /// The largest `top` groups, in order, the rest counted.
     fn view<R>(&self, top: usize, row: impl Fn(&K, Counts) -> R) -> View<R> {
-        let mut all: Vec<(&K, &Counts)> = self.counts.iter().collect();
-        all.sort_by(|a, b| {
-            (b.1.not_established(), b.1.connections)
-                .cmp(&(a.1.not_established(), a.1.connections))
-                .then_with(|| a.0.cmp(b.0))
-        });
-        let mut view = View {
-            ungrouped: self.ungrouped,
-            ..View::default()
+        view_of(self.counts.iter(), self.ungrouped, top, row)
+    }
+}
+
+/// The largest `top` of `groups` (most connections that did not establish first, then most
+/// connections, then by key), the rest counted.
+fn view_of<'a, K: Ord + 'a, R>(
+    groups: impl Iterator<Item = (&'a K, &'a Counts)>,
+    ungrouped: u64,
+    top: usize,
+    row: impl Fn(&K, Counts) -> R,
+) -> View<R> {
+    let mut all: Vec<(&K, &Counts)> = groups.collect();
+    all.sort_by(|a, b| {
+        (b.1.not_established(), b.1.connections)
+            .cmp(&(a.1.not_established(), a.1.connections))
+            .then_with(|| a.0.cmp(b.0))
+    });
+    let mut view = View {
+        ungrouped,
+        ..View::default()
+    };
+    for (i, (key, counts)) in all.into_iter().enumerate() {
+        if i < top {
+            view.top.push(row(key, *counts));
+        } else {
+            view.other_groups += 1;
+            view.other_connections += counts.connections;
+        }
+    }
+    view
+}
+
+type Fast = foldhash::fast::RandomState;
+
+/// Each server's counts with its fingerprints' counts, by address, then SNI, then JA4: a
+/// connection is counted without a key made for it unless its server or fingerprint is new.
+/// At most `MAX_KEYS` servers, and `MAX_KEYS` server and fingerprint pairs in all.
+#[derive(Clone, Debug, Default)]
+struct ServerTallies {
+    by_address: HashMap<Option<IpAddr>, HashMap<Option<WireText>, PerServer, Fast>, Fast>,
+    servers: usize,
+    pairs: usize,
+    /// Connections whose server would have been one too many.
+    ungrouped: u64,
+    /// Connections whose server and fingerprint pair would have been one too many.
+    ungrouped_pairs: u64,
+}
+
+#[derive(Clone, Debug, Default)]
+struct PerServer {
+    counts: Counts,
+    fingerprints: HashMap<String, Counts, Fast>,
+}
+
+impl ServerTallies {
+    fn add(&mut self, conn: &Connection, ja4: &str, outcome: Outcome) {
+        let address = conn.server.map(|e| e.ip);
+        let full = self.servers >= MAX_KEYS;
+        if full && !self.by_address.contains_key(&address) {
+            self.ungrouped += 1;
+            return;
+        }
+        let by_sni = self.by_address.entry(address).or_default();
+        let server = match by_sni.get_mut(&conn.sni) {
+            Some(server) => server,
+            None if full => {
+                self.ungrouped += 1;
+                return;
+            }
+            None => {
+                self.servers += 1;
+                by_sni.entry(conn.sni.clone()).or_default()
+            }
         };
-        for (i, (key, counts)) in all.into_iter().enumerate() {
-            if i < top {
-                view.top.push(row(key, *counts));
-            } else {
-                view.other_groups += 1;
-                view.other_connections += counts.connections;
+        server.counts.add(outcome);
+        match server.fingerprints.get_mut(ja4) {
+            Some(c) => c.add(outcome),
+            None if self.pairs >= MAX_KEYS => self.ungrouped_pairs += 1,
+            None => {
+                self.pairs += 1;
+                let counts = server.fingerprints.entry(ja4.to_string()).or_default();
+                counts.add(outcome);
             }
         }
-        view
+    }
+
+    /// Every server with its counts and fingerprints, in no order.
+    fn each(&self) -> impl Iterator<Item = (Server, &PerServer)> {
+        self.by_address.iter().flat_map(|(&address, by_sni)| {
+            by_sni.iter().map(move |(sni, per)| {
+                let server = Server {
+                    server: address,
+                    sni: sni.clone(),
+                };
+                (server, per)
+            })
+        })
     }
 }
 
@@ -202,13 +274,12 @@ impl<K: Hash + Eq + Clone + Ord> Tally<K> {
 /// ClientHello is counted under the fingerprint "".
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Tallies {
-    servers: Tally<Server>,
+    servers: ServerTallies,
     snis: Tally<Option<WireText>>,
     clients: Tally<Option<IpAddr>>,
     fingerprints: Tally<String>,
     /// What each fingerprint's first ClientHello offered: one entry per fingerprint key.
-    offers: HashMap<String, (Vec<&'static str>, Vec<WireText>), foldhash::fast::RandomState>,
-    server_fingerprints: Tally<(Server, String)>,
+    offers: HashMap<String, (Vec<&'static str>, Vec<WireText>), Fast>,
 }
 
 impl Tallies {
@@ -226,18 +297,14 @@ impl Tallies {
             self.offers.insert(ja4.to_string(), offer);
         }
         self.fingerprints.add(ja4, outcome);
-        let server = Server {
-            server: conn.server.map(|e| e.ip),
-            sni: conn.sni.clone(),
-        };
-        self.servers.add(&server, outcome);
-        self.server_fingerprints
-            .add(&(server, ja4.to_string()), outcome);
+        self.servers.add(conn, ja4, outcome);
     }
 
     /// Every server and its counts, in no order.
-    pub(crate) fn servers(&self) -> impl Iterator<Item = (&Server, &Counts)> {
-        self.servers.counts.iter()
+    pub(crate) fn servers(&self) -> impl Iterator<Item = (Server, Counts)> {
+        self.servers
+            .each()
+            .map(|(server, per)| (server, per.counts))
     }
 
     pub(crate) fn groups(&self, top: usize) -> Groups {
@@ -250,7 +317,7 @@ impl Tallies {
             }
         };
         Groups {
-            servers: self.servers.view(top, Row::of),
+            servers: self.server_view(top),
             snis: self.snis.view(top, |sni, counts| Row {
                 key: Sni { sni: sni.clone() },
                 counts,
@@ -267,43 +334,44 @@ impl Tallies {
         }
     }
 
+    fn server_view(&self, top: usize) -> View<Row<Server>> {
+        let all: Vec<(Server, Counts)> = self.servers().collect();
+        let groups = all.iter().map(|(server, counts)| (server, counts));
+        view_of(groups, self.servers.ungrouped, top, Row::of)
+    }
+
     /// The servers with failures, most first, each with its fingerprints.
     fn servers_by_fingerprint(
         &self,
         top: usize,
         fingerprint: &impl Fn(&String) -> Fingerprint,
     ) -> View<ServerClients> {
-        let mut by_server: HashMap<&Server, Tally<String>> = HashMap::new();
-        for ((server, ja4), counts) in &self.server_fingerprints.counts {
-            let failing = self
-                .servers
-                .counts
-                .get(server)
-                .is_some_and(|c| c.not_established() > 0);
-            if failing {
-                let tally = by_server.entry(server).or_default();
-                tally.counts.insert(ja4.clone(), *counts);
-            }
-        }
-        let mut servers = Tally::<Server>::default();
-        for (server, tally) in &by_server {
-            let total = servers.counts.entry((*server).clone()).or_default();
-            tally.counts.values().for_each(|c| total.sum(c));
-        }
-        let mut view = servers.view(top, |server, counts| ServerClients {
-            server: server.clone(),
-            counts,
-            fingerprints: by_server
-                .get(server)
-                .map(|t| {
-                    t.view(top, |k, c| Row {
-                        key: fingerprint(k),
-                        counts: c,
+        let failing: Vec<(Server, &PerServer)> = self
+            .servers
+            .each()
+            .filter(|(_, per)| per.counts.not_established() > 0)
+            .collect();
+        let groups = failing.iter().map(|(server, per)| (server, &per.counts));
+        let prints_of: HashMap<&Server, &HashMap<String, Counts, Fast>> = failing
+            .iter()
+            .map(|(server, per)| (server, &per.fingerprints))
+            .collect();
+        let mut view = view_of(groups, self.servers.ungrouped, top, |server, counts| {
+            let prints = prints_of.get(server);
+            ServerClients {
+                server: server.clone(),
+                counts,
+                fingerprints: prints
+                    .map(|p| {
+                        view_of(p.iter(), 0, top, |k, c| Row {
+                            key: fingerprint(k),
+                            counts: c,
+                        })
                     })
-                })
-                .unwrap_or_default(),
+                    .unwrap_or_default(),
+            }
         });
-        view.ungrouped = self.server_fingerprints.ungrouped;
+        view.ungrouped += self.servers.ungrouped_pairs;
         view
     }
 }

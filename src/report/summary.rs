@@ -222,7 +222,7 @@ impl Summary {
             .filter(|(_, counts)| counts.failed > 0)
             .map(|(server, counts)| ServerFailures {
                 server: server.server.map(|ip| ip.to_string()).unwrap_or_default(),
-                sni: server.sni.clone(),
+                sni: server.sni,
                 failures: counts.failed,
             })
             .collect();

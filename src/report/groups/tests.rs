@@ -71,3 +71,19 @@ fn a_tally_holds_at_most_max_keys_and_counts_the_rest() {
     assert_eq!(view.other_groups, MAX_KEYS as u64 - 3);
     assert_eq!(view.ungrouped, 5);
 }
+
+#[test]
+fn servers_past_max_keys_are_counted_not_grouped() {
+    let mut t = ServerTallies::default();
+    let mut c = conn("10.0.0.1", "a.test", Outcome::Failed);
+    for i in 0..MAX_KEYS + 3 {
+        c.sni = Some(WireText::from_bytes(format!("s{i}.test").as_bytes()));
+        t.add(&c, "t13d_x", Outcome::Failed);
+    }
+    c.sni = Some(WireText::from_bytes(b"s0.test"));
+    t.add(&c, "t13d_y", Outcome::Failed);
+    assert_eq!((t.servers, t.ungrouped), (MAX_KEYS, 3));
+    assert_eq!(t.pairs, MAX_KEYS, "s0.test's second fingerprint is one pair too many");
+    assert_eq!(t.ungrouped_pairs, 1);
+    assert_eq!(t.each().map(|(_, p)| p.counts.connections).sum::<u64>(), MAX_KEYS as u64 + 1);
+}
