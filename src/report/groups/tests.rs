@@ -83,7 +83,13 @@ fn servers_past_max_keys_are_counted_not_grouped() {
     c.sni = Some(WireText::from_bytes(b"s0.test"));
     t.add(&c, "t13d_y", Outcome::Failed);
     assert_eq!((t.servers, t.ungrouped), (MAX_KEYS, 3));
-    assert_eq!(t.pairs, MAX_KEYS, "s0.test's second fingerprint is one pair too many");
+    assert_eq!(
+        t.pairs, MAX_KEYS,
+        "s0.test's second fingerprint is one pair too many"
+    );
     assert_eq!(t.ungrouped_pairs, 1);
-    assert_eq!(t.each().map(|(_, p)| p.counts.connections).sum::<u64>(), MAX_KEYS as u64 + 1);
+    assert_eq!(
+        t.each().map(|(_, p)| p.counts.connections).sum::<u64>(),
+        MAX_KEYS as u64 + 1
+    );
 }
