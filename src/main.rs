@@ -13,7 +13,7 @@ use tlsdiag::diagnose::DiagnoseOptions;
 use tlsdiag::link::{Linker, Linking, Pass};
 use tlsdiag::report::{self, GroupBy, Style, Summary};
 use tlsdiag::shard;
-use tlsdiag::tls::keylog::KeyLog;
+use tlsdiag::tls::keylog::{KeyLog, SharedKeyLog};
 
 /// Every connection's record is a few dozen allocations, made and freed as the capture goes
 /// by, with `-j` often freed by another thread than the one that made them: mimalloc serves
@@ -146,6 +146,7 @@ struct ReportArgs {
     color: ColorChoice,
     /// A key log to decrypt with (repeatable): the NSS format that SSLKEYLOGFILE,
     /// openssl -keylogfile and browsers write. A pcapng's own secrets are read without it.
+    /// Live, the file is followed as clients append to it, and may not exist yet.
     #[arg(long = "keylog", value_name = "FILE")]
     keylogs: Vec<std::path::PathBuf>,
     /// With --format html: the page's size bound; established connections take a quarter of
@@ -224,6 +225,8 @@ fn main() -> ExitCode {
 /// The binary's own modules: the live loop, the progress bar.
 mod cli {
     pub mod live;
+    #[cfg(feature = "live")]
+    pub mod live_keylog;
     #[cfg(feature = "live")]
     pub mod live_page;
     pub mod progress;
@@ -377,7 +380,7 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
     match args.report.keylog(&args.files) {
         Ok(keylog) => {
             sink.summary.keylog = keylog.as_ref().map(report::KeyLogSummary::of);
-            options.keylog = keylog.map(std::sync::Arc::new);
+            options.keylog = keylog.map(SharedKeyLog::complete);
         }
         Err(e) => {
             eprintln!("tlsdiag: {e}");

@@ -6,22 +6,22 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use tlsdiag::Options;
-use tlsdiag::analyze::{Analysis, analyze_capture};
+use tlsdiag::analyze::{Analysis, Analyzer, analyze_capture};
+use tlsdiag::capture::read_capture;
 use tlsdiag::connection::{Code, Connection, Decryption, Outcome};
 use tlsdiag::flow::Side;
-use tlsdiag::tls::keylog::KeyLog;
+use tlsdiag::tls::keylog::{KeyLog, SharedKeyLog};
 
 fn dir() -> PathBuf {
     common::captures_dir().join("keylog")
 }
 
-fn keylog(keys: &Path) -> Arc<KeyLog> {
+fn keylog(keys: &Path) -> SharedKeyLog {
     let mut keylog = KeyLog::default();
     keylog.add_text(&std::fs::read(keys).unwrap());
     keylog.finish();
-    Arc::new(keylog)
+    SharedKeyLog::complete(keylog)
 }
 
 fn analyze(capture: &Path, keys: Option<&Path>) -> Analysis {
@@ -232,7 +232,7 @@ fn secrets_of_another_run_fail_and_a_key_log_without_the_connection_has_no_keys(
     let mut keylog = KeyLog::default();
     keylog.add_text(swapped.as_bytes());
     let options = Options {
-        keylog: Some(Arc::new(keylog)),
+        keylog: Some(SharedKeyLog::complete(keylog)),
         ..Options::default()
     };
     let (wrong, _, _) = analyze_capture(std::fs::File::open(&capture).unwrap(), &options);
@@ -276,7 +276,7 @@ fn a_pcapng_with_its_secrets_inside_decrypts_without_a_key_log() {
     }
     assert!(!keylog.is_empty(), "no Decryption Secrets Block read");
     let options = Options {
-        keylog: Some(Arc::new(keylog)),
+        keylog: Some(SharedKeyLog::complete(keylog)),
         ..Options::default()
     };
     let (analysis, _, result) = analyze_capture(std::fs::File::open(&path).unwrap(), &options);
@@ -348,4 +348,180 @@ fn the_alpn_a_tls13_server_chose_is_read_from_its_encrypted_extensions() {
             .unwrap();
         assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "h2");
     }
+}
+
+/// A live run's analyser, and the empty key log it follows.
+fn live_following() -> (SharedKeyLog, Analyzer) {
+    let keylog = SharedKeyLog::following(KeyLog::default());
+    let options = Options {
+        keylog: Some(keylog.clone()),
+        report_early: true,
+        ..Options::default()
+    };
+    (keylog, Analyzer::new(options))
+}
+
+/// A live run's analyser over `capture` with its key log followed: `keys` (the text, and
+/// after how many packets) are written to the key log while the capture runs, as a client
+/// writes them, or never (`None`). The connections reported, in tcp.stream order, as JSON.
+fn follow(capture: &Path, keys: Option<(&[u8], usize)>) -> Vec<serde_json::Value> {
+    let (keylog, mut analyzer) = live_following();
+    let mut read = 0;
+    let write = |at: usize| {
+        if let Some((text, after)) = keys
+            && after == at
+        {
+            assert!(keylog.update(|log| log.add_text(text)));
+        }
+    };
+    let file = std::fs::File::open(capture).unwrap();
+    let (_, result) = read_capture(file, |packet| {
+        write(read);
+        analyzer.packet(packet);
+        read += 1;
+    });
+    result.unwrap();
+    write(read);
+    let mut connections = analyzer.take_finished();
+    connections.extend(analyzer.finish().connections);
+    connections.sort_by_key(|c| c.tcp_stream);
+    connections
+        .iter()
+        .map(|c| serde_json::to_value(c).unwrap())
+        .collect()
+}
+
+/// What decryption decides is the same in `late`, whose report waited for its keys (so
+/// that it may hold later packets: the client's FIN, say), and in `early`.
+fn same_decryption(late: &serde_json::Value, early: &serde_json::Value, what: &str) {
+    let fields = [
+        "decryption",
+        "alerts",
+        "certificates",
+        "client_certificates",
+        "alpn",
+        "version",
+        "cipher",
+        "outcome",
+        "stage",
+    ];
+    for field in fields {
+        assert_eq!(late[field], early[field], "{what}: {field}");
+    }
+    assert_eq!(
+        late["diagnosis"]["code"], early["diagnosis"]["code"],
+        "{what}"
+    );
+    // The ladder up to the early report's last frame, every decrypted line in its place.
+    let last = early["last_frame"].as_u64().unwrap();
+    let upto = |c: &serde_json::Value| -> Vec<serde_json::Value> {
+        let timeline = c["timeline"].as_array().unwrap();
+        timeline
+            .iter()
+            .filter(|e| e["frame"].as_u64().unwrap() <= last)
+            .cloned()
+            .collect()
+    };
+    let (late_ladder, early_ladder) = (upto(late), upto(early));
+    if late_ladder != early_ladder {
+        let show = |l: &[serde_json::Value]| -> Vec<String> {
+            l.iter()
+                .map(|e| format!("{} {} {}", e["frame"], e["from"], e["event"]))
+                .collect()
+        };
+        panic!(
+            "{what}: timeline\n late: {:?}\nearly: {:?}",
+            show(&late_ladder),
+            show(&early_ladder)
+        );
+    }
+}
+
+fn packets_in(capture: &Path) -> usize {
+    let mut n = 0;
+    let (_, result) = read_capture(std::fs::File::open(capture).unwrap(), |_| n += 1);
+    result.unwrap();
+    n
+}
+
+/// Live, the client writes its secrets as it reads the server's flight, after the capture
+/// holds it: however late in the connection the key log gets its lines, what is reported
+/// is what a key log complete from the start gives (the records held meanwhile are read in
+/// order, their events told at their frames), and what file analysis decrypts.
+#[test]
+fn a_followed_key_log_decrypts_whenever_its_lines_come() {
+    for (capture, keys) in pairs() {
+        let name = capture.file_name().unwrap().to_string_lossy().to_string();
+        let text = std::fs::read(&keys).unwrap();
+        let from_start = follow(&capture, Some((&text, 0)));
+        let file = analyze(&capture, Some(&keys));
+        assert_eq!(from_start.len(), file.connections.len(), "{name}");
+        for (live, file) in from_start.iter().zip(&file.connections) {
+            assert_eq!(live["decryption"], "ok", "{name}");
+            let file = serde_json::to_value(file).unwrap();
+            for field in ["alerts", "certificates", "alpn", "outcome", "diagnosis"] {
+                assert_eq!(live[field], file[field], "{name}: {field}");
+            }
+        }
+        for after in 1..=packets_in(&capture) {
+            let late = follow(&capture, Some((&text, after)));
+            assert_eq!(late.len(), from_start.len(), "{name}");
+            for (late, early) in late.iter().zip(&from_start) {
+                let what = format!("{name}: key log written after {after} packets");
+                same_decryption(late, early, &what);
+            }
+        }
+    }
+}
+
+/// A key log that never gets a connection's lines leaves it judged as without one, its
+/// decryption `no_keys`; a report waiting for keys goes out once `KEY_WAIT` has passed.
+#[test]
+fn a_followed_key_log_without_the_lines_judges_as_without_keys() {
+    for (capture, _) in pairs() {
+        let name = capture.file_name().unwrap().to_string_lossy().to_string();
+        let never = follow(&capture, None);
+        let options = Options {
+            report_early: true,
+            ..Options::default()
+        };
+        let mut analyzer = Analyzer::new(options);
+        let (_, result) = read_capture(std::fs::File::open(&capture).unwrap(), |p| {
+            analyzer.packet(p)
+        });
+        result.unwrap();
+        let mut keyless = analyzer.take_finished();
+        keyless.extend(analyzer.finish().connections);
+        keyless.sort_by_key(|c| c.tcp_stream);
+        assert_eq!(never.len(), keyless.len(), "{name}");
+        for (never, keyless) in never.iter().zip(&keyless) {
+            assert_eq!(never["decryption"], "no_keys", "{name}");
+            let mut keyless = serde_json::to_value(keyless).unwrap();
+            keyless["decryption"] = never["decryption"].clone();
+            same_decryption(never, &keyless, &format!("{name}: no key log lines"));
+        }
+    }
+    // The wait is bounded: a sweep past it reports the connection without its keys.
+    let capture = dir().join("tls13-aes128gcm.pcap");
+    let (_, mut analyzer) = live_following();
+    let mut last = None;
+    let (_, result) = read_capture(std::fs::File::open(&capture).unwrap(), |p| {
+        last = Some(p.ts);
+        analyzer.packet(p)
+    });
+    result.unwrap();
+    let last = last.unwrap();
+    assert!(
+        analyzer.take_finished().is_empty(),
+        "reported before its keys"
+    );
+    analyzer.retry_keys(last.after(1.0));
+    assert!(
+        analyzer.take_finished().is_empty(),
+        "reported within the wait"
+    );
+    analyzer.retry_keys(last.after(3.0));
+    let reported = analyzer.take_finished();
+    assert_eq!(reported.len(), 1);
+    assert_eq!(reported[0].decryption, Decryption::NoKeys);
 }

@@ -253,6 +253,45 @@ mod live {
         ndjson(&String::from_utf8_lossy(&o.stdout)).0
     }
 
+    /// `tlsdiag live -i lo -f FILTER --keylog KEYS` as `cmd` starts the binary (perhaps in
+    /// a network namespace), its NDJSON to `out`; capturing once this returns.
+    fn live_with_keylog(mut cmd: Command, filter: &str, keys: &Path, out: &Path) -> Running {
+        let out = std::fs::File::create(out).unwrap();
+        let live = Running(
+            cmd.args(["live", "-i", "lo", "-f", filter, "--format", "ndjson"])
+                .args(["--duration", "120s", "--keylog"])
+                .arg(keys)
+                .stdout(out)
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("tlsdiag live runs"),
+        );
+        std::thread::sleep(Duration::from_secs(2));
+        live
+    }
+
+    /// Stops a live run as Ctrl-C would: the connections it reported, and its summary.
+    fn stop_live(live: Running, out: &Path) -> (Vec<Value>, Value) {
+        signal(&live.0, "TERM");
+        let mut live = live;
+        assert!(live.0.wait().unwrap().success(), "tlsdiag live exits 0");
+        ndjson(&std::fs::read_to_string(out).unwrap())
+    }
+
+    /// Whether a test cannot run here, said on stderr; with TLSDIAG_REQUIRE_LIVE (CI) it
+    /// must run.
+    fn cannot_run(test: &str, why: Option<String>) -> bool {
+        let Some(why) = why else {
+            return false;
+        };
+        assert!(
+            std::env::var_os("TLSDIAG_REQUIRE_LIVE").is_none(),
+            "TLSDIAG_REQUIRE_LIVE is set but {why}"
+        );
+        eprintln!("SKIPPED: {test}: {why}");
+        true
+    }
+
     fn tlsdiag() -> Command {
         Command::new(env!("CARGO_BIN_EXE_tlsdiag"))
     }
@@ -322,12 +361,7 @@ mod live {
 
     #[test]
     fn live_verdicts_equal_those_of_a_recording_and_failures_are_saved() {
-        if let Some(why) = missing() {
-            assert!(
-                std::env::var_os("TLSDIAG_REQUIRE_LIVE").is_none(),
-                "TLSDIAG_REQUIRE_LIVE is set but {why}"
-            );
-            eprintln!("SKIPPED: live capture test: {why}");
+        if cannot_run("live capture test", missing()) {
             return;
         }
         let rounds: usize = std::env::var("TLSDIAG_LIVE_ROUNDS")
@@ -497,5 +531,231 @@ mod live {
         }
         let saved = std::fs::read_dir(dir.join("failed")).unwrap().count();
         assert_eq!(saved, rounds * expected.len());
+    }
+
+    /// `live --keylog`: the key log file does not exist when the capture starts; OpenSSL's
+    /// s_client creates it and appends each connection's secrets as it runs. Every
+    /// connection is decrypted, the rejected certificates are certain from the decrypted
+    /// alerts, and the report is the one `analyze --keylog` makes of a recording of the same
+    /// traffic with the finished file.
+    #[test]
+    fn live_follows_the_key_log_clients_write() {
+        if cannot_run("live key log test", missing()) {
+            return;
+        }
+        // Outside the other test's filter, which runs at the same time.
+        const PORT: u16 = 44320;
+        let filter = format!("tcp port {PORT}");
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("live-keylog");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        certificates(&dir);
+        let keys = dir.join("keys.log");
+        let _server = spawn(Command::new("openssl").current_dir(&dir).args([
+            "s_server",
+            "-accept",
+            &PORT.to_string(),
+            "-cert",
+            "server.pem",
+            "-key",
+            "server.key",
+            "-naccept",
+            "1000",
+            "-quiet",
+        ]));
+        wait_for_port(PORT);
+        let recording = dir.join("recording.pcap");
+        let tcpdump = spawn(
+            Command::new("tcpdump")
+                .args(["-i", "lo", "-U", "--immediate-mode", "-s", "0", "-w"])
+                .arg(&recording)
+                .arg(&filter),
+        );
+        let out = dir.join("live.ndjson");
+        let live = live_with_keylog(tlsdiag(), &filter, &keys, &out);
+        assert!(!keys.exists(), "the key log is made by the clients");
+        let connect = format!("127.0.0.1:{PORT}");
+        let base = [
+            "s_client",
+            "-connect",
+            &connect,
+            "-servername",
+            "server.test",
+            "-keylogfile",
+            "keys.log",
+            "-verify_return_error",
+        ];
+        let cases: [&[&str]; 4] = [
+            &["-tls1_3", "-CAfile", "server.pem"],
+            &["-tls1_3", "-CAfile", "other.pem"],
+            &["-tls1_2", "-CAfile", "server.pem"],
+            &["-tls1_2", "-CAfile", "other.pem"],
+        ];
+        for case in cases {
+            client(&dir, "openssl", &[&base[..], case].concat());
+        }
+        std::thread::sleep(Duration::from_secs(3));
+        let (conns, summary) = stop_live(live, &out);
+        signal(&tcpdump.0, "INT");
+        let mut tcpdump = tcpdump;
+        let _ = tcpdump.0.wait();
+
+        assert_eq!(conns.len(), cases.len(), "{conns:?}");
+        // A TLS 1.2 client that rejects the certificate does so before the key exchange: no
+        // master secret exists, its alert is in clear.
+        assert_eq!(summary["keylog"]["decrypted"], 3, "{summary}");
+        assert_eq!(summary["keylog"]["no_keys"], 1, "{summary}");
+        assert_eq!(summary["keylog"]["client_randoms"], 3, "{summary}");
+        let mut rejected = 0;
+        for c in &conns {
+            let failed = c["outcome"] == "failed";
+            let tls12_rejected = failed && c["version"] == "TLSv1.2";
+            let expected = if tls12_rejected { "no_keys" } else { "ok" };
+            assert_eq!(c["decryption"], expected, "{c}");
+            if failed {
+                rejected += 1;
+                assert_eq!(c["diagnosis"]["code"], "certificate_rejected", "{c}");
+                assert_eq!(c["diagnosis"]["confidence"], "certain", "{c}");
+                let alert = &c["alerts"][0];
+                assert_eq!(alert["description"], "unknown_ca", "{c}");
+            }
+            // In TLS 1.3 the certificate is read only by decrypting.
+            let chain = c["certificates"].as_array().map_or(0, Vec::len);
+            assert_eq!(chain, 1, "{c}");
+        }
+        assert_eq!(rejected, 2);
+        let o = tlsdiag()
+            .args(["analyze", "--format", "ndjson", "--keylog"])
+            .arg(&keys)
+            .arg(&recording)
+            .output()
+            .unwrap();
+        assert!(o.status.success());
+        let (file_conns, _) = ndjson(&String::from_utf8_lossy(&o.stdout));
+        let decrypted = |list: &[Value]| -> Vec<String> {
+            list.iter()
+                .map(|c| {
+                    let alerts: Vec<String> = c["alerts"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|a| format!("{} {} {}", a["frame"], a["description"], a["encrypted"]))
+                        .collect();
+                    format!(
+                        "{} {} {} {} {alerts:?} {}",
+                        c["client"]["port"],
+                        c["decryption"],
+                        c["outcome"],
+                        c["diagnosis"]["code"],
+                        c["certificates"].as_array().map_or(0, Vec::len)
+                    )
+                })
+                .collect()
+        };
+        // Live reports in the order connections are judged: one that waited for its keys
+        // comes after those that did not.
+        let (mut live, mut file) = (decrypted(&conns), decrypted(&file_conns));
+        live.sort();
+        file.sort();
+        assert_eq!(live, file);
+    }
+
+    /// Chromium writes its key log from another thread, so its lines may come after the
+    /// records they open: in a network namespace of its own (nothing it tries leaves the
+    /// machine), `live --keylog` waits for them and decrypts Chromium's connections, its
+    /// encrypted alert rejecting an unknown CA included.
+    #[test]
+    fn live_waits_for_chromiums_key_log() {
+        let why = missing().or_else(|| (!have("chromium")).then(|| "no chromium".into()));
+        if cannot_run("live Chromium key log test", why) {
+            return;
+        }
+        const NS: &str = "tlsdiag-live-keylog";
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("live-chromium");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        certificates(&dir);
+        let ip = |args: &[&str]| {
+            let _ = Command::new("ip").args(args).stderr(Stdio::null()).status();
+        };
+        ip(&["netns", "del", NS]);
+        ip(&["netns", "add", NS]);
+        ip(&["-n", NS, "link", "set", "lo", "up"]);
+        struct Namespace;
+        impl Drop for Namespace {
+            fn drop(&mut self) {
+                let _ = Command::new("ip").args(["netns", "del", NS]).status();
+            }
+        }
+        let _ns = Namespace;
+        let in_ns = |program: &str| {
+            let mut cmd = Command::new("ip");
+            cmd.args(["netns", "exec", NS, program]).current_dir(&dir);
+            cmd
+        };
+        let _server = spawn(in_ns("openssl").args([
+            "s_server",
+            "-accept",
+            "443",
+            "-quiet",
+            "-www",
+            "-cert",
+            "server.pem",
+            "-key",
+            "server.key",
+        ]));
+        let keys = dir.join("chromium.keys");
+        let out = dir.join("live.ndjson");
+        let live = live_with_keylog(
+            in_ns(env!("CARGO_BIN_EXE_tlsdiag")),
+            "tcp port 443",
+            &keys,
+            &out,
+        );
+        for trust in [true, false] {
+            let profile = dir.join(format!("profile-{trust}"));
+            let mut chromium = in_ns("timeout");
+            chromium
+                .args([
+                    "30",
+                    "chromium",
+                    "--headless",
+                    "--no-sandbox",
+                    "--no-first-run",
+                ])
+                .arg(format!("--user-data-dir={}", profile.display()))
+                .arg("--disable-background-networking")
+                .arg(format!("--ssl-key-log-file={}", keys.display()))
+                .arg("--host-resolver-rules=MAP server.test 127.0.0.1");
+            if trust {
+                chromium.arg("--ignore-certificate-errors");
+            }
+            let _ = chromium
+                .args(["--dump-dom", "https://server.test/"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+        std::thread::sleep(Duration::from_secs(3));
+        let (conns, summary) = stop_live(live, &out);
+        let tls: Vec<&Value> = conns.iter().filter(|c| c["version"].is_string()).collect();
+        assert!(tls.len() >= 2, "{conns:?}");
+        for c in &tls {
+            assert_eq!(c["decryption"], "ok", "{c}");
+        }
+        // Chromium tries the server it cannot trust more than once.
+        let rejected: Vec<&&Value> = tls.iter().filter(|c| c["outcome"] == "failed").collect();
+        assert!(!rejected.is_empty(), "{summary}");
+        for c in rejected {
+            assert_eq!(c["diagnosis"]["code"], "certificate_rejected", "{c}");
+            assert_eq!(c["diagnosis"]["confidence"], "certain", "{c}");
+            assert_eq!(c["alerts"][0]["description"], "certificate_unknown", "{c}");
+            assert_eq!(c["alerts"][0]["encrypted"], true, "{c}");
+        }
+        assert!(
+            tls.iter().any(|c| c["outcome"] == "established"),
+            "{summary}"
+        );
     }
 }

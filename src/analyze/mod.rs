@@ -343,12 +343,21 @@ impl Analyzer {
         tcp_control(state, side, seg, packet);
         if state.settled {
             fin_control(state, side, seg, packet);
-            if self.options.report_early && !state.reported && over(&state.conn) {
+            if self.options.report_early
+                && !state.reported
+                && over(&state.conn)
+                && !report_waits(state, clock)
+            {
                 report_early(state, clock, frame, &self.options, &mut self.run);
             }
             let request = schedule_request(flow, linger);
             self.schedule(request);
             return;
+        }
+        if awaiting_keys(state) {
+            // Before this packet's records: those held come first. (A settled connection
+            // reads no more records: the sweep, `retry_keys`, looks for its keys.)
+            retry_keys(state, false);
         }
         read_payload(state, side, seg, frame, ts, &mut self.events);
         // After the segment's data: a FIN closes the stream once its bytes are delivered.
@@ -361,7 +370,7 @@ impl Analyzer {
         if self.options.report_early && !state.reported {
             let established = state.conn.facts.established_at.is_some()
                 && (state.conn.facts.syn.is_some() || state.conn.facts.client_hello.is_some());
-            if established || over(&state.conn) {
+            if (established || over(&state.conn)) && !report_waits(state, clock) {
                 report_early(state, clock, frame, &self.options, &mut self.run);
             }
         }
@@ -378,6 +387,14 @@ impl Analyzer {
     pub fn expire_idle(&mut self, now: Timestamp, idle: f64) {
         const FORGET_OPEN: f64 = 3600.0;
         self.clock = self.clock.max(self.ticks.tick(now));
+        if self
+            .options
+            .keylog
+            .as_ref()
+            .is_some_and(|k| k.is_following())
+        {
+            self.retry_keys(now);
+        }
         self.retire_closed(self.clock);
         let expired = self.table.drain_where(|flow| {
             let s = &flow.state;
@@ -396,6 +413,28 @@ impl Analyzer {
                 .done
                 .extend(finish(flow.state, when, diagnose, counters, kept));
         }
+    }
+
+    /// Live, with a followed key log: the connections whose reports wait for their keys
+    /// look in it again, and are reported once the keys have come or `KEY_WAIT` seconds
+    /// have passed by `now`. Called when the key log grew, and at each sweep.
+    pub fn retry_keys(&mut self, now: Timestamp) {
+        let (options, run, clock) = (&self.options, &mut self.run, self.clock);
+        self.table.for_each_mut(|flow| {
+            let state = &mut flow.state;
+            let Some(since) = state.session.as_ref().and_then(|s| s.report_due_since()) else {
+                return;
+            };
+            if state.reported {
+                return;
+            }
+            retry_keys(state, now.seconds_since(since) >= KEY_WAIT);
+            // Waiting again (for application keys, after its handshake's came): still due
+            // since then.
+            if !report_waits(state, since) {
+                report_early(state, clock, 0, options, run);
+            }
+        });
     }
 
     /// Connections open now.

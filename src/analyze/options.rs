@@ -3,9 +3,8 @@
 use crate::diagnose::DiagnoseOptions;
 use crate::flow::Limits;
 use crate::net::DefragLimits;
-use crate::tls::keylog::KeyLog;
+use crate::tls::keylog::SharedKeyLog;
 use crate::tls::{self};
-use std::sync::Arc;
 
 /// TLS's registered ports (IANA) and the usual alternatives, on which connections that never
 /// carried TLS are reported too.
@@ -41,7 +40,7 @@ pub struct Options {
     /// Datagrams pending reassembly from IP fragments, their bytes, and their timeout.
     pub defrag: DefragLimits,
     /// Secrets to decrypt with (`--keylog`, and a pcapng's Decryption Secrets Blocks).
-    pub keylog: Option<Arc<KeyLog>>,
+    pub keylog: Option<SharedKeyLog>,
 }
 
 /// How many of an open connection's recent packets are kept, and the budget of them all.

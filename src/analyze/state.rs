@@ -8,10 +8,9 @@ use crate::connection::{Decryption, Seen};
 use crate::diagnose::{self, DiagnoseOptions};
 use crate::flow::{Endpoint, Flow, FlowTable, PerSide, Placement, Reassembler, RoleEvidence, Side};
 use crate::net::{self, Segment};
-use crate::tls::session::Session;
+use crate::tls::session::{Held, Session};
 use crate::tls::{self, Decoder, Located};
 use std::collections::VecDeque;
-use std::sync::Arc;
 
 /// Per-connection state: the record, and the two directions' reassembly and decoding.
 pub(super) struct State {
@@ -243,7 +242,83 @@ fn streams(options: &Options) -> PerSide<Reassembler> {
 /// A connection's decryption, when a key log was given.
 fn session(options: &Options) -> Option<Box<Session>> {
     let keylog = options.keylog.as_ref()?;
-    Some(Box::new(Session::new(Arc::clone(keylog))))
+    Some(Box::new(Session::new(keylog.clone())))
+}
+
+/// Seconds a live report waits for keys a followed key log does not have yet: clients write
+/// them as they read the server's flight, some (Chromium) from another thread, a little
+/// after the records the capture already holds.
+pub(super) const KEY_WAIT: f64 = 2.0;
+
+/// Live: whether a report due now waits for the connection's keys (at most `KEY_WAIT`
+/// from `clock`, the first time it was due; `Analyzer::retry_keys` ends the wait).
+#[cold]
+#[inline(never)]
+pub(super) fn report_waits(state: &mut State, clock: Timestamp) -> bool {
+    match state.session.as_mut() {
+        Some(session) if session.awaiting() => {
+            session.report_due(clock);
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Whether the connection's session waits for keys a followed key log may still bring.
+#[inline]
+pub(super) fn awaiting_keys(state: &State) -> bool {
+    state.session.as_ref().is_some_and(|s| s.awaiting())
+}
+
+/// A connection waiting for its keys looks in the key log again; once they are there, what
+/// its session held is read now, in order, as it would have been when it came. With
+/// `give_up`, this is its last look: it stops waiting either way.
+#[cold]
+#[inline(never)]
+pub(super) fn retry_keys(state: &mut State, give_up: bool) {
+    let Some(session) = state.session.as_mut() else {
+        return;
+    };
+    if let Some(held) = session.retry_keys() {
+        let mut events = Vec::new();
+        state.conn.replay(true);
+        for item in held {
+            match item {
+                Held::Record(record) => {
+                    let side = if record.server {
+                        Side::Server
+                    } else {
+                        Side::Client
+                    };
+                    let decoder = state.decoders.get_mut(side);
+                    decoder.replay_record(&record, &mut state.session, &mut events);
+                    let told = events.iter().any(|e| {
+                        matches!(&e.event, tls::Event::Decrypted(d)
+                            if !matches!(d, tls::Decrypted::Finished { .. }))
+                    });
+                    if told {
+                        state.conn.replay_record(side, record.frame);
+                    }
+                    for Located { event, frame, ts } in events.drain(..) {
+                        state.conn.tls_event(side, event, frame, ts);
+                    }
+                    state.conn.record_replayed();
+                }
+                other => {
+                    if let Some(session) = state.session.as_mut() {
+                        session.replay(other);
+                    }
+                }
+            }
+        }
+        state.conn.replay(false);
+    }
+    if let Some(session) = state.session.as_mut() {
+        if give_up {
+            session.give_up();
+        }
+        state.conn.decryption = session.status();
+    }
 }
 
 /// Each direction's TLS decoder, at the start of its stream.
@@ -422,6 +497,9 @@ pub(super) fn judge_state(
     diagnose_options: &DiagnoseOptions,
     counters: &mut PacketCounters,
 ) {
+    if awaiting_keys(state) {
+        retry_keys(state, true);
+    }
     if !state.settled {
         for side in [Side::Client, Side::Server] {
             let (frame, ts) = (state.conn.last_frame, state.conn.facts.last_ts);
@@ -431,6 +509,9 @@ pub(super) fn judge_state(
             }
             let mut events = Vec::new();
             decode_side(state, side, &mut events);
+        }
+        if awaiting_keys(state) {
+            retry_keys(state, true);
         }
     }
     for side in [Side::Client, Side::Server] {

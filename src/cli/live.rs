@@ -87,6 +87,7 @@ pub use with_pcap::{interfaces, run};
 #[cfg(feature = "live")]
 mod with_pcap {
     use super::LiveArgs;
+    use crate::cli::live_keylog::Follower;
     use crate::cli::live_page::LivePage;
     use crate::{Format, Sink, output_error};
     use signal_hook::consts::{SIGINT, SIGTERM, SIGUSR1};
@@ -268,7 +269,7 @@ mod with_pcap {
     }
 
     pub fn run(args: &LiveArgs) -> ExitCode {
-        let Some((options, capture)) = open(args) else {
+        let Some((options, capture, keys)) = open(args) else {
             return ExitCode::FAILURE;
         };
         let signals = Signals::register();
@@ -288,7 +289,7 @@ mod with_pcap {
             tlsdiag::link::Linking::Print,
             &format!("a live capture on {}", args.interface),
         );
-        sink.summary.keylog = options.keylog.as_deref().map(KeyLogSummary::of);
+        sink.summary.keylog = options.keylog.as_ref().map(|k| k.read(KeyLogSummary::of));
         let page = args.html.as_ref().map(|path| {
             let options = tlsdiag::report::HtmlOptions {
                 title: format!("a live capture on {}", args.interface),
@@ -304,6 +305,7 @@ mod with_pcap {
             saver,
             drops: DropLog::default(),
             page,
+            keys,
         };
         let run = (|| -> io::Result<bool> {
             session.sink.begin(&mut session.out)?;
@@ -322,15 +324,20 @@ mod with_pcap {
 
     /// The analysis options of a live run, and the capture opened; `None` (said on stderr)
     /// when either cannot be had.
-    fn open(args: &LiveArgs) -> Option<(Options, LiveCapture)> {
+    fn open(args: &LiveArgs) -> Option<(Options, LiveCapture, Option<Follower>)> {
         let mut options = args.report.options();
-        match args.report.keylog(&[]) {
-            Ok(keylog) => options.keylog = keylog.map(Arc::new),
-            Err(e) => {
-                eprintln!("tlsdiag: {e}");
-                return None;
+        let keys = if args.report.keylogs.is_empty() {
+            None
+        } else {
+            match Follower::new(&args.report.keylogs) {
+                Ok(follower) => Some(follower),
+                Err(e) => {
+                    eprintln!("tlsdiag: {e}");
+                    return None;
+                }
             }
-        }
+        };
+        options.keylog = keys.as_ref().map(|k| k.keylog().clone());
         options.report_early = true;
         options.linger = LINGER_SECS;
         if let Some(dir) = &args.save_failures {
@@ -342,7 +349,7 @@ mod with_pcap {
         }
         let filter = args.filter.as_deref();
         match LiveCapture::open(&args.interface, filter, args.buffer_size) {
-            Ok(capture) => Some((options, capture)),
+            Ok(capture) => Some((options, capture, keys)),
             Err(e) => {
                 eprintln!("tlsdiag: {e}");
                 None
@@ -378,6 +385,8 @@ mod with_pcap {
         saver: Option<Saver>,
         drops: DropLog,
         page: Option<LivePage>,
+        /// The --keylog files, followed.
+        keys: Option<Follower>,
     }
 
     impl<W: Write> Session<'_, W> {
@@ -410,6 +419,11 @@ mod with_pcap {
                     || args.count.is_some_and(|c| packets >= c);
                 if done {
                     return Ok(false);
+                }
+                if let Some(keys) = &mut self.keys
+                    && keys.poll()
+                {
+                    self.analyzer.retry_keys(now());
                 }
                 let analyzer = &mut self.analyzer;
                 match self.capture.next(|p| analyzer.packet(p)) {
@@ -460,7 +474,17 @@ mod with_pcap {
                 mut saver,
                 mut drops,
                 mut page,
+                mut keys,
             } = self;
+            if let Some(keys) = &mut keys {
+                // The last lines, for the connections judged now.
+                if let Err(e) = keys.read() {
+                    eprintln!("tlsdiag: reading the key log: {e}");
+                }
+                if let Some(summary) = &mut sink.summary.keylog {
+                    keys.keylog().read(|log| summary.read(log));
+                }
+            }
             let stats = capture.stats();
             drops.sample(now(), stats);
             let mut written = Ok(());

@@ -120,6 +120,11 @@ pub struct Connection {
     pub tcp: TcpFacts,
     pub timeline: Vec<TimelineEvent>,
     pub(crate) timeline_dropped: u64,
+    /// Records held for a followed key log's keys are being read again (`replay`): where
+    /// the ladder lines of the record being read go (its placeholder's place), and where
+    /// they start at the end of the ladder.
+    #[serde(skip)]
+    pub(crate) replaying: Option<Option<(usize, usize)>>,
 
     #[serde(flatten)]
     pub verdict: Verdict,

@@ -117,16 +117,13 @@ impl Connection {
     /// renegotiation's hellos come decoded by their type only, for the ladder).
     #[cold]
     fn decrypted(&mut self, side: Side, frame: u64, ts: Timestamp, content: Decrypted) {
-        // The ladder names what the record held, in place of its size.
-        if let Some(last) = self.timeline.last()
+        // The ladder names what the record held, in place of its size (a record read again
+        // had its placeholder taken by `replay_record`).
+        if self.replaying.is_none()
+            && let Some(last) = self.timeline.last()
             && last.frame == frame
             && last.from == side
-            && matches!(
-                last.event,
-                EventKind::EncryptedHandshake
-                    | EventKind::EncryptedAlert
-                    | EventKind::ApplicationData
-            )
+            && is_placeholder(last.event)
             && !matches!(content, Decrypted::Finished { .. })
         {
             self.timeline.pop();
@@ -134,9 +131,14 @@ impl Connection {
         match content {
             Decrypted::Alert { level, description } => {
                 let (level, description) = (AlertLevel(level), AlertDescription(description));
-                let last = self.alerts.last_mut();
+                let last = self
+                    .alerts
+                    .iter_mut()
+                    .rev()
+                    .take_while(|a| a.frame >= frame)
+                    .find(|a| a.frame == frame && a.from == side && a.level.is_none());
                 match last {
-                    Some(a) if a.frame == frame && a.from == side && a.level.is_none() => {
+                    Some(a) => {
                         a.level = Some(level);
                         a.description = Some(description);
                     }
@@ -162,6 +164,41 @@ impl Connection {
                 }
             }
         }
+    }
+
+    /// Records held until a followed key log had their keys are read again (`on`), or
+    /// have been: the ladder and the alerts go back to frame order.
+    pub(crate) fn replay(&mut self, on: bool) {
+        self.replaying = on.then_some(None);
+        if !on {
+            self.timeline.sort_by_key(|e| e.frame);
+            self.alerts.sort_by_key(|a| a.frame);
+        }
+    }
+
+    /// A record read again, at `frame` from `side`: its size-only line (the first left:
+    /// records are read again in order) leaves the ladder, and what it held is told in its
+    /// place (`record_replayed`).
+    pub(crate) fn replay_record(&mut self, side: Side, frame: u64) {
+        let found = self
+            .timeline
+            .iter()
+            .position(|e| e.frame == frame && e.from == side && is_placeholder(e.event));
+        if let Some(i) = found {
+            self.timeline.remove(i);
+        }
+        self.replaying = Some(found.map(|i| (i, self.timeline.len())));
+    }
+
+    /// The lines a record read again added at the end of the ladder move to its place.
+    pub(crate) fn record_replayed(&mut self) {
+        if let Some(Some((at, from))) = self.replaying.take() {
+            let added = self.timeline.len().saturating_sub(from);
+            if let Some(tail) = self.timeline.get_mut(at..) {
+                tail.rotate_right(added.min(tail.len()));
+            }
+        }
+        self.replaying = Some(None);
     }
 
     #[inline(always)]
@@ -491,6 +528,14 @@ impl Connection {
             _ => EventKind::ApplicationData,
         }
     }
+}
+
+/// A ladder line that tells an encrypted record by its size only.
+fn is_placeholder(event: EventKind) -> bool {
+    matches!(
+        event,
+        EventKind::EncryptedHandshake | EventKind::EncryptedAlert | EventKind::ApplicationData
+    )
 }
 
 /// Bytes as text a terminal can show: printable ASCII kept, the rest escaped.

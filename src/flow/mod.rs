@@ -275,6 +275,13 @@ impl<T> FlowTable<T> {
             .then_some(&mut **flow)
     }
 
+    /// Every conversation, in no set order.
+    pub(crate) fn for_each_mut(&mut self, mut each: impl FnMut(&mut Flow<T>)) {
+        for flow in self.flows.values_mut() {
+            each(flow);
+        }
+    }
+
     /// Removes the conversations for which `pred` holds, in stream order.
     pub(crate) fn drain_where(
         &mut self,

@@ -126,17 +126,22 @@ pub struct KeyLogSummary {
 
 impl KeyLogSummary {
     pub fn of(keylog: &KeyLog) -> KeyLogSummary {
+        let mut summary = KeyLogSummary::default();
+        summary.read(keylog);
+        summary
+    }
+
+    /// What the key log holds now (a followed one grows), with the connections counted so
+    /// far.
+    pub fn read(&mut self, keylog: &KeyLog) {
         let stats = keylog.stats();
         let at = |l: &LineAt| match l.source {
             Source::Text => format!("line {}", l.line),
             Source::DecryptionSecretsBlock(n) => format!("secrets block {n} line {}", l.line),
         };
-        KeyLogSummary {
-            client_randoms: keylog.len(),
-            malformed_lines: stats.malformed,
-            malformed_at: stats.malformed_lines.iter().map(at).collect(),
-            ..KeyLogSummary::default()
-        }
+        self.client_randoms = keylog.len();
+        self.malformed_lines = stats.malformed;
+        self.malformed_at = stats.malformed_lines.iter().map(at).collect();
     }
 
     fn count(&mut self, decryption: Decryption) {

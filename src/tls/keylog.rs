@@ -16,11 +16,14 @@
 //! grew by) and holds a partial last line until its newline arrives; `KeyLog::finish` reads
 //! that last line at the end of a file that lacks a final newline. A Decryption Secrets Block
 //! goes to `KeyLog::add_decryption_secrets`, which reads its text as whole lines. Then
-//! `KeyLog::secrets(&client_random)`.
+//! `KeyLog::secrets(&client_random)`. The analysis holds it as a `SharedKeyLog`: complete
+//! (files), or following a file that a live run reads more of as it grows.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
 
 /// Longest line read: a label, a 32-byte random and a 64-byte secret in hex take under 200.
 pub const MAX_LINE: usize = 512;
@@ -122,14 +125,45 @@ pub struct KeyLogStats {
     pub other_secrets_blocks: u64,
 }
 
+/// Text cut into lines as it comes: the bytes after the last newline are held (at most
+/// `MAX_LINE`) until their newline arrives. One per source of text, so that two files
+/// followed at once never join halves of their lines.
+#[derive(Default)]
+pub struct Lines {
+    /// The text after the last newline, until its newline comes.
+    pending: Vec<u8>,
+    /// The pending line is over `MAX_LINE`: the rest of it is skipped, not held.
+    too_long: bool,
+}
+
+/// By its state only: the pending line is part of a secret.
+impl fmt::Debug for Lines {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Lines({} bytes pending)", self.pending.len())
+    }
+}
+
+impl Lines {
+    /// Appends to the held line, or only marks it too long once it passes `MAX_LINE`.
+    fn hold(&mut self, piece: &[u8]) {
+        if self.too_long {
+            return;
+        }
+        if self.pending.len() + piece.len() > MAX_LINE {
+            self.too_long = true;
+            self.pending = Vec::new();
+        } else {
+            self.pending.extend_from_slice(piece);
+        }
+    }
+}
+
 /// The secrets of a key log, by client random.
 pub struct KeyLog {
     entries: HashMap<[u8; 32], Secrets>,
     max_entries: usize,
-    /// The text after the last newline given to `add_text`, until its newline comes.
-    pending: Vec<u8>,
-    /// The pending line is over `MAX_LINE`: the rest of it is skipped, not held.
-    pending_too_long: bool,
+    /// The lines of the text given to `add_text`.
+    lines: Lines,
     text_lines: u64,
     blocks: u32,
     stats: KeyLogStats,
@@ -179,8 +213,7 @@ impl KeyLog {
         KeyLog {
             entries: HashMap::new(),
             max_entries,
-            pending: Vec::new(),
-            pending_too_long: false,
+            lines: Lines::default(),
             text_lines: 0,
             blocks: 0,
             stats: KeyLogStats::default(),
@@ -192,26 +225,41 @@ impl KeyLog {
     /// completes it, or `finish` reads it. Feeding a file in pieces of any size gives what
     /// feeding it whole gives.
     pub fn add_text(&mut self, text: &[u8]) {
-        let mut rest = text;
-        while let Some(end) = rest.iter().position(|&b| b == b'\n') {
-            let (piece, after) = rest.split_at(end);
-            rest = after.get(1..).unwrap_or_default();
-            if self.pending.is_empty() && !self.pending_too_long {
-                self.text_line(piece);
-            } else {
-                self.hold(piece);
-                let line = std::mem::take(&mut self.pending);
-                self.text_line(&line);
-            }
-        }
-        self.hold(rest);
+        let mut lines = std::mem::take(&mut self.lines);
+        self.add_text_from(&mut lines, text);
+        self.lines = lines;
     }
 
     /// Reads the held last line, for text that ended without a newline.
     pub fn finish(&mut self) {
-        if !self.pending.is_empty() || self.pending_too_long {
-            let line = std::mem::take(&mut self.pending);
-            self.text_line(&line);
+        let mut lines = std::mem::take(&mut self.lines);
+        self.finish_from(&mut lines);
+    }
+
+    /// `add_text` for text of another source, whose partial last line `lines` holds.
+    pub fn add_text_from(&mut self, lines: &mut Lines, text: &[u8]) {
+        let mut rest = text;
+        while let Some(end) = rest.iter().position(|&b| b == b'\n') {
+            let (piece, after) = rest.split_at(end);
+            rest = after.get(1..).unwrap_or_default();
+            if lines.pending.is_empty() && !lines.too_long {
+                self.text_line(piece, false);
+            } else {
+                lines.hold(piece);
+                let line = std::mem::take(&mut lines.pending);
+                let too_long = std::mem::take(&mut lines.too_long);
+                self.text_line(&line, too_long);
+            }
+        }
+        lines.hold(rest);
+    }
+
+    /// `finish` for the text of `lines`.
+    pub fn finish_from(&mut self, lines: &mut Lines) {
+        if !lines.pending.is_empty() || lines.too_long {
+            let line = std::mem::take(&mut lines.pending);
+            let too_long = std::mem::take(&mut lines.too_long);
+            self.text_line(&line, too_long);
         }
     }
 
@@ -271,26 +319,13 @@ impl KeyLog {
         &self.stats
     }
 
-    /// Appends to the held line, or only marks it too long once it passes `MAX_LINE`.
-    fn hold(&mut self, piece: &[u8]) {
-        if self.pending_too_long {
-            return;
-        }
-        if self.pending.len() + piece.len() > MAX_LINE {
-            self.pending_too_long = true;
-            self.pending = Vec::new();
-        } else {
-            self.pending.extend_from_slice(piece);
-        }
-    }
-
-    fn text_line(&mut self, line: &[u8]) {
+    fn text_line(&mut self, line: &[u8], too_long: bool) {
         self.text_lines += 1;
         let at = LineAt {
             source: Source::Text,
             line: self.text_lines,
         };
-        if std::mem::take(&mut self.pending_too_long) {
+        if too_long {
             self.stats.lines += 1;
             self.malformed(at);
         } else {
@@ -335,6 +370,118 @@ impl KeyLog {
         if self.stats.malformed_lines.len() < MALFORMED_LINES_KEPT {
             self.stats.malformed_lines.push(at);
         }
+    }
+}
+
+/// A key log shared by the analysis and, in a live run, by the reader that follows its
+/// file as the client appends to it. Sessions copy out the secrets they find; `generation`
+/// tells them, without the lock, whether anything was added since they last looked.
+#[derive(Clone)]
+pub struct SharedKeyLog {
+    inner: Arc<Shared>,
+}
+
+struct Shared {
+    log: RwLock<KeyLog>,
+    /// Secrets kept so far: grows with every line added.
+    generation: AtomicU64,
+    following: bool,
+    /// Bytes the connections waiting for their keys hold, all together.
+    held: AtomicUsize,
+}
+
+/// What all the connections waiting for their keys may hold together.
+pub const MAX_HELD_TOTAL: usize = 64 << 20;
+
+/// By its counts only, as `KeyLog`.
+impl fmt::Debug for SharedKeyLog {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.read(|log| log.fmt(f))
+    }
+}
+
+impl SharedKeyLog {
+    /// A key log read whole before the analysis (files): what it lacks stays lacking.
+    pub fn complete(log: KeyLog) -> SharedKeyLog {
+        SharedKeyLog::new(log, false)
+    }
+
+    /// A key log whose file grows while the analysis runs (live): a connection whose keys
+    /// are not there yet waits for them a while (`tls::session`).
+    pub fn following(log: KeyLog) -> SharedKeyLog {
+        SharedKeyLog::new(log, true)
+    }
+
+    fn new(log: KeyLog, following: bool) -> SharedKeyLog {
+        let generation = AtomicU64::new(log.stats.secrets);
+        SharedKeyLog {
+            inner: Arc::new(Shared {
+                log: RwLock::new(log),
+                generation,
+                following,
+                held: AtomicUsize::new(0),
+            }),
+        }
+    }
+
+    pub fn is_following(&self) -> bool {
+        self.inner.following
+    }
+
+    /// Changes whenever secrets are added.
+    pub fn generation(&self) -> u64 {
+        self.inner.generation.load(Ordering::Acquire)
+    }
+
+    /// A copy of the secrets logged for `client_random`.
+    pub fn secrets(&self, client_random: &[u8; 32]) -> Option<Secrets> {
+        self.read(|log| log.secrets(client_random).cloned())
+    }
+
+    pub fn read<R>(&self, f: impl FnOnce(&KeyLog) -> R) -> R {
+        // A writer that panicked left whole entries: each is inserted in one step.
+        let log = self
+            .inner
+            .log
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        f(&log)
+    }
+
+    /// Takes `bytes` from what waiting connections may hold together; false when that
+    /// would pass `MAX_HELD_TOTAL`.
+    pub(crate) fn reserve(&self, bytes: usize) -> bool {
+        let held = &self.inner.held;
+        held.fetch_update(Ordering::AcqRel, Ordering::Acquire, |now| {
+            now.checked_add(bytes).filter(|&n| n <= MAX_HELD_TOTAL)
+        })
+        .is_ok()
+    }
+
+    /// Gives back what `reserve` took.
+    pub(crate) fn release(&self, bytes: usize) {
+        let held = &self.inner.held;
+        let _ = held.fetch_update(Ordering::AcqRel, Ordering::Acquire, |now| {
+            Some(now.saturating_sub(bytes))
+        });
+    }
+
+    /// Adds to the key log (a followed file's new lines); whether secrets were added.
+    pub fn update(&self, f: impl FnOnce(&mut KeyLog)) -> bool {
+        let mut log = self
+            .inner
+            .log
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        let before = log.stats.secrets;
+        f(&mut log);
+        let added = log.stats.secrets != before;
+        if added {
+            self.inner
+                .generation
+                .store(log.stats.secrets, Ordering::Release);
+        }
+        added
     }
 }
 
@@ -579,7 +726,7 @@ mod tests {
         let mut log = KeyLog::default();
         for _ in 0..1000 {
             log.add_text(&[b'a'; 1000]);
-            assert!(log.pending.len() <= MAX_LINE);
+            assert!(log.lines.pending.len() <= MAX_LINE);
         }
         log.add_text(format!("\nCLIENT_RANDOM {RANDOM} {MASTER}\n").as_bytes());
         assert_eq!(log.stats().malformed, 1);
@@ -601,6 +748,45 @@ mod tests {
         assert_eq!(log.len(), 2);
         assert_eq!(log.stats().over_limit, 3);
         assert_eq!(log.stats().secrets, 3);
+    }
+
+    #[test]
+    fn what_waiting_connections_hold_is_bounded_together() {
+        let shared = SharedKeyLog::following(KeyLog::default());
+        assert!(shared.reserve(MAX_HELD_TOTAL - 10));
+        assert!(!shared.reserve(11));
+        assert!(shared.reserve(10));
+        assert!(!shared.reserve(1));
+        shared.release(MAX_HELD_TOTAL);
+        assert!(shared.reserve(MAX_HELD_TOTAL));
+        assert!(!shared.reserve(usize::MAX));
+    }
+
+    #[test]
+    fn two_sources_keep_their_own_partial_lines() {
+        let mut log = KeyLog::default();
+        let (mut a, mut b) = (Lines::default(), Lines::default());
+        let line = format!("CLIENT_RANDOM {RANDOM} {MASTER}\n");
+        let (head, tail) = line.split_at(20);
+        log.add_text_from(&mut a, head.as_bytes());
+        log.add_text_from(&mut b, b"# b's comment\nCLIENT_RAN");
+        log.add_text_from(&mut a, tail.as_bytes());
+        assert_eq!(log.stats().malformed, 0);
+        assert!(log.secrets(&random()).is_some());
+        log.finish_from(&mut b);
+        assert_eq!(log.stats().malformed, 1);
+    }
+
+    #[test]
+    fn a_shared_key_log_tells_when_it_grew() {
+        let shared = SharedKeyLog::following(KeyLog::default());
+        let before = shared.generation();
+        assert!(!shared.update(|log| log.add_text(b"# nothing\n")));
+        assert_eq!(shared.generation(), before);
+        let line = format!("CLIENT_RANDOM {RANDOM} {MASTER}\n");
+        assert!(shared.update(|log| log.add_text(line.as_bytes())));
+        assert_ne!(shared.generation(), before);
+        assert!(shared.secrets(&random()).unwrap().master_secret.is_some());
     }
 
     #[test]
@@ -635,7 +821,7 @@ mod tests {
             }]
         );
         // The held text line is still the file's.
-        assert_eq!(log.pending, b"CLIENT_RAN");
+        assert_eq!(log.lines.pending, b"CLIENT_RAN");
         let wireguard = 0x5747_4b4c;
         assert_eq!(
             log.add_decryption_secrets(wireguard, 4, b"abcd"),
@@ -667,7 +853,7 @@ mod tests {
             let mut log = KeyLog::with_max_entries(4);
             for piece in data.chunks(cut) {
                 log.add_text(piece);
-                prop_assert!(log.pending.len() <= MAX_LINE);
+                prop_assert!(log.lines.pending.len() <= MAX_LINE);
             }
             log.finish();
             let _ = log.add_decryption_secrets(SECRETS_TYPE_TLS_KEY_LOG, 100, &data);

@@ -4,15 +4,21 @@
 //!
 //! Both directions' decoders share it (a connection has one transcript, in sending order);
 //! the connection's owner lends it to whichever decoder it feeds.
+//!
+//! A followed key log (live) may get a connection's secrets only after its records: the
+//! client writes them as it reads the server's flight, which the capture saw first. A
+//! session that needs a secret not logged yet waits (`awaiting`): it holds what it would
+//! have read, in order and bounded, and its owner reads them again once the secret comes
+//! (`retry_keys`), or gives up.
 
 use super::decrypt::{self, Decryptor, Plaintext, Sender, Suite, Tls12Params, Transcript};
 use super::handshake::{ClientHello, Message, ServerHello, kind};
-use super::keylog::{KeyLog, Secret, Secrets};
+use super::keylog::{Secret, Secrets, SharedKeyLog};
 use super::values::{CipherSuite, ProtocolVersion};
+use crate::capture::Timestamp;
 use crate::flow::{PerSide, Side};
 use serde::Serialize;
 use std::fmt;
-use std::sync::Arc;
 
 /// What became of a connection's decryption.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -38,10 +44,19 @@ fn at(server: bool) -> Side {
     if server { Side::Server } else { Side::Client }
 }
 
+/// Records held while a secret is awaited: enough for a handshake's flights and the first
+/// records after them, whatever the certificates weigh.
+const MAX_HELD: usize = 64;
+const MAX_HELD_BYTES: usize = 64 << 10;
+
 pub(crate) struct Session {
-    keylog: Arc<KeyLog>,
+    keylog: SharedKeyLog,
     client_random: Option<[u8; 32]>,
+    /// The key log's secrets for the client random, copied when found.
+    secrets: Option<Secrets>,
     suite: Option<Suite>,
+    /// TLS 1.2: what its keys are made from besides the master secret.
+    tls12: Option<Tls12Params>,
     /// Each direction's record protection in force.
     active: PerSide<Option<Decryptor>>,
     /// TLS 1.2: each direction's protection from its ChangeCipherSpec on.
@@ -57,8 +72,53 @@ pub(crate) struct Session {
     partial: PerSide<Vec<u8>>,
     /// The ServerHello chose a suite and the key log had its secrets.
     keys: Option<bool>,
+    /// A followed key log lacks a secret this connection needs now.
+    awaiting: Option<Box<Awaiting>>,
     opened: u64,
     failed: u64,
+}
+
+/// The secret a waiting session needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Need {
+    /// The handshake's keys (TLS 1.3 handshake traffic secrets, or the TLS 1.2 master
+    /// secret), from the ServerHello on.
+    Handshake,
+    /// A TLS 1.3 direction's application traffic secret, after its Finished.
+    Application { server: bool },
+}
+
+struct Awaiting {
+    need: Need,
+    /// Live: when the connection's report fell due, and began to wait for the keys.
+    report_due: Option<Timestamp>,
+    /// The key log's generation when it was last looked in.
+    looked_at: u64,
+    held: Vec<Held>,
+    held_bytes: usize,
+}
+
+/// What a waiting session would have read, in the order it came.
+pub(crate) enum Held {
+    /// A cleartext handshake message (header included) that came after a held record.
+    Message {
+        server: bool,
+        bytes: Vec<u8>,
+    },
+    ChangeCipherSpec {
+        server: bool,
+    },
+    Record(HeldRecord),
+}
+
+/// A protected record, with the frame that completed it.
+pub(crate) struct HeldRecord {
+    pub(crate) server: bool,
+    pub(crate) content_type: u8,
+    pub(crate) version: u16,
+    pub(crate) body: Vec<u8>,
+    pub(crate) frame: u64,
+    pub(crate) ts: Timestamp,
 }
 
 /// Counts only: a session holds secrets.
@@ -66,6 +126,7 @@ impl fmt::Debug for Session {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Session")
             .field("keys", &self.keys)
+            .field("awaiting", &self.awaiting.as_ref().map(|a| a.need))
             .field("opened", &self.opened)
             .field("failed", &self.failed)
             .finish()
@@ -73,11 +134,13 @@ impl fmt::Debug for Session {
 }
 
 impl Session {
-    pub(crate) fn new(keylog: Arc<KeyLog>) -> Session {
+    pub(crate) fn new(keylog: SharedKeyLog) -> Session {
         Session {
             keylog,
             client_random: None,
+            secrets: None,
             suite: None,
+            tls12: None,
             active: PerSide::default(),
             pending: PerSide::default(),
             finished: PerSide::default(),
@@ -85,6 +148,7 @@ impl Session {
             partial: PerSide::default(),
             transcript: Transcript::new(),
             keys: None,
+            awaiting: None,
             opened: 0,
             failed: 0,
         }
@@ -99,7 +163,121 @@ impl Session {
     }
 
     fn secrets(&self) -> Option<&Secrets> {
-        self.keylog.secrets(self.client_random.as_ref()?)
+        self.secrets.as_ref()
+    }
+
+    /// Copies the key log's secrets for the client random again.
+    fn look_up(&mut self) {
+        if let Some(random) = &self.client_random {
+            self.secrets = self.keylog.secrets(random);
+        }
+    }
+
+    /// Waiting for a secret a followed key log does not have yet.
+    pub(crate) fn awaiting(&self) -> bool {
+        self.awaiting.is_some()
+    }
+
+    /// The connection's report fell due at `at` (the first time counts) while it waits.
+    pub(crate) fn report_due(&mut self, at: Timestamp) {
+        if let Some(a) = self.awaiting.as_mut() {
+            a.report_due.get_or_insert(at);
+        }
+    }
+
+    /// Since when the connection's report has waited for its keys.
+    pub(crate) fn report_due_since(&self) -> Option<Timestamp> {
+        self.awaiting.as_ref()?.report_due
+    }
+
+    /// Starts waiting for `need`, from the key log as it is at `looked_at`.
+    fn wait(&mut self, need: Need, looked_at: u64) {
+        self.awaiting = Some(Box::new(Awaiting {
+            need,
+            report_due: None,
+            looked_at,
+            held: Vec::new(),
+            held_bytes: 0,
+        }));
+    }
+
+    /// Holds what a waiting session would read now; past the bound (its own, or all the
+    /// waiting connections' together) it stops waiting.
+    fn hold(&mut self, held: Held, bytes: usize) {
+        let Some(a) = self.awaiting.as_ref() else {
+            return;
+        };
+        let room = a.held.len() < MAX_HELD && a.held_bytes + bytes <= MAX_HELD_BYTES;
+        if !room || !self.keylog.reserve(bytes) {
+            self.give_up();
+            return;
+        }
+        if let Some(a) = self.awaiting.as_mut() {
+            a.held_bytes += bytes;
+            a.held.push(held);
+        }
+    }
+
+    /// Ends the wait, giving back the bytes it held to the key log's budget.
+    fn stop_waiting(&mut self) -> Option<Box<Awaiting>> {
+        let a = self.awaiting.take()?;
+        self.keylog.release(a.held_bytes);
+        Some(a)
+    }
+
+    /// Stops waiting: what was held is not read. Without handshake keys the connection has
+    /// none; a direction without its application keys is read no further.
+    pub(crate) fn give_up(&mut self) {
+        if let Some(a) = self.stop_waiting()
+            && a.need == Need::Handshake
+        {
+            self.keys = Some(false);
+        }
+    }
+
+    /// A waiting session looks in the key log again if it grew: when the secret has come,
+    /// its keys are in force and what it held is handed back, to be read in order
+    /// (`replay`).
+    pub(crate) fn retry_keys(&mut self) -> Option<Vec<Held>> {
+        let generation = self.keylog.generation();
+        let a = self.awaiting.as_mut()?;
+        if a.looked_at == generation {
+            return None;
+        }
+        a.looked_at = generation;
+        let need = a.need;
+        self.look_up();
+        let found = match need {
+            Need::Handshake => self.install_handshake_keys(),
+            Need::Application { server } => match self.application_keys(server) {
+                Some(keys) => {
+                    *self.active.get_mut(at(server)) = Some(keys);
+                    true
+                }
+                None => false,
+            },
+        };
+        if !found {
+            return None;
+        }
+        self.stop_waiting().map(|a| a.held)
+    }
+
+    /// Reads one thing held while waiting, other than a record (the decoder opens those).
+    pub(crate) fn replay(&mut self, held: Held) {
+        match held {
+            Held::Message { server, bytes } => {
+                if self.awaiting.as_ref().is_some_and(|a| !a.held.is_empty()) {
+                    // Waiting again (for application keys): behind the records held anew.
+                    let len = bytes.len();
+                    self.hold(Held::Message { server, bytes }, len);
+                } else {
+                    self.other_message(server, &bytes);
+                }
+            }
+            Held::ChangeCipherSpec { server } => self.change_cipher_spec(server),
+            Held::Record(_) => {}
+        }
     }
 
     /// A whole handshake message of one direction (its 4-byte header included), in clear or
@@ -115,21 +293,34 @@ impl Session {
             Message::ClientHello(ch) if !server => self.client_hello(ch, bytes),
             Message::ServerHello(sh) if server => self.server_hello(sh, bytes),
             _ => {
-                let kind = bytes.first().copied();
-                if kind == Some(kind::FINISHED) {
-                    return self.finished(server, bytes);
+                if self.awaiting.as_ref().is_some_and(|a| !a.held.is_empty()) {
+                    // After a held record: in the transcript only once that record is read.
+                    let bytes = bytes.to_vec();
+                    let len = bytes.len();
+                    self.hold(Held::Message { server, bytes }, len);
+                    return None;
                 }
-                if kind == Some(kind::KEY_UPDATE) && *self.finished.get(at(server)) {
-                    // The sender's next records use its next traffic secret.
-                    if let Some(d) = self.active.get_mut(at(server)).as_mut() {
-                        let _ = d.key_update();
-                    }
-                }
-                // Messages after a side's Finished (tickets, key updates) are no part of it.
-                if !*self.finished.get(at(server)) {
-                    self.transcript.add(bytes);
-                }
+                return self.other_message(server, bytes);
             }
+        }
+        None
+    }
+
+    /// A handshake message other than the hellos.
+    fn other_message(&mut self, server: bool, bytes: &[u8]) -> Option<bool> {
+        let kind = bytes.first().copied();
+        if kind == Some(kind::FINISHED) {
+            return self.finished(server, bytes);
+        }
+        if kind == Some(kind::KEY_UPDATE) && *self.finished.get(at(server)) {
+            // The sender's next records use its next traffic secret.
+            if let Some(d) = self.active.get_mut(at(server)).as_mut() {
+                let _ = d.key_update();
+            }
+        }
+        // Messages after a side's Finished (tickets, key updates) are no part of it.
+        if !*self.finished.get(at(server)) {
+            self.transcript.add(bytes);
         }
         None
     }
@@ -144,7 +335,7 @@ impl Session {
     }
 
     fn server_hello(&mut self, sh: &ServerHello, bytes: &[u8]) {
-        if self.keys.is_some() {
+        if self.keys.is_some() || self.suite.is_some() {
             return;
         }
         let suite = Suite::new(ProtocolVersion(sh.version()), CipherSuite(sh.cipher));
@@ -161,21 +352,47 @@ impl Session {
         self.transcript.use_suite(&suite);
         self.transcript.add(bytes);
         self.suite = Some(suite);
-        let keys = match self.secrets() {
-            Some(secrets) if suite.is_tls13() => tls13_keys(&suite, secrets),
-            Some(secrets) => tls12_keys(&suite, secrets, sh, self.client_random),
-            None => None,
-        };
-        self.keys = Some(keys.is_some());
-        if let Some((keys, tls13)) = keys {
-            let [client, server] = keys;
-            let both = PerSide { client, server };
-            if tls13 {
-                self.active = both;
-            } else {
-                self.pending = both;
-            }
+        if !suite.is_tls13() {
+            self.tls12 = self.client_random.map(|client_random| Tls12Params {
+                suite,
+                client_random,
+                server_random: sh.random,
+                encrypt_then_mac: sh.extensions.contains(&ENCRYPT_THEN_MAC),
+            });
         }
+        let generation = self.keylog.generation();
+        self.look_up();
+        if self.install_handshake_keys() {
+            return;
+        }
+        if self.keylog.is_following() {
+            self.wait(Need::Handshake, generation);
+        } else {
+            self.keys = Some(false);
+        }
+    }
+
+    /// The handshake's keys from the secrets found, put in force; whether there were any.
+    fn install_handshake_keys(&mut self) -> bool {
+        let (Some(suite), Some(secrets)) = (self.suite.as_ref(), self.secrets.as_ref()) else {
+            return false;
+        };
+        let keys = if suite.is_tls13() {
+            tls13_keys(suite, secrets)
+        } else {
+            self.tls12.and_then(|params| tls12_keys(&params, secrets))
+        };
+        let Some([client, server]) = keys else {
+            return false;
+        };
+        self.keys = Some(true);
+        let both = PerSide { client, server };
+        if suite.is_tls13() {
+            self.active = both;
+        } else {
+            self.pending = both;
+        }
+        true
     }
 
     /// Checks a Finished, then moves its sender to its traffic keys (TLS 1.3).
@@ -192,7 +409,11 @@ impl Session {
 
     /// TLS 1.3: a direction's keys from its application traffic secret, once it has sent
     /// its Finished.
-    fn application_keys(&self, server: bool) -> Option<Decryptor> {
+    fn application_keys(&mut self, server: bool) -> Option<Decryptor> {
+        if self.keylog.is_following() {
+            // Logged after the handshake's secrets, perhaps after they were copied.
+            self.look_up();
+        }
         let suite = self.suite?;
         let secrets = self.secrets()?;
         let secret = if server {
@@ -241,24 +462,42 @@ impl Session {
     /// A ChangeCipherSpec: in TLS 1.2 and before, its sender's records are protected from
     /// here on.
     pub(crate) fn change_cipher_spec(&mut self, server: bool) {
+        if self.awaiting.is_some() {
+            self.hold(Held::ChangeCipherSpec { server }, 0);
+            return;
+        }
         if let Some(d) = self.pending.get_mut(at(server)).take() {
             *self.active.get_mut(at(server)) = Some(d);
         }
     }
 
-    /// Opens one protected record of a direction, when keys for it are in force.
-    pub(crate) fn open(
-        &mut self,
-        server: bool,
-        content_type: u8,
-        version: u16,
-        body: &[u8],
-    ) -> Option<Plaintext> {
+    /// Opens one protected record of a direction (completed by `frame`), when keys for it
+    /// are in force; holds it while a secret is awaited.
+    pub(crate) fn open(&mut self, record: RecordIn<'_>) -> Option<Plaintext> {
+        let server = record.server;
         if std::mem::take(self.application_due.get_mut(at(server))) {
-            *self.active.get_mut(at(server)) = self.application_keys(server);
+            let generation = self.keylog.generation();
+            let keys = self.application_keys(server);
+            if keys.is_none() && self.keylog.is_following() && self.awaiting.is_none() {
+                self.wait(Need::Application { server }, generation);
+            }
+            *self.active.get_mut(at(server)) = keys;
+        }
+        if self.awaiting.is_some() {
+            let held = HeldRecord {
+                server,
+                content_type: record.content_type,
+                version: record.version,
+                body: record.body.to_vec(),
+                frame: record.frame,
+                ts: record.ts,
+            };
+            let len = record.body.len();
+            self.hold(Held::Record(held), len);
+            return None;
         }
         let decryptor = self.active.get_mut(at(server)).as_mut()?;
-        match decryptor.open(content_type, version, body) {
+        match decryptor.open(record.content_type, record.version, record.body) {
             Ok(plain) => {
                 self.opened += 1;
                 Some(plain)
@@ -273,8 +512,26 @@ impl Session {
     }
 }
 
-/// TLS 1.3's handshake keys, both ways (client, server); `true` for TLS 1.3.
-type Keys = ([Option<Decryptor>; 2], bool);
+/// A connection judged while it waits gives back what it held.
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.stop_waiting();
+    }
+}
+
+/// A protected record as `Session::open` takes it.
+pub(crate) struct RecordIn<'a> {
+    pub(crate) server: bool,
+    pub(crate) content_type: u8,
+    pub(crate) version: u16,
+    pub(crate) body: &'a [u8],
+    /// The frame that completed it, and its time: where its content is told.
+    pub(crate) frame: u64,
+    pub(crate) ts: Timestamp,
+}
+
+/// The handshake's keys, both ways (client, server).
+type Keys = [Option<Decryptor>; 2];
 
 fn tls13_keys(suite: &Suite, secrets: &Secrets) -> Option<Keys> {
     let open = |s: &Option<Secret>| {
@@ -283,22 +540,11 @@ fn tls13_keys(suite: &Suite, secrets: &Secrets) -> Option<Keys> {
     };
     let client = open(&secrets.client_handshake_traffic_secret);
     let server = open(&secrets.server_handshake_traffic_secret);
-    (client.is_some() || server.is_some()).then_some(([client, server], true))
+    (client.is_some() || server.is_some()).then_some([client, server])
 }
 
-fn tls12_keys(
-    suite: &Suite,
-    secrets: &Secrets,
-    sh: &ServerHello,
-    client_random: Option<[u8; 32]>,
-) -> Option<Keys> {
-    let params = Tls12Params {
-        suite: *suite,
-        client_random: client_random?,
-        server_random: sh.random,
-        encrypt_then_mac: sh.extensions.contains(&ENCRYPT_THEN_MAC),
-    };
+fn tls12_keys(params: &Tls12Params, secrets: &Secrets) -> Option<Keys> {
     let master = secrets.master_secret.as_ref()?;
-    let both = Decryptor::tls12(&params, master.as_bytes()).ok()?;
-    Some(([Some(both.client), Some(both.server)], false))
+    let both = Decryptor::tls12(params, master.as_bytes()).ok()?;
+    Some([Some(both.client), Some(both.server)])
 }

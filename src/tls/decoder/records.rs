@@ -5,6 +5,7 @@ use super::{Decoder, State, push};
 use crate::capture::Timestamp;
 use crate::tls::handshake::{self, Message};
 use crate::tls::record::{self, Framing};
+use crate::tls::session::{HeldRecord, RecordIn, Session};
 use crate::tls::{Decrypted, Event, Located, Malformed};
 
 impl Decoder {
@@ -170,11 +171,19 @@ impl Decoder {
         origin: &impl Fn(usize) -> Option<(u64, Timestamp)>,
         out: &mut Vec<Located>,
     ) {
-        let server = self.server;
         let Some(session) = self.session.as_mut() else {
             return;
         };
-        let Some(plain) = session.open(server, content_type, version, payload) else {
+        let (frame, ts) = origin(last).unwrap_or_default();
+        let record = RecordIn {
+            server: self.server,
+            content_type,
+            version,
+            body: payload,
+            frame,
+            ts,
+        };
+        let Some(plain) = session.open(record) else {
             return;
         };
         match (plain.content_type, plain.data.as_slice()) {
@@ -185,6 +194,21 @@ impl Decoder {
             (record::HANDSHAKE, data) => self.decrypted_handshake(data, last, origin, out),
             _ => {}
         }
+    }
+
+    /// A record held while the session awaited its keys, opened now that they came: what
+    /// it holds is told at the frame that carried it.
+    pub(crate) fn replay_record(
+        &mut self,
+        held: &HeldRecord,
+        session: &mut Option<Box<Session>>,
+        out: &mut Vec<Located>,
+    ) {
+        self.session = session.take();
+        let origin = |_| Some((held.frame, held.ts));
+        let header = (held.content_type, held.version);
+        self.decrypt(header, &held.body, 0, &origin, out);
+        *session = self.session.take();
     }
 
     /// Decrypted handshake messages, which may span records as cleartext ones do; each goes
