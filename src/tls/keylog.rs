@@ -239,7 +239,7 @@ impl KeyLog {
     /// `add_text` for text of another source, whose partial last line `lines` holds.
     pub fn add_text_from(&mut self, lines: &mut Lines, text: &[u8]) {
         let mut rest = text;
-        while let Some(end) = rest.iter().position(|&b| b == b'\n') {
+        while let Some(end) = memchr::memchr(b'\n', rest) {
             let (piece, after) = rest.split_at(end);
             rest = after.get(1..).unwrap_or_default();
             if lines.pending.is_empty() && !lines.too_long {
@@ -575,21 +575,36 @@ fn hex_into(hex: &[u8], out: &mut [u8]) -> Option<usize> {
     if !hex.len().is_multiple_of(2) || hex.len() / 2 > out.len() {
         return None;
     }
+    // Any digit's value has its high bit clear, a non-digit's set: one test per byte pair.
+    let mut bad = 0;
+    let value = |c: u8| HEX.get(usize::from(c)).copied().unwrap_or(0x80);
     for (pair, byte) in hex.chunks_exact(2).zip(out.iter_mut()) {
-        let (hi, lo) = (pair.first()?, pair.get(1)?);
-        *byte = (hex_digit(*hi)? << 4) | hex_digit(*lo)?;
+        let &[hi, lo] = pair else {
+            return None;
+        };
+        let (hi, lo) = (value(hi), value(lo));
+        bad |= hi | lo;
+        *byte = (hi << 4) | (lo & 0x0f);
     }
-    Some(hex.len() / 2)
+    (bad & 0x80 == 0).then_some(hex.len() / 2)
 }
 
-fn hex_digit(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
+/// Each byte's value as a hex digit, or 0x80 for a byte that is not one.
+#[allow(clippy::indexing_slicing)] // c < 256, the table's length
+const HEX: [u8; 256] = {
+    let mut table = [0x80; 256];
+    let mut c = 0;
+    while c < 256 {
+        table[c] = match c as u8 {
+            b'0'..=b'9' => c as u8 - b'0',
+            b'a'..=b'f' => c as u8 - b'a' + 10,
+            b'A'..=b'F' => c as u8 - b'A' + 10,
+            _ => 0x80,
+        };
+        c += 1;
     }
-}
+    table
+};
 
 #[cfg(test)]
 mod tests {
