@@ -33,10 +33,18 @@ PLAIN = 8451       # a plaintext HTTP server on a port clients speak TLS to
 RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
 
 
+def sha256_suites(ctx):
+    """make_capture.sh with TLSDIAG_BENCH_SUITES=sha256: TLS 1.2 suites with SHA-256, as browsers
+    negotiate (TLS 1.3's come from OPENSSL_CONF)."""
+    if os.environ.get("TLSDIAG_BENCH_SUITES") == "sha256":
+        ctx.set_ciphers("ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256")
+
+
 def server_context(d, leaf, versions=(ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3),
                    client_cert=False):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version, ctx.maximum_version = versions
+    sha256_suites(ctx)
     ctx.load_cert_chain(os.path.join(d, leaf + ".chain.pem"), os.path.join(d, leaf + ".key"))
     if client_cert:
         ctx.verify_mode = ssl.CERT_REQUIRED
@@ -121,6 +129,7 @@ def client_context(d, versions=(ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3),
                    cert=False):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.minimum_version, ctx.maximum_version = versions
+    sha256_suites(ctx)
     ctx.load_verify_locations(os.path.join(d, ca))
     # make_capture.sh with TLSDIAG_BENCH_KEYS=1: the clients' key log, for --keylog figures.
     if os.environ.get("TLSDIAG_BENCH_KEYLOG"):
