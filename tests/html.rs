@@ -280,6 +280,34 @@ fn the_filters_narrow_the_table_in_a_browser() {
     assert_eq!(dom.matches("<details open=\"\"").count(), 1);
 }
 
+/// With several files read, `#open=N&file=F` opens tcp.stream N of file F (what a link to a
+/// retry asks for), not the first stream N; without `file`, the first.
+#[test]
+fn open_names_the_file_of_its_stream() {
+    let Some(browser) = chromium() else { return };
+    let files = [
+        "captures/cert-expired.pcap".to_string(),
+        "captures/cert-name-mismatch.pcap".to_string(),
+    ];
+    let path = page("two-files", &files);
+    let opened = |fragment: &str| -> Vec<String> {
+        let dom = dump_dom(browser, &path, fragment, None);
+        assert_clean(&dom);
+        bodies(&dom)
+            .iter()
+            .filter(|(_, body)| body.contains("<details open=\"\""))
+            .map(|(tag, _)| {
+                let stream = attribute(tag, "data-stream").unwrap_or("?");
+                let file = attribute(tag, "data-file").unwrap_or("?");
+                format!("{file} {stream}")
+            })
+            .collect()
+    };
+    let second = "open=0&file=captures%2Fcert-name-mismatch.pcap";
+    assert_eq!(opened(second), ["captures/cert-name-mismatch.pcap 0"]);
+    assert_eq!(opened("open=0"), ["captures/cert-expired.pcap 0"]);
+}
+
 /// The requests chromium made for the page itself: those whose initiator is the page's
 /// (opaque, `null`) file origin, as opposed to the browser's own.
 fn page_requests(netlog: &Path) -> Vec<String> {

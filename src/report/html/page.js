@@ -91,9 +91,15 @@
       select.value = want;
     });
     search.value = params.get("q") || "";
-    // #open=N opens tcp.stream N (the first of that number, when several files were read).
+    // #open=N opens tcp.stream N; with several files read, &file=F says whose (a link to
+    // a retry adds it), else the first of that number.
     var open = params.get("open");
-    var target = open ? table.querySelector('tbody[data-stream="' + parseInt(open, 10) + '"]') : null;
+    var file = params.get("file");
+    var target = null;
+    if (open) {
+      var same = table.querySelectorAll('tbody[data-stream="' + parseInt(open, 10) + '"]');
+      target = Array.prototype.find.call(same, function (b) { return file === null || b.dataset.file === file; }) || null;
+    }
     var details = target ? target.querySelector("details") : null;
     if (details) {
       details.open = true;
@@ -103,6 +109,14 @@
   }
 
   document.addEventListener("click", function (event) {
+    // A link to a retry opens the connection of the same file as the row it is in.
+    var link = event.target.closest ? event.target.closest('a[href^="#open="]') : null;
+    var row = link ? link.closest("tbody") : null;
+    if (row && row.dataset.file !== undefined) {
+      event.preventDefault();
+      location.hash = link.getAttribute("href").slice(1) + "&file=" + encodeURIComponent(row.dataset.file);
+      return;
+    }
     var button = event.target.closest ? event.target.closest("button.copy") : null;
     if (!button) { return; }
     var text = button.dataset.copy;
