@@ -235,16 +235,24 @@ fn key_log_lines_are_never_printed_and_a_key_log_that_matches_nothing_says_so() 
         env!("CARGO_MANIFEST_DIR"),
         "/captures/keylog/tls13-aes128gcm.pcap"
     );
-    let out = tlsdiag(&["analyze", "--keylog", keylog.to_str().unwrap(), capture]);
-    assert!(out.status.success());
-    let text =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !text.contains("deadbeef"),
-        "a key log line was printed:\n{text}"
-    );
-    assert!(text.contains("key log lines not understood"), "{text}");
-    assert!(text.contains("line 1"), "{text}");
-    assert!(text.contains("the key log matches no connection"), "{text}");
+    // The text summary and the HTML page's say the same.
+    for format in ["text", "html"] {
+        let keys = keylog.to_str().unwrap();
+        let out = tlsdiag(&["analyze", "--format", format, "--keylog", keys, capture]);
+        assert!(out.status.success());
+        let text = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !text.contains("deadbeef"),
+            "a key log line was printed:\n{text}"
+        );
+        assert!(text.contains("key log lines not understood"), "{text}");
+        assert!(text.contains("line 1"), "{text}");
+        assert!(text.contains("the key log matches no connection"), "{text}");
+        assert!(
+            text.contains("0 connections decrypted, 1 without keys"),
+            "{text}"
+        );
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -216,6 +216,25 @@ fn only_the_failures_the_filters_keep_are_written() {
     let every = report["summary"]["codes"].as_object().expect("codes");
     let all: u64 = every.values().filter_map(serde_json::Value::as_u64).sum();
     assert!(kept > 10 && (kept as u64) < all, "{kept} of {all}");
+    // The HTML page's summary says what was written, as the JSON's does.
+    let page = dir.path().join("again.pcapng");
+    let mut args = vec![
+        "analyze",
+        "--format",
+        "html",
+        "--sni",
+        "server.test",
+        "--failed",
+    ];
+    args.extend(captures.iter().map(String::as_str));
+    args.extend(["--write-failures", page.to_str().expect("a UTF-8 path")]);
+    let html = String::from_utf8(common::run_tlsdiag(&args)).expect("UTF-8");
+    let w = &report["summary"]["written_failures"];
+    let said = format!(
+        "Written: {} packets of {} connections that did not establish to ",
+        w["packets"], w["connections"]
+    );
+    assert!(html.contains(&said), "{said}");
 }
 
 /// Text from outside reaches the comments escaped, as it reaches the terminal: a file name

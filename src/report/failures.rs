@@ -32,6 +32,28 @@ pub struct FailuresWritten {
     pub(crate) connections_cut: u64,
 }
 
+impl FailuresWritten {
+    /// What was written where, in a line; then, when some connections are there in part, why.
+    pub(crate) fn lines(&self) -> (String, Option<String>) {
+        use super::text_groups::plural;
+        let written = format!(
+            "{} {} of {} {} that did not establish to {}",
+            self.packets,
+            plural(self.packets, "packet", "packets"),
+            self.connections,
+            plural(self.connections, "connection", "connections"),
+            self.path
+        );
+        let cut = (self.connections_cut > 0).then(|| {
+            format!(
+                "{} of them in part: a connection's last 64 packets and 256 KiB are kept (of one the capture joined late, those until that was known), within the budget of all",
+                self.connections_cut
+            )
+        });
+        (written, cut)
+    }
+}
+
 /// Where a block set aside lies, and where it goes.
 struct Spilled {
     file: u32,

@@ -144,6 +144,39 @@ impl KeyLogSummary {
         self.malformed_at = stats.malformed_lines.iter().map(at).collect();
     }
 
+    /// What the key logs held and decrypted, in a line.
+    pub(crate) fn counts_line(&self) -> String {
+        format!(
+            "{} client randoms: {} connections decrypted, {} without keys, {} failed",
+            self.client_randoms, self.decrypted, self.no_keys, self.failed
+        )
+    }
+
+    /// What an operator should look at: lines not understood, a key log that opened nothing.
+    pub(crate) fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.malformed_lines > 0 {
+            out.push(format!(
+                "{} key log lines not understood (not shown: they hold secrets): {}",
+                self.malformed_lines,
+                self.malformed_at.join(", ")
+            ));
+        }
+        if self.decrypted == 0 && self.failed == 0 {
+            out.push(
+                "the key log matches no connection of the capture (a key log of another run?)"
+                    .to_string(),
+            );
+        }
+        if self.failed > 0 {
+            out.push(format!(
+                "{} connections had keys that did not open their records: a key log of another run of the same client?",
+                self.failed
+            ));
+        }
+        out
+    }
+
     fn count(&mut self, decryption: Decryption) {
         match decryption {
             Decryption::Ok => self.decrypted += 1,

@@ -401,35 +401,9 @@ pub fn write_text_summary(
 
 /// What the key logs held and decrypted; a key log that opened nothing says so.
 fn write_keylog_counts(out: &mut impl Write, k: &KeyLogSummary, style: Style) -> io::Result<()> {
-    writeln!(
-        out,
-        "  key log      {} client randoms: {} connections decrypted, {} without keys, {} failed",
-        k.client_randoms, k.decrypted, k.no_keys, k.failed
-    )?;
-    if k.malformed_lines > 0 {
-        writeln!(
-            out,
-            "  {}      {} key log lines not understood (not shown: they hold secrets): {}",
-            style.paint("33", "warning"),
-            k.malformed_lines,
-            k.malformed_at.join(", ")
-        )?;
-    }
-    if k.decrypted == 0 && k.failed == 0 {
-        writeln!(
-            out,
-            "  {}      the key log matches no connection of the capture (a key log of another run?)",
-            style.paint("33", "warning")
-        )?;
-    }
-    if k.failed > 0 {
-        writeln!(
-            out,
-            "  {}      {} connections had keys that did not open their records: a key log of \
-            another run of the same client?",
-            style.paint("33", "warning"),
-            k.failed
-        )?;
+    writeln!(out, "  key log      {}", k.counts_line())?;
+    for warning in k.warnings() {
+        writeln!(out, "  {}      {warning}", style.paint("33", "warning"))?;
     }
     Ok(())
 }
@@ -561,21 +535,10 @@ fn write_limits(out: &mut impl Write, p: &PacketCounters) -> io::Result<()> {
 
 /// What `--write-failures` put in its file, and how many connections it holds only in part.
 fn write_failures_written(out: &mut impl Write, w: &FailuresWritten) -> io::Result<()> {
-    writeln!(
-        out,
-        "  written      {} {} of {} {} that did not establish to {}",
-        w.packets,
-        plural(w.packets, "packet", "packets"),
-        w.connections,
-        plural(w.connections, "connection", "connections"),
-        Escaped(&w.path)
-    )?;
-    if w.connections_cut > 0 {
-        writeln!(
-            out,
-            "  limit        {} of them in part: a connection's last 64 packets and 256 KiB are kept (of one the capture joined late, those until that was known), within the budget of all",
-            w.connections_cut
-        )?;
+    let (written, cut) = w.lines();
+    writeln!(out, "  written      {}", Escaped(&written))?;
+    if let Some(cut) = cut {
+        writeln!(out, "  limit        {cut}")?;
     }
     Ok(())
 }

@@ -35,6 +35,25 @@ pub(super) fn overview(s: &Summary, g: &Gathered) -> Markup {
                 (prints(s))
             }
             (left_out(g.left_out, g.max_bytes, s))
+            (asked_for(s))
+        }
+    }
+}
+
+/// What `--keylog` decrypted and `--write-failures` wrote, when they were asked for: the
+/// text summary's words.
+fn asked_for(s: &Summary) -> Markup {
+    html! {
+        @if let Some(k) = &s.keylog {
+            p #keylog data-decrypted=(k.decrypted) data-no-keys=(k.no_keys) data-failed=(k.failed) {
+                "Key log: " (k.counts_line()) "."
+            }
+            @for warning in k.warnings() { p.warn { "⚠ " (warning) } }
+        }
+        @if let Some(w) = &s.written_failures {
+            @let (written, cut) = w.lines();
+            p #written-failures { "Written: " (written) "." }
+            @if let Some(cut) = cut { p.note { (cut) "." } }
         }
     }
 }
