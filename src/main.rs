@@ -405,9 +405,15 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
         || std::thread::available_parallelism().map_or(1, |n| n.get()),
         |n| n.get(),
     );
+    // The report's reader went away (`| head`): what is left goes only to --write-failures,
+    // whose file is then still written whole.
+    let mut broken: Option<io::Error> = None;
     let run = (|| -> io::Result<()> {
         sink.begin(&mut out)?;
         for path in &args.files {
+            if broken.is_some() && sink.failures.is_none() {
+                break;
+            }
             let input: Box<dyn Read + Send> = if path == "-" {
                 Box::new(io::stdin())
             } else {
@@ -434,19 +440,27 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
             }
             // Connections go out as they are judged, so memory follows the connections open,
             // not every connection of the file.
-            let mut written = Ok(());
+            let mut failures_written = Ok(());
             let shard::FileResult {
                 stats,
                 result,
                 counters,
             } = shard::analyze(input, &options, jobs, |finished| {
-                if written.is_ok() {
-                    written = sink.emit_finished(&mut out, finished);
+                if broken.is_none() {
+                    if let Err(e) = sink.emit_finished(&mut out, finished) {
+                        broken = Some(e);
+                    }
+                } else if failures_written.is_ok() {
+                    failures_written = sink.write_failure(finished);
                 }
             });
-            written?;
+            failures_written?;
             // tcp.stream numbers start again in each file: a retry is linked within its file.
-            sink.file_end(&mut out)?;
+            if broken.is_none()
+                && let Err(e) = sink.file_end(&mut out)
+            {
+                broken = Some(e);
+            }
             let error = result.err().map(|e| {
                 eprintln!("tlsdiag: {path}: {e}");
                 damaged = true;
@@ -456,6 +470,12 @@ fn analyze(args: &AnalyzeArgs) -> ExitCode {
             if let Some(warning) = sink.summary.files.last().and_then(|f| f.warning.as_ref()) {
                 eprintln!("tlsdiag: {path}: {warning}");
             }
+        }
+        if let Some(e) = broken.take() {
+            if let Some(w) = sink.failures.take() {
+                w.finish()?;
+            }
+            return Err(e);
         }
         sink.end(&mut out)
     })();

@@ -275,3 +275,40 @@ fn comments_hold_no_control_characters() {
         assert!(!c.contains('\u{202e}'), "{c:?}");
     }
 }
+
+/// A reader that goes away (`tlsdiag ... | head`) ends the report, not the failures' file: it
+/// is written whole, the same bytes as when the report is read to its end.
+#[test]
+fn a_closed_report_pipe_still_writes_the_whole_failures_file() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let (whole, cut) = (
+        dir.path().join("whole.pcapng"),
+        dir.path().join("cut.pcapng"),
+    );
+    let with = |out: &Path| {
+        let mut all = vec!["analyze".to_string(), "-j".into(), "1".into()];
+        all.extend(capture_args());
+        all.extend(["--write-failures".into(), out.display().to_string()]);
+        all
+    };
+    let args = with(&whole);
+    common::run_tlsdiag(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tlsdiag"))
+        .args(with(&cut))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("tlsdiag runs");
+    // The reader reads nothing and goes away: the first write fails.
+    drop(child.stdout.take());
+    let status = child.wait().expect("tlsdiag ends");
+    assert!(status.success(), "a closed pipe is the reader's choice");
+    let (whole, cut) = (read(&whole), read(&cut));
+    assert!(
+        whole.len() > 10_000,
+        "failures written: {} bytes",
+        whole.len()
+    );
+    assert!(cut == whole, "{} bytes against {}", cut.len(), whole.len());
+}
