@@ -361,34 +361,48 @@ fn live_following() -> (SharedKeyLog, Analyzer) {
     (keylog, Analyzer::new(options))
 }
 
-/// A live run's analyser over `capture` with its key log followed: `keys` (the text, and
-/// after how many packets) are written to the key log while the capture runs, as a client
-/// writes them, or never (`None`). The connections reported, in tcp.stream order, as JSON.
-fn follow(capture: &Path, keys: Option<(&[u8], usize)>) -> Vec<serde_json::Value> {
+/// A live run's analyser over `capture` with its key log followed: each of `writes` (the
+/// text, and after how many packets) is written to the key log while the capture runs, as a
+/// client writes it; with `sweep`, the key log's growth is looked for after every packet,
+/// as the live loop does. The connections reported, in tcp.stream order, as JSON.
+fn follow(capture: &Path, writes: &[(&[u8], usize)], sweep: bool) -> Vec<serde_json::Value> {
     let (keylog, mut analyzer) = live_following();
     let mut read = 0;
     let write = |at: usize| {
-        if let Some((text, after)) = keys
-            && after == at
-        {
-            assert!(keylog.update(|log| log.add_text(text)));
+        for &(text, after) in writes {
+            if after == at {
+                keylog.update(|log| log.add_text(text));
+            }
         }
     };
     let file = std::fs::File::open(capture).unwrap();
+    let mut connections = Vec::new();
     let (_, result) = read_capture(file, |packet| {
         write(read);
         analyzer.packet(packet);
+        if sweep {
+            analyzer.sweep_keys(packet.ts);
+        }
+        connections.extend(analyzer.take_finished());
         read += 1;
     });
     result.unwrap();
     write(read);
-    let mut connections = analyzer.take_finished();
+    connections.extend(analyzer.take_finished());
     connections.extend(analyzer.finish().connections);
     connections.sort_by_key(|c| c.tcp_stream);
     connections
         .iter()
         .map(|c| serde_json::to_value(c).unwrap())
         .collect()
+}
+
+/// `same_decryption` for each connection of two runs over one capture.
+fn all_same_decryption(late: &[serde_json::Value], early: &[serde_json::Value], what: &str) {
+    assert_eq!(late.len(), early.len(), "{what}");
+    for (late, early) in late.iter().zip(early) {
+        same_decryption(late, early, what);
+    }
 }
 
 /// What decryption decides is the same in `late`, whose report waited for its keys (so
@@ -453,7 +467,7 @@ fn a_followed_key_log_decrypts_whenever_its_lines_come() {
     for (capture, keys) in pairs() {
         let name = capture.file_name().unwrap().to_string_lossy().to_string();
         let text = std::fs::read(&keys).unwrap();
-        let from_start = follow(&capture, Some((&text, 0)));
+        let from_start = follow(&capture, &[(&text, 0)], false);
         let file = analyze(&capture, Some(&keys));
         assert_eq!(from_start.len(), file.connections.len(), "{name}");
         for (live, file) in from_start.iter().zip(&file.connections) {
@@ -464,12 +478,66 @@ fn a_followed_key_log_decrypts_whenever_its_lines_come() {
             }
         }
         for after in 1..=packets_in(&capture) {
-            let late = follow(&capture, Some((&text, after)));
-            assert_eq!(late.len(), from_start.len(), "{name}");
-            for (late, early) in late.iter().zip(&from_start) {
-                let what = format!("{name}: key log written after {after} packets");
-                same_decryption(late, early, &what);
+            let late = follow(&capture, &[(&text, after)], false);
+            let what = format!("{name}: key log written after {after} packets");
+            all_same_decryption(&late, &from_start, &what);
+        }
+    }
+}
+
+/// Clients write a connection's lines one at a time, the server's handshake secret first
+/// (OpenSSL) or the client's (Chromium, GnuTLS), the application secrets after the server's
+/// flight, and some never write the client's (a client that rejects the certificate). The
+/// key log's lines in their order, the first few written after one packet and the rest
+/// after the next (or at the end), give what the whole key log from the start gives.
+#[test]
+fn a_followed_key_log_written_line_by_line_decrypts_as_a_whole_one() {
+    for (capture, keys) in pairs() {
+        let name = capture.file_name().unwrap().to_string_lossy().to_string();
+        let text = std::fs::read(&keys).unwrap();
+        let from_start = follow(&capture, &[(&text, 0)], false);
+        let lines: Vec<&[u8]> = text.split_inclusive(|&b| b == b'\n').collect();
+        let packets = packets_in(&capture);
+        for n in 1..lines.len() {
+            let (first, rest) = (lines[..n].concat(), lines[n..].concat());
+            for after in 0..packets {
+                for then in [after + 1, packets] {
+                    let writes = [(&first[..], after), (&rest[..], then)];
+                    let late = follow(&capture, &writes, true);
+                    let what =
+                        format!("{name}: {n} lines after {after} packets, the rest after {then}");
+                    all_same_decryption(&late, &from_start, &what);
+                }
             }
+        }
+    }
+}
+
+/// The application secrets after the handshake's, however late: a direction waiting for its
+/// own does not lose the other's switch to its application keys (the server's alert
+/// rejecting a client certificate comes under them).
+#[test]
+fn a_followed_key_log_gets_the_application_secrets_late() {
+    for (capture, keys) in pairs() {
+        let name = capture.file_name().unwrap().to_string_lossy().to_string();
+        let text = std::fs::read(&keys).unwrap();
+        let from_start = follow(&capture, &[(&text, 0)], false);
+        let (mut handshake, mut application) = (Vec::new(), Vec::new());
+        for line in text.split_inclusive(|&b| b == b'\n') {
+            let late = line.starts_with(b"CLIENT_TRAFFIC_SECRET_0")
+                || line.starts_with(b"SERVER_TRAFFIC_SECRET_0");
+            let to = if late {
+                &mut application
+            } else {
+                &mut handshake
+            };
+            to.extend_from_slice(line);
+        }
+        for after in 1..=packets_in(&capture) {
+            let writes = [(&handshake[..], 0), (&application[..], after)];
+            let late = follow(&capture, &writes, true);
+            let what = format!("{name}: application secrets after {after} packets");
+            all_same_decryption(&late, &from_start, &what);
         }
     }
 }
@@ -480,7 +548,7 @@ fn a_followed_key_log_decrypts_whenever_its_lines_come() {
 fn a_followed_key_log_without_the_lines_judges_as_without_keys() {
     for (capture, _) in pairs() {
         let name = capture.file_name().unwrap().to_string_lossy().to_string();
-        let never = follow(&capture, None);
+        let never = follow(&capture, &[], false);
         let options = Options {
             report_early: true,
             ..Options::default()
@@ -515,12 +583,12 @@ fn a_followed_key_log_without_the_lines_judges_as_without_keys() {
         analyzer.take_finished().is_empty(),
         "reported before its keys"
     );
-    analyzer.retry_keys(last.after(1.0));
+    analyzer.sweep_keys(last.after(1.0));
     assert!(
         analyzer.take_finished().is_empty(),
         "reported within the wait"
     );
-    analyzer.retry_keys(last.after(3.0));
+    analyzer.sweep_keys(last.after(3.0));
     let reported = analyzer.take_finished();
     assert_eq!(reported.len(), 1);
     assert_eq!(reported[0].decryption, Decryption::NoKeys);

@@ -47,6 +47,8 @@ pub struct Analyzer {
     /// The clock connections age by (`CaptureClock`), as it stands at the current packet.
     clock: Timestamp,
     ticks: CaptureClock,
+    /// Live, with a followed key log: a report may be waiting for its keys (`sweep_keys`).
+    reports_deferred: bool,
     /// The last frame of the capture this analyzer has been told of.
     frame: u64,
     /// Where IP fragments are put together; `None` when another thread does it (`-j`).
@@ -92,6 +94,7 @@ impl Analyzer {
             events: Vec::new(),
             clock: Timestamp::new(i64::MIN, 0),
             ticks: CaptureClock::default(),
+            reports_deferred: false,
             frame: 0,
             defrag: Some(Box::new(Defragmenter::new(options_defrag))),
             reassembled: None,
@@ -343,12 +346,12 @@ impl Analyzer {
         tcp_control(state, side, seg, packet);
         if state.settled {
             fin_control(state, side, seg, packet);
-            if self.options.report_early
-                && !state.reported
-                && over(&state.conn)
-                && !report_waits(state, clock)
-            {
-                report_early(state, clock, frame, &self.options, &mut self.run);
+            if self.options.report_early && !state.reported && over(&state.conn) {
+                if defer_report(state, clock) {
+                    self.reports_deferred = true;
+                } else {
+                    report_early(state, clock, frame, &self.options, &mut self.run);
+                }
             }
             let request = schedule_request(flow, linger);
             self.schedule(request);
@@ -356,8 +359,8 @@ impl Analyzer {
         }
         if awaiting_keys(state) {
             // Before this packet's records: those held come first. (A settled connection
-            // reads no more records: the sweep, `retry_keys`, looks for its keys.)
-            retry_keys(state, false);
+            // reads no more records: the sweep, `sweep_keys`, looks for its keys.)
+            look_for_keys(state, false);
         }
         read_payload(state, side, seg, frame, ts, &mut self.events);
         // After the segment's data: a FIN closes the stream once its bytes are delivered.
@@ -370,8 +373,12 @@ impl Analyzer {
         if self.options.report_early && !state.reported {
             let established = state.conn.facts.established_at.is_some()
                 && (state.conn.facts.syn.is_some() || state.conn.facts.client_hello.is_some());
-            if (established || over(&state.conn)) && !report_waits(state, clock) {
-                report_early(state, clock, frame, &self.options, &mut self.run);
+            if established || over(&state.conn) {
+                if defer_report(state, clock) {
+                    self.reports_deferred = true;
+                } else {
+                    report_early(state, clock, frame, &self.options, &mut self.run);
+                }
             }
         }
         let request = schedule_request(flow, linger);
@@ -387,14 +394,7 @@ impl Analyzer {
     pub fn expire_idle(&mut self, now: Timestamp, idle: f64) {
         const FORGET_OPEN: f64 = 3600.0;
         self.clock = self.clock.max(self.ticks.tick(now));
-        if self
-            .options
-            .keylog
-            .as_ref()
-            .is_some_and(|k| k.is_following())
-        {
-            self.retry_keys(now);
-        }
+        self.sweep_keys(now);
         self.retire_closed(self.clock);
         let expired = self.table.drain_where(|flow| {
             let s = &flow.state;
@@ -417,9 +417,16 @@ impl Analyzer {
 
     /// Live, with a followed key log: the connections whose reports wait for their keys
     /// look in it again, and are reported once the keys have come or `KEY_WAIT` seconds
-    /// have passed by `now`. Called when the key log grew, and at each sweep.
-    pub fn retry_keys(&mut self, now: Timestamp) {
-        let (options, run, clock) = (&self.options, &mut self.run, self.clock);
+    /// have passed by `now`. Called when the key log grew, and at each sweep; nothing to do
+    /// (no walk of the table) while no report waits.
+    pub fn sweep_keys(&mut self, now: Timestamp) {
+        if !self.reports_deferred {
+            return;
+        }
+        // The capture's clock, in which the reports fell due.
+        self.clock = self.clock.max(self.ticks.tick(now));
+        let (options, run, now) = (&self.options, &mut self.run, self.clock);
+        let mut still = false;
         self.table.for_each_mut(|flow| {
             let state = &mut flow.state;
             let Some(since) = state.session.as_ref().and_then(|s| s.report_due_since()) else {
@@ -428,13 +435,17 @@ impl Analyzer {
             if state.reported {
                 return;
             }
-            retry_keys(state, now.seconds_since(since) >= KEY_WAIT);
+            look_for_keys(state, now.seconds_since(since) >= KEY_WAIT);
             // Waiting again (for application keys, after its handshake's came): still due
             // since then.
-            if !report_waits(state, since) {
-                report_early(state, clock, 0, options, run);
+            if defer_report(state, since) {
+                still = true;
+            } else {
+                // Frame 0: judged by the sweep, not by a packet.
+                report_early(state, now, 0, options, run);
             }
         });
+        self.reports_deferred = still;
     }
 
     /// Connections open now.

@@ -250,11 +250,12 @@ fn session(options: &Options) -> Option<Box<Session>> {
 /// after the records the capture already holds.
 pub(super) const KEY_WAIT: f64 = 2.0;
 
-/// Live: whether a report due now waits for the connection's keys (at most `KEY_WAIT`
-/// from `clock`, the first time it was due; `Analyzer::retry_keys` ends the wait).
+/// Live: holds back a report due now while the connection waits for its keys (at most
+/// `KEY_WAIT` from `clock`, the first time it fell due; `Analyzer::sweep_keys` ends the
+/// wait); whether it did.
 #[cold]
 #[inline(never)]
-pub(super) fn report_waits(state: &mut State, clock: Timestamp) -> bool {
+pub(super) fn defer_report(state: &mut State, clock: Timestamp) -> bool {
     match state.session.as_mut() {
         Some(session) if session.awaiting() => {
             session.report_due(clock);
@@ -272,53 +273,69 @@ pub(super) fn awaiting_keys(state: &State) -> bool {
 
 /// A connection waiting for its keys looks in the key log again; once they are there, what
 /// its session held is read now, in order, as it would have been when it came. With
-/// `give_up`, this is its last look: it stops waiting either way.
+/// `give_up`, this is its last look: what it held is read with the keys there are.
 #[cold]
 #[inline(never)]
-pub(super) fn retry_keys(state: &mut State, give_up: bool) {
-    let Some(session) = state.session.as_mut() else {
-        return;
-    };
-    if let Some(held) = session.retry_keys() {
-        let mut events = Vec::new();
-        state.conn.replay(true);
-        for item in held {
-            match item {
-                Held::Record(record) => {
-                    let side = if record.server {
-                        Side::Server
-                    } else {
-                        Side::Client
-                    };
-                    let decoder = state.decoders.get_mut(side);
-                    decoder.replay_record(&record, &mut state.session, &mut events);
-                    let told = events.iter().any(|e| {
-                        matches!(&e.event, tls::Event::Decrypted(d)
-                            if !matches!(d, tls::Decrypted::Finished { .. }))
-                    });
-                    if told {
-                        state.conn.replay_record(side, record.frame);
-                    }
-                    for Located { event, frame, ts } in events.drain(..) {
-                        state.conn.tls_event(side, event, frame, ts);
-                    }
-                    state.conn.record_replayed();
+pub(super) fn look_for_keys(state: &mut State, give_up: bool) {
+    loop {
+        let Some(session) = state.session.as_mut() else {
+            return;
+        };
+        let held = if give_up {
+            session.give_up()
+        } else {
+            session.keys_came()
+        };
+        match held {
+            Some(held) => replay(state, held),
+            None => break,
+        }
+        // A record read again may start a wait of its own (for application keys): given up
+        // too, when this is the last look.
+        if !give_up || !awaiting_keys(state) {
+            break;
+        }
+    }
+    if let Some(session) = state.session.as_ref() {
+        state.conn.decryption = session.status();
+    }
+}
+
+/// Reads again, in order, what a waiting session held: records through their side's
+/// decoder, their content told in their places on the ladder.
+fn replay(state: &mut State, held: Vec<Held>) {
+    let mut events = Vec::new();
+    state.conn.replay(true);
+    for item in held {
+        match item {
+            Held::Record(record) => {
+                let side = if record.server {
+                    Side::Server
+                } else {
+                    Side::Client
+                };
+                let decoder = state.decoders.get_mut(side);
+                decoder.replay_record(&record, &mut state.session, &mut events);
+                let told = events.iter().any(|e| {
+                    matches!(&e.event, tls::Event::Decrypted(d)
+                        if !matches!(d, tls::Decrypted::Finished { .. }))
+                });
+                state
+                    .conn
+                    .replay_record(side, record.frame, record.body.len(), told);
+                for Located { event, frame, ts } in events.drain(..) {
+                    state.conn.tls_event(side, event, frame, ts);
                 }
-                other => {
-                    if let Some(session) = state.session.as_mut() {
-                        session.replay(other);
-                    }
+                state.conn.record_replayed();
+            }
+            other => {
+                if let Some(session) = state.session.as_mut() {
+                    session.replay(other);
                 }
             }
         }
-        state.conn.replay(false);
     }
-    if let Some(session) = state.session.as_mut() {
-        if give_up {
-            session.give_up();
-        }
-        state.conn.decryption = session.status();
-    }
+    state.conn.replay(false);
 }
 
 /// Each direction's TLS decoder, at the start of its stream.
@@ -498,7 +515,7 @@ pub(super) fn judge_state(
     counters: &mut PacketCounters,
 ) {
     if awaiting_keys(state) {
-        retry_keys(state, true);
+        look_for_keys(state, true);
     }
     if !state.settled {
         for side in [Side::Client, Side::Server] {
@@ -511,7 +528,7 @@ pub(super) fn judge_state(
             decode_side(state, side, &mut events);
         }
         if awaiting_keys(state) {
-            retry_keys(state, true);
+            look_for_keys(state, true);
         }
     }
     for side in [Side::Client, Side::Server] {

@@ -395,6 +395,10 @@ mod with_pcap {
             let Some(page) = &mut self.page else {
                 return Ok(());
             };
+            if let (Some(keys), Some(summary)) = (&self.keys, &mut self.sink.summary.keylog) {
+                // The followed key log as it is now.
+                keys.keylog().read(|log| summary.read(log));
+            }
             let source = format!("live:{}", args.interface);
             page.write_running(
                 &self.sink.summary,
@@ -423,7 +427,7 @@ mod with_pcap {
                 if let Some(keys) = &mut self.keys
                     && keys.poll()
                 {
-                    self.analyzer.retry_keys(now());
+                    self.analyzer.sweep_keys(now());
                 }
                 let analyzer = &mut self.analyzer;
                 match self.capture.next(|p| analyzer.packet(p)) {

@@ -70,10 +70,10 @@ impl Follower {
         self.looked_at = Some(Instant::now());
         let mut added = false;
         for file in &mut self.files {
-            match file.read_new() {
-                Ok(text) => {
+            match file.read_new(&self.keylog) {
+                Ok(more) => {
                     file.said_error = None;
-                    added |= file.add(&self.keylog, &text);
+                    added |= more;
                 }
                 Err(e) => {
                     let said = e.to_string();
@@ -92,8 +92,7 @@ impl Follower {
         self.looked_at = Some(Instant::now());
         let mut added = false;
         for file in &mut self.files {
-            let text = file.read_new()?;
-            added |= file.add(&self.keylog, &text);
+            added |= file.read_new(&self.keylog)?;
         }
         Ok(added)
     }
@@ -106,9 +105,10 @@ impl Followed {
         !text.is_empty() && keylog.update(|log| log.add_text_from(lines, text))
     }
 
-    /// The bytes added since the last read: all of a file newly opened. Only a regular file
-    /// is followed: a pipe or a device would block the capture while it waits for more.
-    fn read_new(&mut self) -> io::Result<Vec<u8>> {
+    /// Reads into the key log what the file gained since the last read (all of a file newly
+    /// opened); whether secrets were added. Only a regular file is followed: a pipe or a
+    /// device would block the capture while it waits for more.
+    fn read_new(&mut self, keylog: &SharedKeyLog) -> io::Result<bool> {
         let at_path = match std::fs::metadata(&self.path) {
             Ok(meta) => Some(meta),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -132,13 +132,23 @@ impl Followed {
             (None, Some(_)) => true,
             _ => false,
         };
-        if replaced && let Some(meta) = &at_path {
+        let mut added = false;
+        if replaced {
+            // What the file it replaces gained before it was, then that one's last line.
+            if let Some((mut old, _)) = self.open.take() {
+                let mut text = Vec::new();
+                old.by_ref().take(READ_AT_MOST).read_to_end(&mut text)?;
+                added |= self.add(keylog, &text);
+                let lines = &mut self.lines;
+                added |= keylog.update(|log| log.finish_from(lines));
+            }
             let file = File::open(&self.path).map_err(|e| self.named(e))?;
-            self.open = Some((file, meta.ino()));
+            let inode = file.metadata()?.ino();
+            self.open = Some((file, inode));
             self.lines = Lines::default();
         }
         let Some((file, _)) = self.open.as_mut() else {
-            return Ok(Vec::new());
+            return Ok(added);
         };
         let position = file.stream_position()?;
         if file.metadata()?.len() < position {
@@ -148,7 +158,7 @@ impl Followed {
         }
         let mut text = Vec::new();
         file.by_ref().take(READ_AT_MOST).read_to_end(&mut text)?;
-        Ok(text)
+        Ok(self.add(keylog, &text) || added)
     }
 
     fn named(&self, e: io::Error) -> io::Error {
@@ -200,11 +210,19 @@ mod tests {
         std::fs::write(&path, line(2)).unwrap();
         assert!(f.read().unwrap());
         assert_eq!(master(&f), Some(vec![2; 48]));
-        // Replaced by another file (a new inode), longer than what was read.
+        // Replaced by another file (a new inode), longer than what was read; what the old one
+        // gained before is read first.
+        let mut old = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        std::io::Write::write_all(&mut old, line(4).as_bytes()).unwrap();
         let other = dir.path().join("other.log");
         std::fs::write(&other, format!("# {}\n{}", "x".repeat(200), line(3))).unwrap();
         std::fs::rename(&other, &path).unwrap();
+        let before = f.keylog().read(|log| log.stats().secrets);
         assert!(f.read().unwrap());
+        assert_eq!(f.keylog().read(|log| log.stats().secrets), before + 2);
         assert_eq!(master(&f), Some(vec![3; 48]));
         assert_eq!(f.keylog().read(|log| log.stats().malformed), 0);
     }

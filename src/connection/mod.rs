@@ -28,6 +28,18 @@ use crate::wire_text::WireText;
 use serde::Serialize;
 use std::sync::Arc;
 
+/// Reading again the records a session held for its keys (`Connection::replay`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Replay {
+    #[default]
+    Off,
+    /// Reading again; the record being read told nothing, or its line was not found.
+    On,
+    /// The lines of the record being read go at `at`, its size-only line's place; they are
+    /// added at the end of the ladder from `from` on.
+    Into { at: usize, from: usize },
+}
+
 /// The most events a timeline keeps; later ones are counted in `timeline_dropped`.
 pub(crate) const MAX_TIMELINE: usize = 256;
 
@@ -120,11 +132,9 @@ pub struct Connection {
     pub tcp: TcpFacts,
     pub timeline: Vec<TimelineEvent>,
     pub(crate) timeline_dropped: u64,
-    /// Records held for a followed key log's keys are being read again (`replay`): where
-    /// the ladder lines of the record being read go (its placeholder's place), and where
-    /// they start at the end of the ladder.
+    /// Whether records held for a followed key log's keys are being read again.
     #[serde(skip)]
-    pub(crate) replaying: Option<Option<(usize, usize)>>,
+    pub(crate) replaying: Replay,
 
     #[serde(flatten)]
     pub verdict: Verdict,

@@ -2,8 +2,8 @@
 //! TLS 1.3's encrypted flight lets be inferred from record sizes.
 
 use super::{
-    Alert, Connection, Detail, EventKind, HelloRetry, Limit, LimitHit, Names, ResumptionOffer,
-    Stage,
+    Alert, Connection, Detail, EventKind, HelloRetry, Limit, LimitHit, Names, Replay,
+    ResumptionOffer, Stage,
 };
 use super::{ClientCertificate, Hello, MasterKey, Seen, SideAt};
 use crate::capture::Timestamp;
@@ -119,7 +119,7 @@ impl Connection {
     fn decrypted(&mut self, side: Side, frame: u64, ts: Timestamp, content: Decrypted) {
         // The ladder names what the record held, in place of its size (a record read again
         // had its placeholder taken by `replay_record`).
-        if self.replaying.is_none()
+        if self.replaying == Replay::Off
             && let Some(last) = self.timeline.last()
             && last.frame == frame
             && last.from == side
@@ -131,11 +131,20 @@ impl Connection {
         match content {
             Decrypted::Alert { level, description } => {
                 let (level, description) = (AlertLevel(level), AlertDescription(description));
-                let last = self
+                // The encrypted alert of this record: the first of its frame and side not
+                // yet named (records are read, and read again, in order).
+                let window = self
                     .alerts
-                    .iter_mut()
+                    .iter()
                     .rev()
                     .take_while(|a| a.frame >= frame)
+                    .count();
+                let first = self.alerts.len() - window;
+                let last = self
+                    .alerts
+                    .get_mut(first..)
+                    .unwrap_or_default()
+                    .iter_mut()
                     .find(|a| a.frame == frame && a.from == side && a.level.is_none());
                 match last {
                     Some(a) => {
@@ -169,36 +178,50 @@ impl Connection {
     /// Records held until a followed key log had their keys are read again (`on`), or
     /// have been: the ladder and the alerts go back to frame order.
     pub(crate) fn replay(&mut self, on: bool) {
-        self.replaying = on.then_some(None);
+        self.replaying = if on { Replay::On } else { Replay::Off };
         if !on {
             self.timeline.sort_by_key(|e| e.frame);
             self.alerts.sort_by_key(|a| a.frame);
         }
     }
 
-    /// A record read again, at `frame` from `side`: its size-only line (the first left:
-    /// records are read again in order) leaves the ladder, and what it held is told in its
-    /// place (`record_replayed`).
-    pub(crate) fn replay_record(&mut self, side: Side, frame: u64) {
-        let found = self
-            .timeline
-            .iter()
-            .position(|e| e.frame == frame && e.from == side && is_placeholder(e.event));
+    /// A record read again, `len` bytes at `frame` from `side`: when it `told` something, its
+    /// size-only line leaves the ladder and what it held is told in that place
+    /// (`record_replayed`). Records are read again in order, and a record that told nothing
+    /// keeps its line, so the first line of its frame, side and size is its own (or one
+    /// just like it).
+    pub(crate) fn replay_record(&mut self, side: Side, frame: u64, len: usize, told: bool) {
+        let found = told
+            .then(|| {
+                self.timeline.iter().position(|e| {
+                    e.frame == frame
+                        && e.from == side
+                        && is_placeholder(e.event)
+                        && e.detail == Some(Detail::Bytes(len))
+                })
+            })
+            .flatten();
         if let Some(i) = found {
             self.timeline.remove(i);
         }
-        self.replaying = Some(found.map(|i| (i, self.timeline.len())));
+        self.replaying = match found {
+            Some(at) => Replay::Into {
+                at,
+                from: self.timeline.len(),
+            },
+            None => Replay::On,
+        };
     }
 
     /// The lines a record read again added at the end of the ladder move to its place.
     pub(crate) fn record_replayed(&mut self) {
-        if let Some(Some((at, from))) = self.replaying.take() {
+        if let Replay::Into { at, from } = self.replaying {
             let added = self.timeline.len().saturating_sub(from);
             if let Some(tail) = self.timeline.get_mut(at..) {
                 tail.rotate_right(added.min(tail.len()));
             }
         }
-        self.replaying = Some(None);
+        self.replaying = Replay::On;
     }
 
     #[inline(always)]
@@ -545,4 +568,52 @@ pub fn printable(bytes: &[u8]) -> String {
         .flat_map(|&b| std::ascii::escape_default(b))
         .map(char::from)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A frame holding two records of one side, application data then close_notify: read
+    /// again after their keys came, the ladder is what reading them at once gives.
+    #[test]
+    fn a_record_read_again_takes_its_own_place_on_the_ladder() {
+        let ts = Timestamp::default();
+        let (data, alert) = (1000, 19);
+        let close = || {
+            Event::Decrypted(Decrypted::Alert {
+                level: 1,
+                description: 0,
+            })
+        };
+        let record = |length| Event::Encrypted {
+            content_type: 23,
+            length,
+        };
+        let ladder = |c: &Connection| -> Vec<String> {
+            c.timeline
+                .iter()
+                .map(|e| format!("{:?} {:?}", e.event, e.detail))
+                .collect()
+        };
+        let mut at_once = Connection::new(0, 1, ts);
+        at_once.tls_event(Side::Server, record(data), 5, ts);
+        at_once.tls_event(Side::Server, record(alert), 5, ts);
+        at_once.tls_event(Side::Server, close(), 5, ts);
+
+        let mut again = Connection::new(0, 1, ts);
+        again.tls_event(Side::Server, record(data), 5, ts);
+        again.tls_event(Side::Server, record(alert), 5, ts);
+        again.replay(true);
+        // The application data tells nothing; the alert record does.
+        again.replay_record(Side::Server, 5, data, false);
+        again.record_replayed();
+        again.replay_record(Side::Server, 5, alert, true);
+        again.tls_event(Side::Server, close(), 5, ts);
+        again.record_replayed();
+        again.replay(false);
+        assert_eq!(ladder(&again), ladder(&at_once));
+        assert_eq!(again.alerts.len(), 1);
+        assert_eq!(again.alerts[0].description, Some(AlertDescription(0)));
+    }
 }

@@ -162,7 +162,8 @@ impl KeyLogSummary {
                 self.malformed_at.join(", ")
             ));
         }
-        if self.decrypted == 0 && self.failed == 0 {
+        // Said once connections without keys were seen: live, the first ones may still come.
+        if self.decrypted == 0 && self.failed == 0 && self.no_keys > 0 {
             out.push(
                 "the key log matches no connection of the capture (a key log of another run?)"
                     .to_string(),

@@ -19,8 +19,8 @@
 //! `KeyLog::secrets(&client_random)`. The analysis holds it as a `SharedKeyLog`: complete
 //! (files), or following a file that a live run reads more of as it grows.
 
-use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
@@ -121,6 +121,8 @@ pub struct KeyLogStats {
     pub unknown_labels: u64,
     /// Secrets dropped because `max_entries` client randoms were already kept.
     pub over_limit: u64,
+    /// Followed: client randoms forgotten, the oldest first, to make room for new ones.
+    pub evicted: u64,
     /// Decryption Secrets Blocks of another type (WireGuard), not read.
     pub other_secrets_blocks: u64,
 }
@@ -161,6 +163,9 @@ impl Lines {
 /// The secrets of a key log, by client random.
 pub struct KeyLog {
     entries: HashMap<[u8; 32], Secrets>,
+    /// Followed (live): the client randoms in the order they came, so that the oldest gives
+    /// way when `max_entries` are kept; its connection is long over.
+    oldest_first: Option<VecDeque<[u8; 32]>>,
     max_entries: usize,
     /// The lines of the text given to `add_text`.
     lines: Lines,
@@ -212,6 +217,7 @@ impl KeyLog {
     pub fn with_max_entries(max_entries: usize) -> KeyLog {
         KeyLog {
             entries: HashMap::new(),
+            oldest_first: None,
             max_entries,
             lines: Lines::default(),
             text_lines: 0,
@@ -353,13 +359,27 @@ impl KeyLog {
 
     fn keep(&mut self, label: Label, random: [u8; 32], secret: Secret) {
         let full = self.entries.len() >= self.max_entries;
+        if full
+            && !self.entries.contains_key(&random)
+            && let Some(order) = self.oldest_first.as_mut()
+            && let Some(oldest) = order.pop_front()
+        {
+            self.entries.remove(&oldest);
+            self.stats.evicted += 1;
+        }
+        let full = self.entries.len() >= self.max_entries;
         let secrets = match self.entries.entry(random) {
             Entry::Occupied(entry) => entry.into_mut(),
             Entry::Vacant(_) if full => {
                 self.stats.over_limit += 1;
                 return;
             }
-            Entry::Vacant(entry) => entry.insert(Secrets::default()),
+            Entry::Vacant(entry) => {
+                if let Some(order) = self.oldest_first.as_mut() {
+                    order.push_back(random);
+                }
+                entry.insert(Secrets::default())
+            }
         };
         *label.field(secrets) = Some(secret);
         self.stats.secrets += 1;
@@ -407,8 +427,10 @@ impl SharedKeyLog {
     }
 
     /// A key log whose file grows while the analysis runs (live): a connection whose keys
-    /// are not there yet waits for them a while (`tls::session`).
-    pub fn following(log: KeyLog) -> SharedKeyLog {
+    /// are not there yet waits for them a while (`tls::session`), and past `max_entries`
+    /// the oldest client randoms give way to new ones.
+    pub fn following(mut log: KeyLog) -> SharedKeyLog {
+        log.oldest_first = Some(log.entries.keys().copied().collect());
         SharedKeyLog::new(log, true)
     }
 
@@ -775,6 +797,30 @@ mod tests {
         shared.release(MAX_HELD_TOTAL);
         assert!(shared.reserve(MAX_HELD_TOTAL));
         assert!(!shared.reserve(usize::MAX));
+    }
+
+    #[test]
+    fn a_followed_key_log_forgets_its_oldest_client_randoms_when_full() {
+        let shared = SharedKeyLog::following(KeyLog::with_max_entries(2));
+        let random = |n: u8| format!("{n:02x}").repeat(32);
+        for n in 1..=3 {
+            let line = format!("CLIENT_RANDOM {} {MASTER}\n", random(n));
+            assert!(shared.update(|log| log.add_text(line.as_bytes())));
+        }
+        let kept = |n: u8| shared.secrets(&[n; 32]).is_some();
+        assert!(!kept(1) && kept(2) && kept(3));
+        shared.read(|log| {
+            assert_eq!(log.len(), 2);
+            assert_eq!(log.stats().evicted, 1);
+            assert_eq!(log.stats().over_limit, 0);
+        });
+        // A file's key log keeps the first ones and counts the rest.
+        let mut complete = KeyLog::with_max_entries(2);
+        for n in 1..=3 {
+            complete.add_text(format!("CLIENT_RANDOM {} {MASTER}\n", random(n)).as_bytes());
+        }
+        assert_eq!(complete.stats().over_limit, 1);
+        assert!(complete.secrets(&[1; 32]).is_some());
     }
 
     #[test]

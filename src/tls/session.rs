@@ -9,7 +9,7 @@
 //! client writes them as it reads the server's flight, which the capture saw first. A
 //! session that needs a secret not logged yet waits (`awaiting`): it holds what it would
 //! have read, in order and bounded, and its owner reads them again once the secret comes
-//! (`retry_keys`), or gives up.
+//! (`keys_came`), or gives up and reads them with what there is (`give_up`).
 
 use super::decrypt::{self, Decryptor, Plaintext, Sender, Suite, Tls12Params, Transcript};
 use super::handshake::{ClientHello, Message, ServerHello, kind};
@@ -74,8 +74,19 @@ pub(crate) struct Session {
     keys: Option<bool>,
     /// A followed key log lacks a secret this connection needs now.
     awaiting: Option<Box<Awaiting>>,
+    /// A protected record of the handshake was not opened: the transcript lacks what it held.
+    transcript_gap: bool,
     opened: u64,
     failed: u64,
+}
+
+/// Which handshake keys may go in force.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Keying {
+    /// Both directions' (TLS 1.3), as a followed key log will have them.
+    Both,
+    /// What the key log has: one direction's, when it has only that one's secret.
+    WhatThereIs,
 }
 
 /// The secret a waiting session needs.
@@ -149,6 +160,7 @@ impl Session {
             transcript: Transcript::new(),
             keys: None,
             awaiting: None,
+            transcript_gap: false,
             opened: 0,
             failed: 0,
         }
@@ -209,7 +221,7 @@ impl Session {
         };
         let room = a.held.len() < MAX_HELD && a.held_bytes + bytes <= MAX_HELD_BYTES;
         if !room || !self.keylog.reserve(bytes) {
-            self.give_up();
+            self.drop_held();
             return;
         }
         if let Some(a) = self.awaiting.as_mut() {
@@ -225,9 +237,10 @@ impl Session {
         Some(a)
     }
 
-    /// Stops waiting: what was held is not read. Without handshake keys the connection has
-    /// none; a direction without its application keys is read no further.
-    pub(crate) fn give_up(&mut self) {
+    /// Past the bounds: stops waiting, and what was held is not read (the records after it
+    /// could not be opened in sequence). Without handshake keys the connection has none; a
+    /// direction without its application keys is read no further.
+    fn drop_held(&mut self) {
         if let Some(a) = self.stop_waiting()
             && a.need == Need::Handshake
         {
@@ -235,10 +248,28 @@ impl Session {
         }
     }
 
-    /// A waiting session looks in the key log again if it grew: when the secret has come,
-    /// its keys are in force and what it held is handed back, to be read in order
+    /// Stops waiting (the wait is over, or the connection is judged): the keys there are go
+    /// in force, one direction's only if that is all the key log has, and what was held is
+    /// handed back to be read with them.
+    pub(crate) fn give_up(&mut self) -> Option<Vec<Held>> {
+        let need = self.awaiting.as_ref()?.need;
+        self.look_up();
+        match need {
+            Need::Handshake => {
+                let installed = self.install_handshake_keys(Keying::WhatThereIs);
+                self.keys = Some(installed);
+            }
+            Need::Application { server } => {
+                *self.active.get_mut(at(server)) = self.application_keys(server);
+            }
+        }
+        self.stop_waiting().map(|a| a.held)
+    }
+
+    /// A waiting session looks in the key log again if it grew: when the secrets have come,
+    /// their keys are in force and what it held is handed back, to be read in order
     /// (`replay`).
-    pub(crate) fn retry_keys(&mut self) -> Option<Vec<Held>> {
+    pub(crate) fn keys_came(&mut self) -> Option<Vec<Held>> {
         let generation = self.keylog.generation();
         let a = self.awaiting.as_mut()?;
         if a.looked_at == generation {
@@ -248,7 +279,7 @@ impl Session {
         let need = a.need;
         self.look_up();
         let found = match need {
-            Need::Handshake => self.install_handshake_keys(),
+            Need::Handshake => self.install_handshake_keys(Keying::Both),
             Need::Application { server } => match self.application_keys(server) {
                 Some(keys) => {
                     *self.active.get_mut(at(server)) = Some(keys);
@@ -362,18 +393,27 @@ impl Session {
         }
         let generation = self.keylog.generation();
         self.look_up();
-        if self.install_handshake_keys() {
+        // A followed key log may have one direction's secret before the other's (OpenSSL
+        // logs the server's first): the connection waits for both, or for the wait's end.
+        // Without a client random nothing can come.
+        let following = self.keylog.is_following() && self.client_random.is_some();
+        let keying = if following {
+            Keying::Both
+        } else {
+            Keying::WhatThereIs
+        };
+        if self.install_handshake_keys(keying) {
             return;
         }
-        if self.keylog.is_following() {
+        if following {
             self.wait(Need::Handshake, generation);
         } else {
             self.keys = Some(false);
         }
     }
 
-    /// The handshake's keys from the secrets found, put in force; whether there were any.
-    fn install_handshake_keys(&mut self) -> bool {
+    /// The handshake's keys from the secrets found, put in force; whether they were.
+    fn install_handshake_keys(&mut self, keying: Keying) -> bool {
         let (Some(suite), Some(secrets)) = (self.suite.as_ref(), self.secrets.as_ref()) else {
             return false;
         };
@@ -385,6 +425,9 @@ impl Session {
         let Some([client, server]) = keys else {
             return false;
         };
+        if keying == Keying::Both && (client.is_none() || server.is_none()) {
+            return false;
+        }
         self.keys = Some(true);
         let both = PerSide { client, server };
         if suite.is_tls13() {
@@ -425,6 +468,11 @@ impl Session {
     }
 
     fn verify_finished(&self, server: bool, bytes: &[u8]) -> Option<bool> {
+        if self.transcript_gap {
+            // A handshake record that could not be opened is missing from the transcript:
+            // a mismatch would say nothing about the handshake.
+            return None;
+        }
         let suite = self.suite.as_ref()?;
         let secrets = self.secrets()?;
         let hash = self.transcript.hash().ok()?;
@@ -475,7 +523,9 @@ impl Session {
     /// are in force; holds it while a secret is awaited.
     pub(crate) fn open(&mut self, record: RecordIn<'_>) -> Option<Plaintext> {
         let server = record.server;
-        if std::mem::take(self.application_due.get_mut(at(server))) {
+        // While waiting (for the other direction's keys, say), the record is held as it is:
+        // its own direction's switch of keys comes when it is read again.
+        if self.awaiting.is_none() && std::mem::take(self.application_due.get_mut(at(server))) {
             let generation = self.keylog.generation();
             let keys = self.application_keys(server);
             if keys.is_none() && self.keylog.is_following() && self.awaiting.is_none() {
@@ -496,7 +546,12 @@ impl Session {
             self.hold(Held::Record(held), len);
             return None;
         }
-        let decryptor = self.active.get_mut(at(server)).as_mut()?;
+        let in_handshake = !*self.finished.get(at(server));
+        let Some(decryptor) = self.active.get_mut(at(server)).as_mut() else {
+            // A direction without keys (the key log had only the other's secret).
+            self.transcript_gap |= in_handshake && self.keys == Some(true);
+            return None;
+        };
         match decryptor.open(record.content_type, record.version, record.body) {
             Ok(plain) => {
                 self.opened += 1;
@@ -506,6 +561,7 @@ impl Session {
             Err(decrypt::DecryptError::NotProtected) => None,
             Err(_) => {
                 self.failed += 1;
+                self.transcript_gap |= in_handshake;
                 None
             }
         }
