@@ -13,7 +13,7 @@ use tlsdiag::diagnose::DiagnoseOptions;
 use tlsdiag::link::{Linker, Linking, Pass};
 use tlsdiag::report::{self, GroupBy, Style, Summary};
 use tlsdiag::shard;
-use tlsdiag::tls::keylog::{KeyLog, SharedKeyLog};
+use tlsdiag::tls::keylog::{KeyLog, Lines, SharedKeyLog};
 
 /// Every connection's record is a few dozen allocations, made and freed as the capture goes
 /// by, with `-j` often freed by another thread than the one that made them: mimalloc serves
@@ -318,10 +318,11 @@ impl ReportArgs {
     /// shown, since they are secrets.
     fn keylog(&self, captures: &[String]) -> Result<Option<KeyLog>, String> {
         let mut keylog = KeyLog::default();
-        for path in &self.keylogs {
+        for (path, n) in self.keylogs.iter().zip(1..) {
             let text = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-            keylog.add_text(&text);
-            keylog.finish();
+            let mut lines = Lines::for_file(n);
+            keylog.add_text_from(&mut lines, &text);
+            keylog.finish_from(&mut lines);
         }
         for path in captures.iter().filter(|p| *p != "-") {
             let Ok(file) = std::fs::File::open(path) else {

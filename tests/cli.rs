@@ -256,3 +256,24 @@ fn key_log_lines_are_never_printed_and_a_key_log_that_matches_nothing_says_so() 
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// With several key logs, a line not understood is named by its file and its line there.
+#[test]
+fn a_line_not_understood_is_named_by_its_key_log_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (first, second) = (dir.path().join("a.keys"), dir.path().join("b.keys"));
+    std::fs::write(&first, "# fine\n").unwrap();
+    std::fs::write(&second, "# fine\nnot a key log line\n").unwrap();
+    let capture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/captures/keylog/tls13-aes128gcm.pcap"
+    );
+    let (a, b) = (first.to_str().unwrap(), second.to_str().unwrap());
+    let out = tlsdiag(&["analyze", "--keylog", a, "--keylog", b, capture]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("not understood (not shown: they hold secrets): key log 2 line 2"),
+        "{text}"
+    );
+}

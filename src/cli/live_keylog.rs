@@ -25,6 +25,8 @@ pub(crate) struct Follower {
 
 struct Followed {
     path: PathBuf,
+    /// Its place among the --keylog files, from 1: how its lines are named.
+    number: u32,
     /// The file open, and its inode: another one at the path is a new file.
     open: Option<(File, u64)>,
     lines: Lines,
@@ -39,10 +41,12 @@ impl Follower {
     pub(crate) fn new(paths: &[PathBuf]) -> io::Result<Follower> {
         let files = paths
             .iter()
-            .map(|path| Followed {
+            .zip(1..)
+            .map(|(path, n)| Followed {
                 path: path.clone(),
+                number: n,
                 open: None,
-                lines: Lines::default(),
+                lines: Lines::for_file(n),
                 said_missing: false,
                 said_error: None,
             })
@@ -145,7 +149,7 @@ impl Followed {
             let file = File::open(&self.path).map_err(|e| self.named(e))?;
             let inode = file.metadata()?.ino();
             self.open = Some((file, inode));
-            self.lines = Lines::default();
+            self.lines = Lines::for_file(self.number);
         }
         let Some((file, _)) = self.open.as_mut() else {
             return Ok(added);
@@ -154,7 +158,7 @@ impl Followed {
         if file.metadata()?.len() < position {
             // Truncated: written again from its start.
             file.seek(SeekFrom::Start(0))?;
-            self.lines = Lines::default();
+            self.lines = Lines::for_file(self.number);
         }
         let mut text = Vec::new();
         file.by_ref().take(READ_AT_MOST).read_to_end(&mut text)?;

@@ -136,7 +136,8 @@ impl KeyLogSummary {
     pub fn read(&mut self, keylog: &KeyLog) {
         let stats = keylog.stats();
         let at = |l: &LineAt| match l.source {
-            Source::Text => format!("line {}", l.line),
+            Source::File(n) if stats.files > 1 => format!("key log {n} line {}", l.line),
+            Source::File(_) => format!("line {}", l.line),
             Source::DecryptionSecretsBlock(n) => format!("secrets block {n} line {}", l.line),
         };
         self.client_randoms = keylog.len();

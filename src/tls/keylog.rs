@@ -90,8 +90,9 @@ pub struct Secrets {
 /// Where a line came from, so that its number means something to the person who gave it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Source {
-    /// The text given to `add_text`: a key log file.
-    Text,
+    /// The nth key log file (from 1): the text given to `add_text`, or to `add_text_from`
+    /// with `Lines::for_file(n)`.
+    File(u32),
     /// The nth Decryption Secrets Block (from 1) given to `add_decryption_secrets`.
     DecryptionSecretsBlock(u32),
 }
@@ -125,17 +126,27 @@ pub struct KeyLogStats {
     pub evicted: u64,
     /// Decryption Secrets Blocks of another type (WireGuard), not read.
     pub other_secrets_blocks: u64,
+    /// The highest key log file number read (`Source::File`).
+    pub files: u32,
 }
 
 /// Text cut into lines as it comes: the bytes after the last newline are held (at most
 /// `MAX_LINE`) until their newline arrives. One per source of text, so that two files
 /// followed at once never join halves of their lines.
-#[derive(Default)]
 pub struct Lines {
     /// The text after the last newline, until its newline comes.
     pending: Vec<u8>,
     /// The pending line is over `MAX_LINE`: the rest of it is skipped, not held.
     too_long: bool,
+    /// Which key log file this is (from 1), and the lines read of it so far.
+    file: u32,
+    line: u64,
+}
+
+impl Default for Lines {
+    fn default() -> Self {
+        Lines::for_file(1)
+    }
 }
 
 /// By its state only: the pending line is part of a secret.
@@ -146,6 +157,25 @@ impl fmt::Debug for Lines {
 }
 
 impl Lines {
+    /// The lines of the nth key log file given (from 1), numbered from its start.
+    pub fn for_file(file: u32) -> Lines {
+        Lines {
+            pending: Vec::new(),
+            too_long: false,
+            file,
+            line: 0,
+        }
+    }
+
+    /// The next line's place.
+    fn next(&mut self) -> LineAt {
+        self.line += 1;
+        LineAt {
+            source: Source::File(self.file),
+            line: self.line,
+        }
+    }
+
     /// Appends to the held line, or only marks it too long once it passes `MAX_LINE`.
     fn hold(&mut self, piece: &[u8]) {
         if self.too_long {
@@ -169,7 +199,6 @@ pub struct KeyLog {
     max_entries: usize,
     /// The lines of the text given to `add_text`.
     lines: Lines,
-    text_lines: u64,
     blocks: u32,
     stats: KeyLogStats,
 }
@@ -220,7 +249,6 @@ impl KeyLog {
             oldest_first: None,
             max_entries,
             lines: Lines::default(),
-            text_lines: 0,
             blocks: 0,
             stats: KeyLogStats::default(),
         }
@@ -248,13 +276,14 @@ impl KeyLog {
         while let Some(end) = memchr::memchr(b'\n', rest) {
             let (piece, after) = rest.split_at(end);
             rest = after.get(1..).unwrap_or_default();
+            let at = lines.next();
             if lines.pending.is_empty() && !lines.too_long {
-                self.text_line(piece, false);
+                self.text_line(piece, false, at);
             } else {
                 lines.hold(piece);
                 let line = std::mem::take(&mut lines.pending);
                 let too_long = std::mem::take(&mut lines.too_long);
-                self.text_line(&line, too_long);
+                self.text_line(&line, too_long, at);
             }
         }
         lines.hold(rest);
@@ -263,9 +292,10 @@ impl KeyLog {
     /// `finish` for the text of `lines`.
     pub fn finish_from(&mut self, lines: &mut Lines) {
         if !lines.pending.is_empty() || lines.too_long {
+            let at = lines.next();
             let line = std::mem::take(&mut lines.pending);
             let too_long = std::mem::take(&mut lines.too_long);
-            self.text_line(&line, too_long);
+            self.text_line(&line, too_long, at);
         }
     }
 
@@ -325,12 +355,10 @@ impl KeyLog {
         &self.stats
     }
 
-    fn text_line(&mut self, line: &[u8], too_long: bool) {
-        self.text_lines += 1;
-        let at = LineAt {
-            source: Source::Text,
-            line: self.text_lines,
-        };
+    fn text_line(&mut self, line: &[u8], too_long: bool, at: LineAt) {
+        if let Source::File(n) = at.source {
+            self.stats.files = self.stats.files.max(n);
+        }
         if too_long {
             self.stats.lines += 1;
             self.malformed(at);
@@ -744,7 +772,7 @@ mod tests {
             stats
                 .malformed_lines
                 .iter()
-                .all(|l| l.source == Source::Text)
+                .all(|l| l.source == Source::File(1))
         );
         assert_eq!(stats.unknown_labels, 1, "the old RSA form");
         assert_eq!(log.len(), 1);
