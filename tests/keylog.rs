@@ -592,4 +592,6 @@ fn a_followed_key_log_without_the_lines_judges_as_without_keys() {
     let reported = analyzer.take_finished();
     assert_eq!(reported.len(), 1);
     assert_eq!(reported[0].decryption, Decryption::NoKeys);
+    // Counted: a wait that ended without its keys.
+    assert_eq!(analyzer.counters().key_waits_unmet, 1);
 }

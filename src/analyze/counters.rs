@@ -44,6 +44,11 @@ pub struct PacketCounters {
     /// Packets not kept for --save-failures because all kept packets reached their budget.
     #[serde(skip_serializing_if = "is_zero")]
     pub(crate) packets_not_kept: u64,
+    /// Live --keylog: connections whose wait for keys the followed key log did not get in
+    /// time ended without them (after `KEY_WAIT`, when judged, or past the bounds of what
+    /// they may hold): judged keyless, or with one direction's keys.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub key_waits_unmet: u64,
     /// Packets of connections already closed, judged and removed (late ACKs, retransmitted
     /// FINs): counted, not reported as connections of their own.
     #[serde(skip_serializing_if = "is_zero")]
@@ -134,6 +139,7 @@ impl PacketCounters {
             handshake_messages_over_limit,
             certificates_over_limit,
             packets_not_kept,
+            key_waits_unmet,
             packets_after_close,
             unknown_link_types,
             skip_reasons,
@@ -156,6 +162,7 @@ impl PacketCounters {
         self.handshake_messages_over_limit += handshake_messages_over_limit;
         self.certificates_over_limit += certificates_over_limit;
         self.packets_not_kept += packets_not_kept;
+        self.key_waits_unmet += key_waits_unmet;
         self.packets_after_close += packets_after_close;
         for (name, n) in unknown_link_types {
             self.count_link_type(name.clone(), *n);

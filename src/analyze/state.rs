@@ -281,10 +281,10 @@ pub(super) fn look_for_keys(state: &mut State, give_up: bool) {
         let Some(session) = state.session.as_mut() else {
             return;
         };
-        let held = if give_up {
-            session.give_up()
-        } else {
-            session.keys_came()
+        let held = match session.keys_came() {
+            Some(held) => Some(held),
+            None if give_up => session.give_up(),
+            None => None,
         };
         match held {
             Some(held) => replay(state, held),
@@ -530,6 +530,9 @@ pub(super) fn judge_state(
         if awaiting_keys(state) {
             look_for_keys(state, true);
         }
+    }
+    if state.session.as_ref().is_some_and(|s| s.wait_unmet()) {
+        counters.key_waits_unmet += 1;
     }
     for side in [Side::Client, Side::Server] {
         let stream = &state.streams.get_mut(side).counters;

@@ -577,6 +577,13 @@ fn write_notes(out: &mut impl Write, s: &Summary, style: Style) -> io::Result<()
     if let Some(w) = &s.written_failures {
         write_failures_written(out, w)?;
     }
+    if p.key_waits_unmet > 0 {
+        writeln!(
+            out,
+            "  key log      {} connections waited for keys the key log did not get in time (2 s after their report was due, or past what they may hold): judged without them",
+            p.key_waits_unmet
+        )?;
+    }
     if p.packets_after_close > 0 {
         writeln!(
             out,

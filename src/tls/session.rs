@@ -76,6 +76,8 @@ pub(crate) struct Session {
     awaiting: Option<Box<Awaiting>>,
     /// A protected record of the handshake was not opened: the transcript lacks what it held.
     transcript_gap: bool,
+    /// A wait ended without the keys it waited for (`give_up`, `drop_held`).
+    wait_unmet: bool,
     opened: u64,
     failed: u64,
 }
@@ -161,6 +163,7 @@ impl Session {
             keys: None,
             awaiting: None,
             transcript_gap: false,
+            wait_unmet: false,
             opened: 0,
             failed: 0,
         }
@@ -183,6 +186,11 @@ impl Session {
         if let Some(random) = &self.client_random {
             self.secrets = self.keylog.secrets(random);
         }
+    }
+
+    /// A wait for keys ended without them.
+    pub(crate) fn wait_unmet(&self) -> bool {
+        self.wait_unmet
     }
 
     /// Waiting for a secret a followed key log does not have yet.
@@ -241,6 +249,7 @@ impl Session {
     /// could not be opened in sequence). Without handshake keys the connection has none; a
     /// direction without its application keys is read no further.
     fn drop_held(&mut self) {
+        self.wait_unmet |= self.awaiting.is_some();
         if let Some(a) = self.stop_waiting()
             && a.need == Need::Handshake
         {
@@ -253,6 +262,7 @@ impl Session {
     /// handed back to be read with them.
     pub(crate) fn give_up(&mut self) -> Option<Vec<Held>> {
         let need = self.awaiting.as_ref()?.need;
+        self.wait_unmet = true;
         self.look_up();
         match need {
             Need::Handshake => {
