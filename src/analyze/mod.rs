@@ -47,8 +47,6 @@ pub struct Analyzer {
     /// The clock connections age by (`CaptureClock`), as it stands at the current packet.
     clock: Timestamp,
     ticks: CaptureClock,
-    /// Live, with a followed key log: a report may be waiting for its keys (`sweep_keys`).
-    reports_deferred: bool,
     /// The last frame of the capture this analyzer has been told of.
     frame: u64,
     /// Where IP fragments are put together; `None` when another thread does it (`-j`).
@@ -67,6 +65,8 @@ pub(super) struct Run {
     pub(super) done: Vec<Finished>,
     pub(super) kept_bytes: usize,
     pub(super) created: Option<Creations>,
+    /// Live, with a followed key log: a report may be waiting for its keys (`sweep_keys`).
+    pub(super) reports_deferred: bool,
 }
 
 /// What an analyzer sharing a capture with others tells of its conversations, so that
@@ -94,7 +94,6 @@ impl Analyzer {
             events: Vec::new(),
             clock: Timestamp::new(i64::MIN, 0),
             ticks: CaptureClock::default(),
-            reports_deferred: false,
             frame: 0,
             defrag: Some(Box::new(Defragmenter::new(options_defrag))),
             reassembled: None,
@@ -347,11 +346,7 @@ impl Analyzer {
         if state.settled {
             fin_control(state, side, seg, packet);
             if self.options.report_early && !state.reported && over(&state.conn) {
-                if defer_report(state, clock) {
-                    self.reports_deferred = true;
-                } else {
-                    report_early(state, clock, frame, &self.options, &mut self.run);
-                }
+                report_unless_waiting(state, clock, frame, &self.options, &mut self.run);
             }
             let request = schedule_request(flow, linger);
             self.schedule(request);
@@ -374,11 +369,7 @@ impl Analyzer {
             let established = state.conn.facts.established_at.is_some()
                 && (state.conn.facts.syn.is_some() || state.conn.facts.client_hello.is_some());
             if established || over(&state.conn) {
-                if defer_report(state, clock) {
-                    self.reports_deferred = true;
-                } else {
-                    report_early(state, clock, frame, &self.options, &mut self.run);
-                }
+                report_unless_waiting(state, clock, frame, &self.options, &mut self.run);
             }
         }
         let request = schedule_request(flow, linger);
@@ -420,7 +411,7 @@ impl Analyzer {
     /// have passed by `now`. Called when the key log grew, and at each sweep; nothing to do
     /// (no walk of the table) while no report waits.
     pub fn sweep_keys(&mut self, now: Timestamp) {
-        if !self.reports_deferred {
+        if !self.run.reports_deferred {
             return;
         }
         // The capture's clock, in which the reports fell due.
@@ -445,7 +436,7 @@ impl Analyzer {
                 report_early(state, now, 0, options, run);
             }
         });
-        self.reports_deferred = still;
+        run.reports_deferred = still;
     }
 
     /// Connections open now.

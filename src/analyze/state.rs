@@ -116,6 +116,7 @@ pub(super) fn open<'t>(
         kept_bytes: kept,
         done,
         created,
+        ..
     } = run;
     let linger = options.linger;
     let lookup = table.lookup(
@@ -415,6 +416,22 @@ pub(super) fn report_early(
     let now = Moment::at(clock, frame);
     let finished = report_now(state, now, &options.diagnose, counters, kept);
     run.done.push(finished);
+}
+
+/// Live input: the connection is judged now (`report_early`), unless its report waits for
+/// its keys (`defer_report`; `Analyzer::sweep_keys` reports it then).
+pub(super) fn report_unless_waiting(
+    state: &mut State,
+    clock: Timestamp,
+    frame: u64,
+    options: &Options,
+    run: &mut Run,
+) {
+    if defer_report(state, clock) {
+        run.reports_deferred = true;
+    } else {
+        report_early(state, clock, frame, options, run);
+    }
 }
 
 /// The bytes of `side` not yet decoded end where the snaplen cut the segment.

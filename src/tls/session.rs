@@ -263,15 +263,9 @@ impl Session {
     pub(crate) fn give_up(&mut self) -> Option<Vec<Held>> {
         let need = self.awaiting.as_ref()?.need;
         self.wait_unmet = true;
-        self.look_up();
-        match need {
-            Need::Handshake => {
-                let installed = self.install_handshake_keys(Keying::WhatThereIs);
-                self.keys = Some(installed);
-            }
-            Need::Application { server } => {
-                *self.active.get_mut(at(server)) = self.application_keys(server);
-            }
+        let installed = self.install(need, Keying::WhatThereIs);
+        if need == Need::Handshake {
+            self.keys = Some(installed);
         }
         self.stop_waiting().map(|a| a.held)
     }
@@ -287,34 +281,35 @@ impl Session {
         }
         a.looked_at = generation;
         let need = a.need;
-        self.look_up();
-        let found = match need {
-            Need::Handshake => self.install_handshake_keys(Keying::Both),
-            Need::Application { server } => match self.application_keys(server) {
-                Some(keys) => {
-                    *self.active.get_mut(at(server)) = Some(keys);
-                    true
-                }
-                None => false,
-            },
-        };
-        if !found {
+        if !self.install(need, Keying::Both) {
             return None;
         }
         self.stop_waiting().map(|a| a.held)
+    }
+
+    /// The keys `need` asks for, put in force from the secrets the key log has now; whether
+    /// they were.
+    fn install(&mut self, need: Need, keying: Keying) -> bool {
+        self.look_up();
+        match need {
+            Need::Handshake => self.install_handshake_keys(keying),
+            Need::Application { server } => {
+                let keys = self.application_keys(server);
+                let found = keys.is_some();
+                if found {
+                    *self.active.get_mut(at(server)) = keys;
+                }
+                found
+            }
+        }
     }
 
     /// Reads one thing held while waiting, other than a record (the decoder opens those).
     pub(crate) fn replay(&mut self, held: Held) {
         match held {
             Held::Message { server, bytes } => {
-                if self.awaiting.as_ref().is_some_and(|a| !a.held.is_empty()) {
-                    // Waiting again (for application keys): behind the records held anew.
-                    let len = bytes.len();
-                    self.hold(Held::Message { server, bytes }, len);
-                } else {
-                    self.other_message(server, &bytes);
-                }
+                // Waiting again (for application keys), it goes behind the records held anew.
+                self.later_message(server, &bytes);
             }
             Held::ChangeCipherSpec { server } => self.change_cipher_spec(server),
             Held::Record(_) => {}
@@ -333,18 +328,23 @@ impl Session {
         match decoded {
             Message::ClientHello(ch) if !server => self.client_hello(ch, bytes),
             Message::ServerHello(sh) if server => self.server_hello(sh, bytes),
-            _ => {
-                if self.awaiting.as_ref().is_some_and(|a| !a.held.is_empty()) {
-                    // After a held record: in the transcript only once that record is read.
-                    let bytes = bytes.to_vec();
-                    let len = bytes.len();
-                    self.hold(Held::Message { server, bytes }, len);
-                    return None;
-                }
-                return self.other_message(server, bytes);
-            }
+            _ => return self.later_message(server, bytes),
         }
         None
+    }
+
+    /// A handshake message other than the hellos; one that comes after a held record goes
+    /// into the transcript only once that record is read, so it is held behind it.
+    fn later_message(&mut self, server: bool, bytes: &[u8]) -> Option<bool> {
+        if self.awaiting.as_ref().is_some_and(|a| !a.held.is_empty()) {
+            let held = Held::Message {
+                server,
+                bytes: bytes.to_vec(),
+            };
+            self.hold(held, bytes.len());
+            return None;
+        }
+        self.other_message(server, bytes)
     }
 
     /// A handshake message other than the hellos.
@@ -538,7 +538,7 @@ impl Session {
         if self.awaiting.is_none() && std::mem::take(self.application_due.get_mut(at(server))) {
             let generation = self.keylog.generation();
             let keys = self.application_keys(server);
-            if keys.is_none() && self.keylog.is_following() && self.awaiting.is_none() {
+            if keys.is_none() && self.keylog.is_following() {
                 self.wait(Need::Application { server }, generation);
             }
             *self.active.get_mut(at(server)) = keys;
